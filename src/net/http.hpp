@@ -1,0 +1,78 @@
+// HTTP(S) and file:// transfers. libcurl stays private to http_curl.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace lb::net {
+
+/// One transfer to make.
+struct Request {
+  Request() = default;
+  Request(std::string u, std::vector<std::pair<std::string, std::string>> h = {})  // NOLINT
+      : url(std::move(u)), headers(std::move(h)) {}
+
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// If set: stream the body to dest_path (written to a temp sibling, renamed into place only
+  /// when the final status is 2xx). Otherwise the body is kept in Response::body.
+  std::string dest_path;
+  /// Inclusive byte range [first, last].
+  std::optional<std::pair<uint64_t, uint64_t>> range;
+  bool head = false;
+  /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
+  std::string method;
+  std::string upload_body;
+};
+
+/// What came back. `status` is the final HTTP status (200 for a readable file:// URL, 404 for
+/// a missing one).
+struct Response {
+  long status = 0;
+  /// The body when no dest_path was given, or the (truncated) body of a non-2xx answer.
+  std::string body;
+  std::map<std::string, std::string> headers;  // lowercase names, of the final response
+  std::string effective_url;                   // after redirects
+  std::string sha256;                          // hex of the 2xx body, computed while streaming
+  uint64_t bytes = 0;                          // body bytes received
+};
+
+/// Client settings. Empty strings mean "from the environment / default".
+struct ClientOptions {
+  long connect_timeout_s = 10;
+  long low_speed_timeout_s = 30;  // abort when under 1 byte/s for this long
+  int retries = 3;                // extra attempts on 5xx, 429, resets and timeouts
+  int backoff_ms = 200;           // first retry delay, doubled each attempt
+  int max_parallel = 8;
+  std::string user_agent = "lavabuild/0.1";
+  bool use_netrc = true;
+  std::string netrc_file;  // empty: $NETRC, else ~/.netrc
+  std::string ca_file;     // empty: $SSL_CERT_FILE
+  std::string ca_dir;      // empty: $SSL_CERT_DIR
+};
+
+/// A thread-safe HTTP client: one instance may be used from several threads at once.
+/// Proxies come from http_proxy/HTTP_PROXY, https_proxy/HTTPS_PROXY, ALL_PROXY and NO_PROXY;
+/// credentials from user:pass@ in the URL or from netrc.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  /// One transfer. Any final HTTP status comes back as a Response; the Result is an error
+  /// only for transport failures ("cannot reach URL: <reason>") and local write errors.
+  virtual Result<Response> fetch(const Request&) = 0;
+  /// Many transfers in parallel (up to max_parallel, reusing connections), results in input
+  /// order.
+  virtual std::vector<Result<Response>> fetch_all(const std::vector<Request>&) = 0;
+};
+
+/// The libcurl-backed client.
+std::unique_ptr<HttpClient> make_http_client(const ClientOptions& = {});
+
+}  // namespace lb::net

@@ -1,0 +1,386 @@
+// HttpClient on libcurl: a pool of multi handles (each keeps its connections alive between
+// calls), a share for DNS and TLS sessions, retries with exponential backoff.
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "net/http.hpp"
+#include "net/url.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace lb::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxErrorBody = 64 * 1024;
+
+std::string env_or(const std::string& value, const char* name) {
+  if (!value.empty()) return value;
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+bool is_success(long status) {
+  return status >= 200 && status < 300;
+}
+
+// The state of one request across its attempts.
+struct Transfer {
+  const Request* req = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* header_list = nullptr;
+  int attempt = 0;
+  Clock::time_point not_before{};
+  long status_line = 0;  // status of the response being received (0 for file://)
+  Response resp;
+  Sha256 sha;
+  std::string tmp_path;
+  FILE* out = nullptr;
+  std::string local_error;  // a write failure, not retried
+  size_t upload_pos = 0;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  std::optional<Result<Response>> result;
+
+  bool streaming_ok() const { return status_line == 0 || is_success(status_line); }
+
+  void discard_output() {
+    if (out) std::fclose(out);
+    out = nullptr;
+    if (!tmp_path.empty()) std::remove(tmp_path.c_str());
+    tmp_path.clear();
+  }
+  void reset_body() {
+    discard_output();
+    resp.body.clear();
+    resp.bytes = 0;
+    sha = Sha256();
+  }
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (starts_with(line, "HTTP/")) {  // a new response (redirect hop, 100 Continue, ...)
+    t->resp.headers.clear();
+    t->reset_body();
+    size_t sp = line.find(' ');
+    t->status_line = sp == std::string_view::npos ? 0 : std::atol(line.substr(sp + 1).data());
+    return line.size();
+  }
+  size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name = to_lower(trim(line.substr(0, colon)));
+    std::string value(trim(line.substr(colon + 1)));
+    auto [it, fresh] = t->resp.headers.emplace(name, value);
+    if (!fresh) it->second += ", " + value;
+  }
+  return line.size();
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  if (!t->streaming_ok()) {  // keep the start of an error page for messages
+    t->resp.body.append(
+        data, std::min(len, kMaxErrorBody - std::min(kMaxErrorBody, t->resp.body.size())));
+    return len;
+  }
+  if (!t->req->dest_path.empty()) {
+    if (!t->out) {
+      t->tmp_path = fs::temp_sibling(t->req->dest_path);
+      t->out = std::fopen(t->tmp_path.c_str(), "wb");
+      if (!t->out) {
+        t->local_error = "cannot create " + t->tmp_path + ": " + std::strerror(errno);
+        t->tmp_path.clear();
+        return 0;
+      }
+    }
+    if (std::fwrite(data, 1, len, t->out) != len) {
+      t->local_error = "cannot write " + t->tmp_path + ": " + std::strerror(errno);
+      return 0;
+    }
+  } else {
+    t->resp.body.append(data, len);
+  }
+  t->sha.update(data, len);
+  t->resp.bytes += len;
+  return len;
+}
+
+size_t on_upload(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = std::min(size * n, t->req->upload_body.size() - t->upload_pos);
+  std::copy_n(t->req->upload_body.data() + t->upload_pos, len, buf);
+  t->upload_pos += len;
+  return len;
+}
+
+bool retryable(CURLcode rc, long status) {
+  switch (rc) {
+    case CURLE_OK:
+      return status >= 500 || status == 429;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class CurlClient final : public HttpClient {
+ public:
+  explicit CurlClient(const ClientOptions& o) : opts_(o) {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    opts_.ca_file = env_or(opts_.ca_file, "SSL_CERT_FILE");
+    opts_.ca_dir = env_or(opts_.ca_dir, "SSL_CERT_DIR");
+    opts_.netrc_file = env_or(opts_.netrc_file, "NETRC");
+    opts_.max_parallel = std::max(1, opts_.max_parallel);
+    share_ = curl_share_init();
+    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlClient::lock);
+    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &CurlClient::unlock);
+    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
+
+  ~CurlClient() override {
+    for (CURLM* m : idle_multis_) curl_multi_cleanup(m);
+    curl_share_cleanup(share_);
+  }
+
+  Result<Response> fetch(const Request& req) override { return std::move(fetch_all({req})[0]); }
+
+  std::vector<Result<Response>> fetch_all(const std::vector<Request>& reqs) override {
+    std::vector<Transfer> ts(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) ts[i].req = &reqs[i];
+    CURLM* multi = acquire_multi();
+    run(multi, ts);
+    release_multi(multi);
+    std::vector<Result<Response>> out;
+    out.reserve(ts.size());
+    for (Transfer& t : ts) out.push_back(std::move(*t.result));
+    return out;
+  }
+
+ private:
+  static void lock(CURL*, curl_lock_data d, curl_lock_access, void* self) {
+    static_cast<CurlClient*>(self)->share_locks_[d % kLocks].lock();
+  }
+  static void unlock(CURL*, curl_lock_data d, void* self) {
+    static_cast<CurlClient*>(self)->share_locks_[d % kLocks].unlock();
+  }
+
+  CURLM* acquire_multi() {
+    std::lock_guard lock(mu_);
+    if (idle_multis_.empty()) return curl_multi_init();
+    CURLM* m = idle_multis_.back();
+    idle_multis_.pop_back();
+    return m;
+  }
+  void release_multi(CURLM* m) {
+    std::lock_guard lock(mu_);
+    idle_multis_.push_back(m);
+  }
+
+  void start(CURLM* multi, Transfer& t) {
+    const Request& r = *t.req;
+    t.resp = Response{};
+    t.reset_body();
+    t.status_line = 0;
+    t.upload_pos = 0;
+    t.errbuf[0] = 0;
+    t.easy = curl_easy_init();
+    CURL* e = t.easy;
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, share_);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, opts_.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, opts_.connect_timeout_s);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_timeout_s);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    if (opts_.use_netrc) {
+      curl_easy_setopt(e, CURLOPT_NETRC, long(CURL_NETRC_OPTIONAL));
+      if (!opts_.netrc_file.empty())
+        curl_easy_setopt(e, CURLOPT_NETRC_FILE, opts_.netrc_file.c_str());
+    }
+    if (!opts_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, opts_.ca_file.c_str());
+    if (!opts_.ca_dir.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, opts_.ca_dir.c_str());
+    // curl ignores upper-case HTTP_PROXY (a CGI hazard); honour it as pip does when the
+    // lower-case one is unset. NO_PROXY still applies: curl checks it for explicit proxies.
+    const char* upper = std::getenv("HTTP_PROXY");
+    if (UrlParts::parse(r.url).scheme == "http" && !std::getenv("http_proxy") && upper)
+      curl_easy_setopt(e, CURLOPT_PROXY, upper);
+    // Compressed transfer only for pages: some servers mislabel .tar.gz as gzip-encoded.
+    if (r.dest_path.empty() && !r.range) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (r.range) {
+      std::string range = std::to_string(r.range->first) + "-" + std::to_string(r.range->second);
+      curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());  // copied by curl
+    }
+    if (r.head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    if (r.method == "PUT") {
+      curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_upload);
+      curl_easy_setopt(e, CURLOPT_READDATA, &t);
+      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.upload_body.size()));
+    } else if (!r.method.empty() && r.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    }
+    curl_slist_free_all(t.header_list);
+    t.header_list = curl_slist_append(nullptr, "Expect:");
+    for (const auto& [k, v] : r.headers)
+      t.header_list = curl_slist_append(t.header_list, (k + ": " + v).c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
+    curl_multi_add_handle(multi, e);
+  }
+
+  // Called when an attempt ends; returns true when it should be retried.
+  bool finish(CURLM* multi, Transfer& t, CURLcode rc) {
+    long status = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+    char* eff = nullptr;
+    curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &eff);
+    t.resp.effective_url = eff ? eff : t.req->url;
+    std::string reason = t.errbuf[0] ? t.errbuf : curl_easy_strerror(rc);
+    curl_multi_remove_handle(multi, t.easy);
+    curl_easy_cleanup(t.easy);
+    t.easy = nullptr;
+    curl_slist_free_all(t.header_list);
+    t.header_list = nullptr;
+    if (rc == CURLE_FILE_COULDNT_READ_FILE) rc = CURLE_OK, status = 404;
+    if (rc == CURLE_OK && status == 0) status = 200;  // file://
+    t.resp.status = status;
+    if (t.attempt < opts_.retries && t.local_error.empty() && retryable(rc, status)) {
+      auto delay = std::chrono::milliseconds(int64_t(opts_.backoff_ms) << t.attempt);
+      if (auto it = t.resp.headers.find("retry-after"); it != t.resp.headers.end())
+        delay = std::max<std::chrono::milliseconds>(
+            delay, std::chrono::seconds(std::clamp(std::atol(it->second.c_str()), 0L, 10L)));
+      t.discard_output();
+      ++t.attempt;
+      t.not_before = Clock::now() + delay;
+      return true;
+    }
+    if (!t.local_error.empty()) {
+      t.discard_output();
+      t.result = make_error(t.local_error + " (downloading " + redact_url(t.req->url) + ")",
+                            "check free disk space and permissions");
+    } else if (rc != CURLE_OK) {
+      t.discard_output();
+      t.result = make_error("cannot reach " + redact_url(t.req->url) + ": " + reason,
+                            "check the network, proxy settings (HTTPS_PROXY/NO_PROXY) and the "
+                            "URL, or use --offline");
+    } else {
+      t.result = complete(t);
+    }
+    return false;
+  }
+
+  // A finished transfer with an HTTP status: move the file into place on 2xx.
+  static Result<Response> complete(Transfer& t) {
+    bool ok = is_success(t.resp.status);
+    if (ok) t.resp.sha256 = t.sha.hex_digest();
+    if (t.req->dest_path.empty() || t.req->head || !ok) {
+      t.discard_output();
+      return std::move(t.resp);
+    }
+    if (!t.out) {  // empty body: nothing was written yet
+      t.tmp_path = fs::temp_sibling(t.req->dest_path);
+      t.out = std::fopen(t.tmp_path.c_str(), "wb");
+      if (!t.out) return make_error("cannot create " + t.tmp_path + ": " + std::strerror(errno));
+    }
+    bool closed = std::fclose(t.out) == 0;
+    t.out = nullptr;
+    if (!closed) {
+      t.discard_output();
+      return make_error("cannot write " + t.req->dest_path, "check free disk space");
+    }
+    Status moved = fs::rename_path(t.tmp_path, t.req->dest_path);
+    if (!moved.ok()) {
+      t.discard_output();
+      return moved.error();
+    }
+    t.tmp_path.clear();
+    return std::move(t.resp);
+  }
+
+  void run(CURLM* multi, std::vector<Transfer>& ts) {
+    std::vector<Transfer*> waiting;
+    for (Transfer& t : ts) waiting.push_back(&t);
+    int active = 0;
+    while (active > 0 || !waiting.empty()) {
+      auto now = Clock::now();
+      for (auto it = waiting.begin(); it != waiting.end() && active < opts_.max_parallel;) {
+        if ((*it)->not_before <= now) {
+          start(multi, **it);
+          ++active;
+          it = waiting.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      int running = 0;
+      curl_multi_perform(multi, &running);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+        CURLcode rc = msg->data.result;
+        --active;
+        if (finish(multi, *t, rc)) waiting.push_back(t);
+      }
+      if (active == 0 && waiting.empty()) break;
+      int timeout_ms = 1000;
+      for (Transfer* t : active < opts_.max_parallel ? waiting : std::vector<Transfer*>{}) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->not_before - now);
+        timeout_ms = std::clamp(int(ms.count()), 0, timeout_ms);
+      }
+      if (active > 0 && timeout_ms > 0) {
+        curl_multi_poll(multi, nullptr, 0, timeout_ms, nullptr);
+      } else if (active == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+      }
+    }
+  }
+
+  static constexpr int kLocks = CURL_LOCK_DATA_LAST + 1;
+  ClientOptions opts_;
+  CURLSH* share_ = nullptr;
+  std::mutex share_locks_[kLocks];
+  std::mutex mu_;
+  std::vector<CURLM*> idle_multis_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options) {
+  return std::make_unique<CurlClient>(options);
+}
+
+}  // namespace lb::net

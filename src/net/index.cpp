@@ -1,0 +1,242 @@
+// IndexClient: project pages from indexes (with revalidated caching) plus find-links.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "net/index.hpp"
+#include "net/url.hpp"
+#include "pep/name.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::net {
+namespace {
+
+constexpr const char* kAccept =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01";
+
+Result<std::vector<IndexFile>> parse_page(std::string_view body, const std::string& content_type,
+                                          const std::string& url) {
+  std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
+  bool json =
+      type.find("json") != std::string::npos || (type.empty() && starts_with(trim(body), "{"));
+  return json ? parse_simple_json(body, url) : parse_simple_html(body, url);
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One page to get: the request plus what the cache knew.
+struct PageJob {
+  std::string url;
+  std::optional<CachedPage> cached;
+  std::optional<Result<std::vector<IndexFile>>> done;  // answered without a request
+};
+
+}  // namespace
+
+struct IndexClient::Impl {
+  HttpClient& http;
+  PageCache* cache;
+  IndexConfig cfg;
+  std::mutex mu;
+  std::map<std::string, std::vector<IndexFile>> memo;  // by normalised name
+  std::mutex find_links_mu;
+  std::optional<Result<std::vector<IndexFile>>> find_links;
+
+  std::string page_url(const std::string& index, const std::string& name) const {
+    std::string base = index;
+    while (ends_with(base, "/")) base.pop_back();
+    return base + "/" + name + "/";
+  }
+
+  // Decide how to get `url`; `missing` names the thing for the --offline error.
+  PageJob plan(const std::string& url, const std::string& missing) {
+    PageJob job{url, cache ? cache->get(url) : std::nullopt, std::nullopt};
+    bool local = starts_with(url, "file:");
+    if (cfg.offline && !local) {
+      if (job.cached) {
+        job.done = parse_page(job.cached->body, job.cached->content_type,
+                              job.cached->url.empty() ? url : job.cached->url);
+      } else {
+        job.done = make_error(
+            missing + " is not in the cache and --offline was given (" + redact_url(url) + ")",
+            "run once without --offline to fill the cache");
+      }
+    }
+    return job;
+  }
+
+  Request request(const PageJob& job) const {
+    Request req(job.url, {{"Accept", kAccept}});
+    if (auto path = file_url_to_path(job.url); path && fs::is_dir(*path))
+      req.url = path_to_file_url(fs::join_path(*path, "index.html"));
+    if (job.cached && !job.cached->etag.empty())
+      req.headers.emplace_back("If-None-Match", job.cached->etag);
+    if (job.cached && !job.cached->last_modified.empty())
+      req.headers.emplace_back("If-Modified-Since", job.cached->last_modified);
+    return req;
+  }
+
+  Result<std::vector<IndexFile>> answer(PageJob& job, Result<Response> got) {
+    std::string shown = redact_url(job.url);
+    if (!got.ok())
+      return make_error(got.error().message,
+                        "check that the index server is up, or use --offline to work from the "
+                        "cache");
+    const Response& r = *got;
+    if (r.status == 304 && job.cached) {
+      job.cached->fetched_unix = unix_now();
+      if (cache) cache->put(job.url, *job.cached);
+      return parse_page(job.cached->body, job.cached->content_type,
+                        job.cached->url.empty() ? job.url : job.cached->url);
+    }
+    if (r.status == 404 || r.status == 410) return std::vector<IndexFile>{};
+    if (r.status < 200 || r.status >= 300) {
+      std::string hint =
+          r.status == 401 || r.status == 403
+              ? "the index needs credentials: put them in the URL (https://user:pass@host/...) "
+                "or in ~/.netrc"
+          : r.status >= 500 ? "the index server is failing: check the server, or use --offline"
+                            : "check the index URL";
+      return make_error("cannot fetch index page " + shown + ": HTTP " + std::to_string(r.status),
+                        hint);
+    }
+    auto header = [&r](const char* name) {
+      auto it = r.headers.find(name);
+      return it == r.headers.end() ? std::string() : it->second;
+    };
+    // Relative links resolve against the page after redirects (file:// keeps the dir URL).
+    std::string base = starts_with(job.url, "file:") ? job.url : r.effective_url;
+    CachedPage page{
+        r.body, header("content-type"), header("etag"), header("last-modified"), unix_now(), base};
+    if (cache && !starts_with(job.url, "file:")) cache->put(job.url, page);
+    return parse_page(page.body, page.content_type, base);
+  }
+
+  // Fetch the jobs that need the network in parallel and answer every job.
+  std::vector<Result<std::vector<IndexFile>>> run(std::vector<PageJob>& jobs) {
+    std::vector<Request> reqs;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].done) continue;
+      reqs.push_back(request(jobs[i]));
+      which.push_back(i);
+    }
+    std::vector<Result<Response>> got = http.fetch_all(reqs);
+    for (size_t k = 0; k < which.size(); ++k)
+      jobs[which[k]].done = answer(jobs[which[k]], std::move(got[k]));
+    std::vector<Result<std::vector<IndexFile>>> out;
+    for (PageJob& job : jobs) out.push_back(std::move(*job.done));
+    return out;
+  }
+
+  Result<std::vector<IndexFile>> load_find_links_location(const std::string& loc) {
+    std::optional<std::string> path = is_url(loc) ? file_url_to_path(loc) : loc;
+    if (path) {
+      fs::FileInfo info = fs::stat_path(*path);
+      if (info.is_dir) return list_find_links_dir(*path);
+      if (!info.exists)
+        return make_error("find-links location " + loc + " does not exist",
+                          "check the -f/--find-links path");
+      LB_ASSIGN(std::string html, fs::read_file(*path));
+      return parse_simple_html(html, path_to_file_url(*path));
+    }
+    std::vector<PageJob> jobs{plan(loc, "find-links page " + redact_url(loc))};
+    return std::move(run(jobs)[0]);
+  }
+
+  Result<std::vector<IndexFile>> all_find_links() {
+    std::lock_guard lock(find_links_mu);
+    if (!find_links) {
+      std::vector<IndexFile> all;
+      find_links = std::vector<IndexFile>{};
+      for (const std::string& loc : cfg.find_links) {
+        auto files = load_find_links_location(loc);
+        if (!files.ok()) {
+          find_links = files.error();
+          break;
+        }
+        for (IndexFile& f : *files) {
+          f.origin = loc;
+          all.push_back(std::move(f));
+        }
+      }
+      if (find_links->ok()) find_links = std::move(all);
+    }
+    return *find_links;
+  }
+
+  // Load every name's files (all pages in parallel), memoising the successes.
+  Status load(const std::vector<std::string>& names) {
+    std::vector<std::string> todo;
+    {
+      std::lock_guard lock(mu);
+      for (const std::string& name : names)
+        if (!memo.count(name) && std::find(todo.begin(), todo.end(), name) == todo.end())
+          todo.push_back(name);
+    }
+    std::vector<PageJob> jobs;
+    std::vector<std::pair<std::string, std::string>> owner;  // (name, index) per job
+    for (const std::string& name : todo) {
+      for (const std::string& index : cfg.no_index ? std::vector<std::string>{} : cfg.index_urls) {
+        jobs.push_back(plan(page_url(index, name), name));
+        owner.emplace_back(name, index);
+      }
+    }
+    auto results = run(jobs);
+    LB_ASSIGN(std::vector<IndexFile> links, all_find_links());
+    std::map<std::string, std::vector<IndexFile>> found;
+    for (const std::string& name : todo) found[name];
+    std::optional<Error> first_error;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& [name, index] = owner[i];
+      if (!results[i].ok()) {
+        if (!first_error) first_error = results[i].error();
+        found.erase(name);
+        continue;
+      }
+      if (!found.count(name)) continue;
+      for (IndexFile& f : *results[i]) {
+        f.origin = index;
+        found[name].push_back(std::move(f));
+      }
+    }
+    std::lock_guard lock(mu);
+    for (auto& [name, files] : found) {
+      for (const IndexFile& f : links)
+        if (filename_matches_project(f.filename, name)) files.push_back(f);
+      memo.emplace(name, std::move(files));
+    }
+    if (first_error) return *first_error;
+    return {};
+  }
+};
+
+IndexClient::IndexClient(HttpClient& http, PageCache* cache, IndexConfig cfg)
+    : impl_(new Impl{http, cache, std::move(cfg), {}, {}, {}, {}}) {}
+IndexClient::~IndexClient() = default;
+
+Result<std::vector<IndexFile>> IndexClient::project_files(const std::string& name) {
+  std::string n = pep::normalize_name(name);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (auto it = impl_->memo.find(n); it != impl_->memo.end()) return it->second;
+  }
+  LB_TRY(impl_->load({n}));
+  std::lock_guard lock(impl_->mu);
+  return impl_->memo.at(n);
+}
+
+Status IndexClient::prefetch(const std::vector<std::string>& names) {
+  std::vector<std::string> normalized;
+  for (const std::string& name : names) normalized.push_back(pep::normalize_name(name));
+  return impl_->load(normalized);
+}
+
+}  // namespace lb::net

@@ -1,0 +1,99 @@
+// Package-index access: PEP 503 HTML and PEP 691 JSON project pages, find-links, downloads.
+//
+// Persistent format (owned here, stored by the store under "page/<url>"): a cached index page,
+// see serialize_cached_page(). Version 1:
+//   "lavabuild-page 1\n" then, for each field in the order url, content_type, etag,
+//   last_modified, fetched_unix, body: "<field> <byte length>\n<bytes>\n".
+// Unknown versions are treated as a cache miss.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/http.hpp"
+#include "util/result.hpp"
+
+namespace lb::net {
+
+/// One distribution file offered for a project.
+struct IndexFile {
+  std::string filename;
+  std::string url;     // absolute, without fragment
+  std::string sha256;  // lowercase hex from "#sha256=" or JSON hashes; may be empty
+  std::string requires_python;
+  bool yanked = false;
+  std::string yanked_reason;
+  bool has_metadata = false;  // PEP 658/714: "<url>.metadata" exists
+  std::string metadata_sha256;
+  std::optional<uint64_t> size;  // PEP 700 / find-links directories
+  std::string origin;            // the index URL or find-links location it came from
+};
+
+/// Parse a PEP 503 HTML page; relative hrefs resolve against <base href> or `base_url`.
+Result<std::vector<IndexFile>> parse_simple_html(std::string_view html,
+                                                 const std::string& base_url);
+/// Parse a PEP 691 JSON page (api-version 1.x, PEP 700 size); urls resolve against `base_url`.
+Result<std::vector<IndexFile>> parse_simple_json(std::string_view json,
+                                                 const std::string& base_url);
+/// Every *.whl / *.tar.gz / *.zip in a find-links directory, with file:// URLs and sizes.
+Result<std::vector<IndexFile>> list_find_links_dir(const std::string& dir);
+/// True when `filename` (a wheel or sdist) belongs to the project with normalised name `name`.
+bool filename_matches_project(std::string_view filename, std::string_view normalized_name);
+
+/// A cached index page.
+struct CachedPage {
+  std::string body, content_type, etag, last_modified;
+  int64_t fetched_unix = 0;
+  std::string url;  // the effective URL the body came from (relative links resolve against it)
+};
+/// The versioned text form of a CachedPage (see the top of this header).
+std::string serialize_cached_page(const CachedPage&);
+/// nullopt when malformed or of another version.
+std::optional<CachedPage> parse_cached_page(std::string_view text);
+
+/// Where index pages are cached. Implementations must be thread-safe.
+class PageCache {
+ public:
+  virtual ~PageCache() = default;
+  virtual std::optional<CachedPage> get(const std::string& url) = 0;
+  virtual void put(const std::string& url, const CachedPage&) = 0;
+};
+
+/// Where to look for files.
+struct IndexConfig {
+  std::vector<std::string> index_urls;  // first is the main index; defaults set by the caller
+  std::vector<std::string> find_links;  // directories, file:// or http(s) URLs of HTML pages
+  bool no_index = false;
+  bool offline = false;
+};
+
+/// Finds a project's files across indexes and find-links. Thread-safe.
+class IndexClient {
+ public:
+  IndexClient(HttpClient& http, PageCache* cache, IndexConfig cfg);
+  ~IndexClient();
+  IndexClient(const IndexClient&) = delete;
+  IndexClient& operator=(const IndexClient&) = delete;
+
+  /// All files for a project. Requests `<index>/<normalized>/` preferring PEP 691 JSON,
+  /// revalidates cached pages (304 keeps the cached body); offline uses the cache only.
+  /// A 404 from an index means no files there; 5xx or an unreachable index is an error.
+  Result<std::vector<IndexFile>> project_files(const std::string& name);
+  /// Fetch several projects' pages in parallel into the memo used by project_files.
+  Status prefetch(const std::vector<std::string>& names);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Download `url` to `dest_path` (temp file + rename). When `expected_sha256` is non-empty the
+/// content must match it; on mismatch the error shows both hashes and nothing is kept.
+Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
+                               const std::string& expected_sha256);
+
+}  // namespace lb::net
