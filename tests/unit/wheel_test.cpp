@@ -1,0 +1,411 @@
+// Unpacking and validating wheels. Test wheels are built in memory with libarchive's zip
+// writer, so the tests need no Python.
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "wheel/record.hpp"
+#include "wheel/wheel.hpp"
+
+using namespace lb::wheel;
+
+namespace {
+
+struct Member {
+  std::string path;
+  std::string data;
+  uint32_t mode = 0644;
+  enum Kind { file, dir, symlink } kind = file;
+  bool stored = false;  // store instead of deflate
+};
+
+la_ssize_t append_cb(archive*, void* out, const void* buf, size_t n) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
+  return la_ssize_t(n);
+}
+
+std::string make_zip(const std::vector<Member>& members) {
+  std::string out;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  REQUIRE(archive_write_open(a, &out, nullptr, append_cb, nullptr) == ARCHIVE_OK);
+  for (const auto& m : members) {
+    if (m.stored)
+      archive_write_zip_set_compression_store(a);
+    else
+      archive_write_zip_set_compression_deflate(a);
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname_utf8(e, m.path.c_str());
+    archive_entry_set_mtime(e, 315532800, 0);
+    if (m.kind == Member::dir) {
+      archive_entry_set_filetype(e, AE_IFDIR);
+      archive_entry_set_perm(e, 0755);
+    } else if (m.kind == Member::symlink) {
+      archive_entry_set_filetype(e, AE_IFLNK);
+      archive_entry_set_perm(e, 0777);
+      archive_entry_set_symlink(e, m.data.c_str());
+    } else {
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, m.mode);
+      archive_entry_set_size(e, la_int64_t(m.data.size()));
+    }
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    if (m.kind == Member::file && !m.data.empty())
+      REQUIRE(archive_write_data(a, m.data.data(), m.data.size()) == la_ssize_t(m.data.size()));
+    archive_entry_free(e);
+  }
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+  return out;
+}
+
+// A wheel "demo-1.0": payload files plus generated dist-info; fields can be spoiled per test.
+struct TestWheel {
+  std::string dist_info = "demo-1.0.dist-info";
+  std::vector<Member> files = {
+      {"demo/__init__.py", "print('hi')\n"},
+      {"demo/", "", 0755, Member::dir},
+      {"demo/cli.py", "def main():\n    return 0\n", 0644, Member::file, true},
+      {"demo/odd,name \"q\".txt", "quoted in RECORD\n"},
+      {"demo/donn\xC3\xA9"
+       "es.txt",
+       "UTF-8 name\n"},
+      {"demo-1.0.data/scripts/run.sh", "#!/bin/sh\necho run\n", 0755},
+  };
+  std::string wheel =
+      "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+  std::string metadata =
+      "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nSummary: Demo\nRequires-Dist: six\n";
+  std::string entry_points = "[console_scripts]\ndemo = demo.cli:main\n";
+  std::vector<RecordRow> extra_rows;  // appended to RECORD
+  std::vector<Member> unlisted;       // added to the zip after RECORD is computed
+  std::function<void(std::vector<RecordRow>&)> spoil_record;
+
+  std::string build() const {
+    std::vector<Member> all = files;
+    all.push_back({dist_info + "/WHEEL", wheel});
+    all.push_back({dist_info + "/METADATA", metadata});
+    if (!entry_points.empty()) all.push_back({dist_info + "/entry_points.txt", entry_points});
+    std::vector<RecordRow> rows;
+    for (const auto& m : all)
+      if (m.kind == Member::file)
+        rows.push_back({m.path, lb::record_hash_from_hex(lb::sha256_hex(m.data)), m.data.size()});
+    rows.insert(rows.end(), extra_rows.begin(), extra_rows.end());
+    rows.push_back({dist_info + "/RECORD", "", std::nullopt});
+    if (spoil_record) spoil_record(rows);
+    std::string record;
+    for (const auto& r : rows) record += render_record_row(r);
+    all.insert(all.begin() + 1, {dist_info + "/RECORD", record});  // not last, like Debian's pip
+    all.insert(all.end(), unlisted.begin(), unlisted.end());
+    return make_zip(all);
+  }
+};
+
+const std::string kName = "demo-1.0-py3-none-any.whl";
+
+struct MapSink : BlobSink {
+  std::map<std::string, std::pair<std::string, bool>> blobs;
+  int hashed_calls = 0;
+  lb::Result<std::string> put_blob(std::string_view content, bool executable) override {
+    std::string sha = lb::sha256_hex(content);
+    blobs[sha] = {std::string(content), executable};
+    return sha;
+  }
+  lb::Result<std::string> put_blob_hashed(std::string_view content, bool executable,
+                                          const std::string& sha) override {
+    ++hashed_calls;
+    REQUIRE(sha == lb::sha256_hex(content));
+    return put_blob(content, executable);
+  }
+};
+
+const WheelMember* find_member(const UnpackedWheel& w, const std::string& path) {
+  for (const auto& m : w.members)
+    if (m.path == path) return &m;
+  return nullptr;
+}
+
+// Unpacking must fail, name the wheel, mention `needle`, and give the hostile-wheel hint.
+void require_refused(const TestWheel& tw, const std::string& needle, MapSink* sink_out = nullptr) {
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(tw.build(), kName, sink);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().to_string());
+  CHECK_THAT(r.error().message, Catch::Contains(kName));
+  CHECK_THAT(r.error().message, Catch::Contains(needle));
+  CHECK_FALSE(r.error().hint.empty());
+  if (sink_out) *sink_out = sink;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/lb-wheel-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+}  // namespace
+
+TEST_CASE("unpack: a good wheel") {
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(TestWheel().build(), kName, sink);
+  REQUIRE(r.ok());
+  const UnpackedWheel& w = *r;
+  CHECK(w.dist_info == "demo-1.0.dist-info");
+  CHECK(w.data_dir == "demo-1.0.data");
+  CHECK(w.root_is_purelib);
+  CHECK(w.wheel_version == "1.0");
+  CHECK(w.warnings.empty());
+  CHECK(w.metadata.name == "demo");
+  CHECK(w.metadata.requires_dist == std::vector<std::string>{"six"});
+  REQUIRE(w.entry_points.console_scripts.size() == 1);
+  CHECK(w.entry_points.console_scripts[0].attr == "main");
+  CHECK(find_member(w,
+                    "demo/donn\xC3\xA9"
+                    "es.txt"));
+  CHECK(w.members.size() == 9);  // 5 payload files + WHEEL, METADATA, entry_points, RECORD
+  CHECK(sink.hashed_calls == 9);
+  const WheelMember* script = find_member(w, "demo-1.0.data/scripts/run.sh");
+  REQUIRE(script);
+  CHECK(script->executable);
+  CHECK(sink.blobs.at(script->sha256).second);
+  const WheelMember* cli = find_member(w, "demo/cli.py");
+  REQUIRE(cli);
+  CHECK_FALSE(cli->executable);
+  CHECK(cli->size == 25);
+  CHECK(sink.blobs.at(cli->sha256).first == "def main():\n    return 0\n");
+  CHECK(find_member(w, "demo/odd,name \"q\".txt"));
+  CHECK(find_member(w, "demo-1.0.dist-info/RECORD"));
+  CHECK_FALSE(find_member(w, "demo/"));
+}
+
+TEST_CASE("unpack: name and version compare normalised; newer minor Wheel-Version warns") {
+  TestWheel tw;
+  tw.dist_info = "Demo_Pkg-1.0.0.dist-info";
+  tw.metadata = "Metadata-Version: 2.1\nName: demo.pkg\nVersion: 1.0\n";
+  tw.wheel = "Wheel-Version: 1.9\nRoot-Is-Purelib: false\n";
+  tw.files.pop_back();  // the .data dir named demo-1.0
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(tw.build(), "demo_pkg-1.0-cp311-cp311-linux_x86_64.whl", sink);
+  REQUIRE(r.ok());
+  CHECK(r->data_dir == "Demo_Pkg-1.0.0.data");
+  CHECK_FALSE(r->root_is_purelib);
+  REQUIRE(r->warnings.size() == 1);
+  CHECK_THAT(r->warnings[0], Catch::Contains("1.9"));
+}
+
+TEST_CASE("unpack refuses unsafe member paths") {
+  for (std::string bad :
+       {"../evil", "demo/../../evil", "/abs/path", "C:/x.py", "demo//double", "./demo/x.py"}) {
+    SECTION(bad) {
+      TestWheel tw;
+      tw.files.push_back({bad, "x"});
+      require_refused(tw, "member '" + bad + "'");
+    }
+  }
+  // libarchive turns '\\' in zip names into '/'; either way the wheel is refused.
+  for (std::string bad : {"demo\\win.py", "..\\..\\evil.py"}) {
+    SECTION(bad) {
+      TestWheel tw;
+      tw.files.push_back({bad, "x"});
+      require_refused(tw, bad.substr(bad.rfind('\\') + 1));
+    }
+  }
+}
+
+TEST_CASE("unpack refuses symlinks, duplicates, file/dir clashes") {
+  SECTION("symlink") {
+    TestWheel tw;
+    tw.files.push_back({"demo/link", "/etc/passwd", 0777, Member::symlink});
+    require_refused(tw, "symlink");
+  }
+  SECTION("duplicate") {
+    TestWheel tw;
+    tw.files.push_back({"demo/__init__.py", "print('evil')\n"});
+    require_refused(tw, "twice");
+  }
+  SECTION("file and directory of the same name") {
+    TestWheel tw;
+    tw.files.push_back({"demo/cli.py/inner.py", "x"});
+    require_refused(tw, "which is a file");
+  }
+}
+
+TEST_CASE("unpack checks every member against RECORD before storing it") {
+  SECTION("hash mismatch") {
+    TestWheel tw;
+    tw.spoil_record = [](std::vector<RecordRow>& rows) {
+      rows[1].hash = lb::record_hash_from_hex(lb::sha256_hex("something else\n"));
+    };
+    MapSink sink;
+    require_refused(tw, "sha256 does not match RECORD", &sink);
+    for (const auto& [sha, blob] : sink.blobs) CHECK(blob.first != "def main():\n    return 0\n");
+  }
+  SECTION("size mismatch") {
+    TestWheel tw;
+    tw.spoil_record = [](std::vector<RecordRow>& rows) { rows[0].size = 3; };
+    MapSink sink;
+    require_refused(tw, "RECORD says 3", &sink);
+    CHECK(sink.blobs.empty());
+  }
+  SECTION("unlisted file") {
+    TestWheel tw;
+    tw.unlisted.push_back({"demo/sneaky.py", "import os\n"});
+    require_refused(tw, "not listed in RECORD");
+  }
+  SECTION("listed file missing from the archive") {
+    TestWheel tw;
+    tw.extra_rows.push_back({"demo/gone.py", lb::record_hash_from_hex(lb::sha256_hex("")), 0});
+    require_refused(tw, "missing from the archive");
+  }
+  SECTION("non-sha256 hash") {
+    TestWheel tw;
+    tw.spoil_record = [](std::vector<RecordRow>& rows) { rows[0].hash = "md5=abc"; };
+    require_refused(tw, "not sha256");
+  }
+  SECTION("RECORD lists an unsafe path") {
+    TestWheel tw;
+    tw.extra_rows.push_back({"../../etc/passwd", "sha256=x", 1});
+    require_refused(tw, "../../etc/passwd");
+  }
+  SECTION("RECORD signatures need not be listed") {
+    TestWheel tw;
+    tw.unlisted.push_back({"demo-1.0.dist-info/RECORD.jws", "{}"});
+    MapSink sink;
+    auto r = unpack_wheel_from_memory(tw.build(), kName, sink);
+    REQUIRE(r.ok());
+    CHECK_FALSE(find_member(*r, "demo-1.0.dist-info/RECORD.jws"));
+  }
+}
+
+TEST_CASE("unpack checks the dist-info directory and WHEEL file") {
+  SECTION("Wheel-Version 2.0") {
+    TestWheel tw;
+    tw.wheel = "Wheel-Version: 2.0\nRoot-Is-Purelib: true\n";
+    require_refused(tw, "Wheel-Version 2.0");
+  }
+  SECTION("Wheel-Version missing") {
+    TestWheel tw;
+    tw.wheel = "Root-Is-Purelib: true\n";
+    require_refused(tw, "Wheel-Version");
+  }
+  SECTION("two dist-info directories") {
+    TestWheel tw;
+    tw.files.push_back({"other-2.0.dist-info/METADATA", "Name: other\nVersion: 2.0\n"});
+    require_refused(tw, "2 .dist-info directories");
+  }
+  SECTION("dist-info of another project") {
+    TestWheel tw;
+    tw.dist_info = "other-1.0.dist-info";
+    require_refused(tw, "does not match");
+  }
+  SECTION("dist-info of another version") {
+    TestWheel tw;
+    tw.dist_info = "demo-1.1.dist-info";
+    require_refused(tw, "does not match");
+  }
+  SECTION("METADATA names another project") {
+    TestWheel tw;
+    tw.metadata = "Name: other\nVersion: 1.0\n";
+    require_refused(tw, "METADATA");
+  }
+  SECTION("bad entry points") {
+    TestWheel tw;
+    tw.entry_points = "[console_scripts]\n../x = demo:main\n";
+    require_refused(tw, "entry_points.txt");
+  }
+  SECTION("no dist-info") {
+    TestWheel tw;
+    tw.dist_info = "demo-1.0.info";
+    require_refused(tw, "no top-level .dist-info");
+  }
+}
+
+TEST_CASE("unpack refuses what is not a zip, and bad file names") {
+  MapSink sink;
+  CHECK_FALSE(unpack_wheel_from_memory("", kName, sink).ok());
+  CHECK_FALSE(unpack_wheel_from_memory("PK\x03\x04 not really", kName, sink).ok());
+  CHECK_FALSE(unpack_wheel_from_memory(TestWheel().build(), "demo.zip", sink).ok());
+  CHECK(sink.blobs.empty());
+}
+
+TEST_CASE("check_member_path") {
+  CHECK(check_member_path("a/b.py").ok());
+  CHECK(check_member_path("a/").ok() == false);
+  CHECK(check_member_path("a/", true).ok());
+  CHECK_FALSE(check_member_path("").ok());
+  CHECK_FALSE(check_member_path("a/\x01").ok());
+  CHECK_FALSE(check_member_path("a/./b").ok());
+}
+
+TEST_CASE("unpack from a file, read_wheel_metadata, manifest round trip") {
+  std::string dir = temp_dir();
+  std::string path = dir + "/" + kName;
+  REQUIRE(lb::fs::write_file(path, TestWheel().build()).ok());
+
+  auto md = read_wheel_metadata(path);
+  REQUIRE(md.ok());
+  CHECK(*md == TestWheel().metadata);
+
+  MapSink sink;
+  auto r = unpack_wheel(path, sink);
+  REQUIRE(r.ok());
+  std::string json = serialize_unpacked(*r);
+  CHECK(json.rfind("{\"format\":\"lavabuild.unpacked.v1\"", 0) == 0);
+  auto back = deserialize_unpacked(json);
+  REQUIRE(back.ok());
+  CHECK(serialize_unpacked(*back) == json);
+  CHECK(back->members.size() == r->members.size());
+  CHECK(back->members[5].executable == r->members[5].executable);
+  CHECK(back->entry_points.console_scripts[0].module == "demo.cli");
+
+  // Stored under another name (a cached download): pass the wheel file name separately.
+  std::string cached = dir + "/blob";
+  REQUIRE(lb::fs::rename_path(path, cached).ok());
+  CHECK(unpack_wheel(cached, kName, sink).ok());
+  CHECK_FALSE(unpack_wheel(cached, sink).ok());
+  CHECK(read_wheel_metadata(cached).ok());
+  CHECK_FALSE(unpack_wheel(dir + "/missing.whl", sink).ok());
+  REQUIRE(lb::fs::remove_all(dir).ok());
+}
+
+TEST_CASE("deserialize_unpacked rejects bad input") {
+  CHECK_FALSE(deserialize_unpacked("not json").ok());
+  CHECK_FALSE(deserialize_unpacked("{\"format\":\"lavabuild.unpacked.v0\"}").ok());
+  CHECK_FALSE(deserialize_unpacked("{\"format\":\"lavabuild.unpacked.v1\"}").ok());
+  UnpackedWheel w;
+  w.members.push_back({"../evil", "00", 1, false});
+  CHECK_FALSE(deserialize_unpacked(serialize_unpacked(w)).ok());
+}
+
+TEST_CASE("real wheels from /usr/share/python-wheels unpack consistently") {
+  auto names = lb::fs::list_dir("/usr/share/python-wheels");
+  if (!names.ok()) return;  // not installed here
+  int seen = 0;
+  for (const auto& name : *names) {
+    if (name.size() < 4 || name.substr(name.size() - 4) != ".whl") continue;
+    INFO(name);
+    std::string path = "/usr/share/python-wheels/" + name;
+    MapSink sink;
+    auto r = unpack_wheel(path, sink);
+    REQUIRE(r.ok());
+    auto record_member = find_member(*r, r->dist_info + "/RECORD");
+    REQUIRE(record_member);
+    auto rows = parse_record(sink.blobs.at(record_member->sha256).first);
+    REQUIRE(rows.ok());
+    CHECK(r->members.size() == rows->size());
+    for (const auto& row : *rows) CHECK(find_member(*r, row.path));
+    auto md = read_wheel_metadata(path);
+    REQUIRE(md.ok());
+    CHECK(parse_core_metadata(*md)->name == r->metadata.name);
+    ++seen;
+  }
+  if (seen) SUCCEED("checked " << seen << " wheels");
+}
