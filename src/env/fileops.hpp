@@ -1,0 +1,49 @@
+// Internal: the syscall-level file placement used on the hot path of env assembly
+// (plain link/open/mkdir, no std::filesystem, each directory created once).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "env/types.hpp"
+#include "util/result.hpp"
+
+namespace lb::env::detail {
+
+/// strerror(e) as a string.
+std::string errno_text(int e);
+
+/// Creates directories under a root, remembering which exist so each is made once.
+class DirMaker {
+ public:
+  explicit DirMaker(std::string root) : root_(std::move(root)) {}
+  /// mkdir -p root/rel ("" is the root itself, assumed to exist).
+  Status ensure(const std::string& rel);
+  /// Ensure the directory holding root/rel_path.
+  Status ensure_parent(const std::string& rel_path);
+
+ private:
+  std::string root_;
+  std::unordered_set<std::string> made_;
+};
+
+/// Outcome flag for the create-exclusive operations below.
+struct Placed {
+  bool existed = false;  ///< the destination already existed (nothing was written)
+};
+
+/// Put `src` at `dst` (which must not exist) by hard link, clone or copy. Link/clone failures
+/// that mean "not possible here" (EXDEV, EPERM, ENOTSUP, EMLINK...) switch to copying, noted
+/// once in `report`; once fallen back, later calls copy straight away. Copies get 0644 / 0755.
+Status place_file(const std::string& src, const std::string& dst, LinkMode mode, bool executable,
+                  LinkReport& report, Placed& placed);
+
+/// Create `path` exclusively with `data` and permission bits `perm` (umask ignored).
+Status write_new_file(const std::string& path, std::string_view data, unsigned perm,
+                      Placed& placed);
+
+/// Read at most `max` bytes from the start of a file.
+Result<std::string> read_prefix(const std::string& path, size_t max);
+
+}  // namespace lb::env::detail
