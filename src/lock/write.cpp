@@ -1,0 +1,123 @@
+// The deterministic pylock.toml emitter.
+#include <algorithm>
+#include <cstdio>
+#include <tuple>
+
+#include "lock/pylock.hpp"
+#include "pep/name.hpp"
+#include "pep/version.hpp"
+
+namespace lb::lock {
+namespace {
+
+/// A TOML basic string.
+std::string str(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/// RFC 3339 datetimes are written bare; anything else cannot be a TOML datetime.
+bool is_datetime(std::string_view s) {
+  return s.size() >= 19 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || c == '-' || c == ':' || c == 'T' || c == 't' ||
+                  c == 'Z' || c == 'z' || c == '+' || c == '.' || c == ' ';
+         });
+}
+
+std::string file_table(const FileRef& f) {
+  std::string out = "{name = " + str(f.name);
+  if (is_datetime(f.upload_time)) out += ", upload-time = " + f.upload_time;
+  if (!f.url.empty()) out += ", url = " + str(f.url);
+  if (!f.path.empty()) out += ", path = " + str(f.path);
+  out += ", size = " + std::to_string(f.size);
+  out += ", hashes = {sha256 = " + str(f.sha256) + "}}";
+  return out;
+}
+
+/// Sort key for packages: normalised name, then PEP 440 order (text when unparseable).
+auto package_less(const Package& a, const Package& b) {
+  std::string na = pep::normalize_name(a.name), nb = pep::normalize_name(b.name);
+  if (na != nb) return na < nb;
+  auto va = pep::Version::parse(a.version), vb = pep::Version::parse(b.version);
+  if (va.ok() && vb.ok() && *va != *vb) return *va < *vb;
+  return a.version < b.version;
+}
+
+template <class T>
+void sort_unique(std::vector<T>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+void write_package(std::string& out, Package p) {
+  sort_unique(p.dependencies);
+  std::sort(p.wheels.begin(), p.wheels.end(), [](const FileRef& a, const FileRef& b) {
+    return std::tie(a.name, a.url, a.path) < std::tie(b.name, b.url, b.path);
+  });
+  out += "\n[[packages]]\n";
+  out += "name = " + str(p.name) + "\n";
+  out += "version = " + str(p.version) + "\n";
+  if (!p.marker.empty()) out += "marker = " + str(p.marker) + "\n";
+  if (!p.requires_python.empty()) out += "requires-python = " + str(p.requires_python) + "\n";
+  if (!p.dependencies.empty()) {
+    out += "dependencies = [\n";
+    for (const auto& d : p.dependencies) out += "    {name = " + str(d) + "},\n";
+    out += "]\n";
+  }
+  if (!p.index.empty()) out += "index = " + str(p.index) + "\n";
+  if (p.sdist) out += "sdist = " + file_table(*p.sdist) + "\n";
+  if (!p.wheels.empty()) {
+    out += "wheels = [\n";
+    for (const auto& w : p.wheels) out += "    " + file_table(w) + ",\n";
+    out += "]\n";
+  }
+}
+
+}  // namespace
+
+std::string write_pylock(const Lock& lock) {
+  std::string out = "lock-version = " + str(lock.lock_version) + "\n";
+  auto envs = lock.environments;
+  sort_unique(envs);
+  if (!envs.empty()) {
+    out += "environments = [";
+    for (size_t i = 0; i < envs.size(); ++i) out += (i ? ", " : "") + str(envs[i]);
+    out += "]\n";
+  }
+  if (!lock.requires_python.empty()) out += "requires-python = " + str(lock.requires_python) + "\n";
+  out += "created-by = " + str(lock.created_by) + "\n";
+  auto packages = lock.packages;
+  std::stable_sort(packages.begin(), packages.end(), package_less);
+  for (auto& p : packages) write_package(out, std::move(p));
+  return out;
+}
+
+}  // namespace lb::lock

@@ -1,0 +1,205 @@
+// Solver: turning the Provider's data into packages, version sets and incompatibilities.
+#include <algorithm>
+#include <set>
+
+#include "pep/name.hpp"
+#include "resolve/solver.hpp"
+
+namespace lb::resolve {
+namespace {
+
+/// == (without wildcard) or === matching `v`: the user asked for exactly this version.
+bool pins_exactly(const pep::SpecifierSet& spec, const pep::Version& v) {
+  return std::any_of(spec.specifiers().begin(), spec.specifiers().end(), [&](const auto& s) {
+    return (s.op == "===" || (s.op == "==" && !s.wildcard)) && s.contains(v);
+  });
+}
+
+}  // namespace
+
+Solver::Solver(const std::vector<pep::Requirement>& roots, Provider& provider,
+               const Options& options)
+    : roots_(roots), provider_(provider), options_(options) {
+  PackageInfo root;
+  root.versions.push_back(pep::Version{});
+  root.yanked.push_back(false);
+  packages_.add(std::move(root));
+  by_pkg_.resize(1);
+  for (const auto& c : options_.constraints) {
+    if (!c.marker || c.marker->evaluate(options_.env))
+      constraints_.emplace(c.normalized_name(), &c);
+  }
+}
+
+Status Solver::load_versions(const std::string& name) {
+  auto listed = provider_.versions(name);
+  if (!listed.ok()) return listed.error().context("while listing the versions of " + name);
+  auto& list = *listed;
+  std::sort(list.begin(), list.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  PackageInfo info;
+  info.name = name;
+  for (auto& [version, yanked] : list) {
+    if (!info.versions.empty() && info.versions.back() == version) {
+      info.yanked.back() = info.yanked.back() && yanked;
+      continue;
+    }
+    info.versions.push_back(version);
+    info.yanked.push_back(yanked);
+  }
+  int id = packages_.add(std::move(info));
+  by_pkg_.resize(static_cast<size_t>(packages_.size()));
+  // A constraint forbids every version it does not match; it never requires the package.
+  auto [from, to] = constraints_.equal_range(name);
+  for (auto it = from; it != to; ++it) {
+    const PackageInfo& p = packages_[id];
+    VersionSet forbidden(p.universe());
+    for (size_t i = 0; i < p.versions.size(); ++i)
+      if (!it->second->specifier.contains(p.versions[i], true)) forbidden.set(i);
+    if (forbidden.empty()) continue;
+    add(Incompatibility{{Term{id, true, forbidden, std::nullopt}},
+                        Kind::constraint,
+                        -1,
+                        -1,
+                        it->second->to_string()});
+  }
+  return {};
+}
+
+Result<int> Solver::package(const std::string& name, const std::string& extra) {
+  if (int id = packages_.find(name, extra); id >= 0) return id;
+  if (packages_.find(name, "") < 0) LB_TRY(load_versions(name));
+  int base = packages_.find(name, "");
+  if (extra.empty()) return base;
+  PackageInfo info = packages_[base];
+  info.extra = extra;
+  info.base = base;
+  int id = packages_.add(std::move(info));
+  by_pkg_.resize(static_cast<size_t>(packages_.size()));
+  return id;
+}
+
+VersionSet Solver::allowed(int pkg, const pep::Requirement& req) const {
+  const PackageInfo& info = packages_[pkg];
+  VersionSet set(info.universe());
+  std::vector<size_t> matched;
+  bool any_final = false;
+  for (size_t i = 0; i < info.versions.size(); ++i) {
+    const pep::Version& v = info.versions[i];
+    if (info.yanked[i] && !pins_exactly(req.specifier, v)) continue;
+    if (!req.specifier.contains(v, true)) continue;
+    matched.push_back(i);
+    any_final = any_final || !v.is_prerelease();
+  }
+  // PEP 440: pre-releases only when asked for, mentioned, or the only matches.
+  bool pre_ok = options_.allow_pre || req.specifier.mentions_prerelease() || !any_final;
+  for (size_t i : matched)
+    if (pre_ok || !info.versions[i].is_prerelease()) set.set(i);
+  if (set.empty()) set.set(info.phantom());
+  return set;
+}
+
+int Solver::add(Incompatibility ic) {
+  ics_.push_back(std::move(ic));
+  int id = static_cast<int>(ics_.size()) - 1;
+  index(id);
+  return id;
+}
+
+void Solver::index(int id) {
+  for (const Term& t : ics_[static_cast<size_t>(id)].terms)
+    by_pkg_[static_cast<size_t>(t.pkg)].push_back(id);
+}
+
+Result<std::vector<pep::Requirement>> Solver::requirements_of(int pkg, size_t version) {
+  std::vector<pep::Requirement> out;
+  const PackageInfo& info = packages_[pkg];
+  if (info.is_root()) {
+    for (const auto& r : roots_)
+      if (!r.marker || r.marker->evaluate(options_.env)) out.push_back(r);
+    return out;
+  }
+  pep::Version v = info.versions[version];
+  auto deps = provider_.dependencies(info.name, v);
+  if (!deps.ok())
+    return deps.error().context("while reading the dependencies of " + info.name +
+                                "==" + v.to_string());
+  std::set<std::string> extras;
+  if (!info.extra.empty()) extras.insert(info.extra);
+  for (auto& r : *deps) {
+    bool base = !r.marker || r.marker->evaluate(options_.env);
+    bool with_extra = r.marker && r.marker->evaluate(options_.env, extras);
+    if (info.extra.empty() ? base : (with_extra && !base)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<int>> Solver::add_dependencies(int pkg, size_t version) {
+  auto key = std::make_pair(pkg, version);
+  if (dependency_names_.count(key)) return std::vector<int>{};
+  LB_ASSIGN(auto reqs, requirements_of(pkg, version));
+  const PackageInfo info = packages_[pkg];
+  std::string exact = "==" + info.versions[version].to_string();
+  VersionSet only(info.universe());
+  only.set(version);
+  Term depender{pkg, true, only, exact};
+  std::vector<int> added;
+  std::vector<std::string> names;
+  std::vector<std::pair<std::string, pep::Version>> soon;
+  auto depend = [&](int target, VersionSet set, std::string label) {
+    added.push_back(
+        add(Incompatibility{{depender, Term{target, false, std::move(set), std::move(label)}},
+                            Kind::dependency,
+                            -1,
+                            -1,
+                            {}}));
+  };
+  if (!info.extra.empty()) {  // name[extra]==V depends on name==V
+    VersionSet same(info.universe());
+    same.set(version);
+    depend(info.base, same, exact);
+  }
+  for (const auto& r : reqs) {
+    std::string name = r.normalized_name();
+    std::vector<std::string> targets;
+    if (name != info.name) targets.push_back("");
+    for (const auto& e : r.extras)
+      if (name != info.name || e != info.extra) targets.push_back(e);
+    for (const auto& extra : targets) {
+      LB_ASSIGN(int target, package(name, extra));
+      VersionSet set = allowed(target, r);
+      const PackageInfo& t = packages_[target];
+      if (extra.empty() && solution_.decision_of(target) < 0 && !set.test(t.phantom()))
+        soon.push_back({name, t.versions[static_cast<size_t>(choose_version(target, set))]});
+      depend(target, std::move(set), r.specifier.to_string());
+    }
+    if (name != info.name) names.push_back(name);
+  }
+  dependency_names_[key] = std::move(names);
+  if (!soon.empty()) provider_.prefetch(soon);
+  return added;
+}
+
+Resolution Solver::solution() const {
+  std::map<std::string, Pinned> pinned;
+  std::map<std::string, std::set<std::string>> deps;
+  for (int id = 1; id < packages_.size(); ++id) {
+    int v = solution_.decision_of(id);
+    if (v < 0) continue;
+    const PackageInfo& info = packages_[id];
+    Pinned& p = pinned[info.name];
+    p.name = info.name;
+    p.version = info.versions[static_cast<size_t>(v)];
+    if (!info.extra.empty()) p.extras.insert(info.extra);
+    auto it = dependency_names_.find({id, static_cast<size_t>(v)});
+    if (it != dependency_names_.end()) deps[info.name].insert(it->second.begin(), it->second.end());
+  }
+  Resolution out;
+  for (auto& [name, p] : pinned) {
+    p.dependencies.assign(deps[name].begin(), deps[name].end());
+    out.packages.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace lb::resolve

@@ -1,0 +1,222 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+#include "lock/pylock.hpp"
+
+using Catch::Matchers::Contains;
+using lb::lock::FileRef;
+using lb::lock::Lock;
+using lb::lock::Package;
+using lb::lock::parse_pylock;
+using lb::lock::write_pylock;
+
+namespace {
+
+const std::string kHash(64, 'a');
+
+FileRef wheel(const std::string& name, uint64_t size) {
+  return FileRef{name, "https://files.example/" + name, "", size, kHash, ""};
+}
+
+Lock sample() {
+  Lock lock;
+  lock.requires_python = ">=3.9";
+  lock.environments = {"sys_platform == \"linux\"", "sys_platform == \"darwin\""};
+  Package attrs{"attrs", "25.1.0", "", ">=3.8", "https://pypi.org/simple", {}, {}, {}};
+  attrs.wheels.push_back(wheel("attrs-25.1.0-py3-none-any.whl", 63152));
+  attrs.wheels.back().upload_time = "2025-01-25T11:30:10.164985Z";
+  Package cattrs{
+      "cattrs", "24.1.2", "python_version >= \"3.8\"", "", "", {"exceptiongroup", "attrs"}, {}, {}};
+  cattrs.wheels.push_back(wheel("cattrs-24.1.2-py3-none-any.whl", 66446));
+  cattrs.sdist = FileRef{"cattrs-24.1.2.tar.gz", "", "dist/cattrs-24.1.2.tar.gz", 10, kHash, ""};
+  Package numpy{"numpy", "2.2.3", "", "", "", {}, {}, {}};
+  numpy.wheels.push_back(wheel("numpy-2.2.3-cp312-cp312-win_amd64.whl", 3));
+  numpy.wheels.push_back(wheel("numpy-2.2.3-cp312-cp312-manylinux_2_17_x86_64.whl", 2));
+  Package old_numpy{"numpy", "1.26.4", "", "", "", {}, {}, {}};
+  old_numpy.wheels.push_back(wheel("numpy-1.26.4-cp312-cp312-win_amd64.whl", 1));
+  lock.packages = {numpy, attrs, old_numpy, cattrs};
+  return lock;
+}
+
+std::string error_of(std::string_view text) {
+  auto r = parse_pylock(text, "pylock.toml");
+  if (r.ok()) FAIL("expected an error for:\n" << text);
+  return r.error().message;
+}
+
+const char* kValidPackage = R"(
+[[packages]]
+name = "a"
+version = "1.0"
+wheels = [{name = "a-1.0-py3-none-any.whl", url = "https://x/a.whl", size = 1, hashes = {sha256 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}]
+)";
+
+}  // namespace
+
+TEST_CASE("lock: written form is canonical") {
+  std::string text = write_pylock(sample());
+  CHECK(
+      text.rfind(
+          "lock-version = \"1.0\"\n"
+          "environments = [\"sys_platform == \\\"darwin\\\"\", \"sys_platform == \\\"linux\\\"\"]\n"
+          "requires-python = \">=3.9\"\n"
+          "created-by = \"lavabuild\"\n\n[[packages]]\nname = \"attrs\"\n",
+          0) == 0);
+  CHECK_THAT(text,
+             Contains("wheels = [\n    {name = \"attrs-25.1.0-py3-none-any.whl\", upload-time = "
+                      "2025-01-25T11:30:10.164985Z, url = \"https://files.example/"
+                      "attrs-25.1.0-py3-none-any.whl\", size = 63152, hashes = {sha256 = \"" +
+                      kHash + "\"}},\n]\n"));
+  CHECK_THAT(
+      text,
+      Contains("dependencies = [\n    {name = \"attrs\"},\n    {name = \"exceptiongroup\"},\n]\n"));
+  CHECK_THAT(
+      text,
+      Contains("sdist = {name = \"cattrs-24.1.2.tar.gz\", path = \"dist/cattrs-24.1.2.tar.gz\""));
+  // numpy 1.26.4 sorts before 2.2.3 (PEP 440 order, not text order)
+  CHECK(text.find("version = \"1.26.4\"") < text.find("version = \"2.2.3\""));
+  CHECK(text.back() == '\n');
+}
+
+TEST_CASE("lock: round trip") {
+  std::string text = write_pylock(sample());
+  auto parsed = parse_pylock(text, "pylock.toml");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->packages.size() == 4);
+  CHECK(parsed->packages[0].name == "attrs");
+  CHECK(parsed->packages[0].wheels[0].upload_time == "2025-01-25T11:30:10.164985Z");
+  CHECK(parsed->packages[1].sdist->path == "dist/cattrs-24.1.2.tar.gz");
+  CHECK(parsed->packages[1].marker == "python_version >= \"3.8\"");
+  CHECK(write_pylock(*parsed) == text);
+}
+
+TEST_CASE("lock: shuffled input gives the same bytes") {
+  Lock lock = sample();
+  std::string expected = write_pylock(lock);
+  std::mt19937 rng(42);
+  for (int i = 0; i < 20; ++i) {
+    std::shuffle(lock.packages.begin(), lock.packages.end(), rng);
+    std::shuffle(lock.environments.begin(), lock.environments.end(), rng);
+    for (auto& p : lock.packages) {
+      std::shuffle(p.wheels.begin(), p.wheels.end(), rng);
+      std::shuffle(p.dependencies.begin(), p.dependencies.end(), rng);
+    }
+    CHECK(write_pylock(lock) == expected);
+  }
+}
+
+TEST_CASE("lock: strings are escaped") {
+  Lock lock;
+  Package p{"a", "1.0", "extra == \"x\\y\"\n\t\x01", "", "", {}, {}, {}};
+  p.wheels.push_back(wheel("a.whl", 1));
+  lock.packages.push_back(p);
+  auto back = parse_pylock(write_pylock(lock), "x.toml");
+  REQUIRE(back.ok());
+  CHECK(back->packages[0].marker == p.marker);
+}
+
+TEST_CASE("lock: parses the example of the specification") {
+  const char* text = R"(lock-version = '1.0'
+environments = ["sys_platform == 'win32'", "sys_platform == 'linux'"]
+requires-python = '== 3.12.*'
+created-by = 'mousebender'
+
+[[packages]]
+name = 'attrs'
+version = '25.1.0'
+requires-python = '>= 3.8'
+
+    [[packages.wheels]]
+    name = 'attrs-25.1.0-py3-none-any.whl'
+    upload-time = 2025-01-25T11:30:10.164985+00:00
+    url = 'https://files.pythonhosted.org/packages/fc/30/d4986a882011f9df997a55e6becd864812ccfcd821d64aac8570ee39f719/attrs-25.1.0-py3-none-any.whl'
+    size = 63152
+    hashes = {sha256 = 'c75a69e28a550a7e93789579c22aa26b0f5b83b75dc4e08fe092980051e1090a'}
+
+    [[packages.attestation-identities]]
+    environment = 'release-pypi'
+    kind = 'GitHub'
+    repository = 'python-attrs/attrs'
+    workflow = 'pypi-package.yml'
+
+[[packages]]
+name = 'cattrs'
+version = '24.1.2'
+requires-python = '>= 3.8'
+dependencies = [
+    {name = 'attrs'},
+]
+
+    [[packages.wheels]]
+    name = 'cattrs-24.1.2-py3-none-any.whl'
+    upload-time = 2024-09-22T14:58:34.812643+00:00
+    url = 'https://files.pythonhosted.org/packages/c8/d5/867e75361fc45f6de75fe277dd085627a9db5ebb511a87f27dc1396b5351/cattrs-24.1.2-py3-none-any.whl'
+    size = 66446
+    hashes = {sha256 = '67c7495b760168d931a10233f979b28dc04daf853b30752246f4f8471c6d68d0'}
+
+[tool.mousebender]
+command = ['.', 'lock', 'cattrs']
+run-on = 2025-03-06T12:28:57.760769
+)";
+  auto lock = parse_pylock(text, "pylock.toml");
+  REQUIRE(lock.ok());
+  CHECK(lock->created_by == "mousebender");
+  CHECK(lock->requires_python == "== 3.12.*");
+  CHECK(lock->environments.size() == 2);
+  REQUIRE(lock->packages.size() == 2);
+  const Package& cattrs = lock->packages[1];
+  CHECK(cattrs.dependencies == std::vector<std::string>{"attrs"});
+  REQUIRE(cattrs.wheels.size() == 1);
+  CHECK(cattrs.wheels[0].size == 66446);
+  CHECK(cattrs.wheels[0].sha256 ==
+        "67c7495b760168d931a10233f979b28dc04daf853b30752246f4f8471c6d68d0");
+  CHECK(cattrs.wheels[0].upload_time == "2024-09-22T14:58:34.812643Z");
+}
+
+TEST_CASE("lock: validation errors name the file and package") {
+  CHECK_THAT(error_of("lock-version = '2.0'\n"),
+             Contains("unsupported lock-version 2.0 in pylock.toml; this lavabuild reads 1.x"));
+  CHECK_THAT(error_of("created-by = 'x'\n"), Contains("pylock.toml: missing lock-version"));
+  CHECK_THAT(error_of("lock-version = '1.0'\nfoo = [\n"), Contains("pylock.toml:"));
+  CHECK_THAT(error_of("lock-version = '1.0'\nfoo = [\n"), Contains("invalid TOML"));
+  std::string head = "lock-version = '1.0'\n";
+  CHECK_THAT(error_of(head + "[[packages]]\nversion = '1'\n"), Contains("package #1: has no name"));
+  CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nwheels = []\n"),
+             Contains("pylock.toml: package 'a': has no version"));
+  CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nversion = '1'\n"),
+             Contains("package 'a' 1: has no wheels and no sdist"));
+  CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nversion = '1'\ndirectory = {path = '.'}\n"),
+             Contains("'directory' source"));
+  CHECK_THAT(error_of(head +
+                      "[[packages]]\nname = 'a'\nversion = '1'\nsdist = {name = 'a.tar.gz', size = "
+                      "1, hashes = {sha256 = '" +
+                      kHash + "'}}\n"),
+             Contains("sdist 'a.tar.gz' has neither url nor path"));
+  CHECK_THAT(error_of(head +
+                      "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{url = "
+                      "'https://x/a-1-py3-none-any.whl', hashes = {sha256 = '" +
+                      kHash + "'}}]\n"),
+             Contains("wheel 'a-1-py3-none-any.whl' has no valid size"));
+  CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{name = 'a.whl', "
+                             "path = 'a.whl', size = 3}]\n"),
+             Contains("wheel 'a.whl' has no valid hashes.sha256"));
+  CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{name = 'a.whl', "
+                             "path = 'a.whl', size = 3, hashes = {sha256 = 'abc'}}]\n"),
+             Contains("has no valid hashes.sha256"));
+  CHECK_THAT(error_of(head +
+                      "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{name = 'a.whl', path = "
+                      "'a.whl', size = 3, upload-time = 'yesterday', hashes = {sha256 = '" +
+                      kHash + "'}}]\n"),
+             Contains("upload-time must be a TOML datetime"));
+  CHECK_THAT(error_of(head + kValidPackage + kValidPackage),
+             Contains("package 'a' 1.0 is listed twice"));
+  CHECK_THAT(error_of(head + "packages = 3\n"), Contains("'packages' must be an array of tables"));
+}
+
+TEST_CASE("lock: accepts 1.x and normalises hashes") {
+  auto r = parse_pylock(std::string("lock-version = '1.1'\n") + kValidPackage, "pylock.toml");
+  REQUIRE(r.ok());
+  CHECK(r->packages[0].wheels[0].sha256 == kHash);
+}
