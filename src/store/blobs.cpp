@@ -1,0 +1,127 @@
+// The blob half of Store: content-addressed files under blobs/, written via tmp/ + link().
+#include "store/store.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace lb::store {
+
+namespace {
+
+constexpr uint32_t kModePlain = 0444;
+constexpr uint32_t kModeExec = 0555;
+
+uint32_t blob_mode(bool executable) {
+  return executable ? kModeExec : kModePlain;
+}
+
+bool is_sha256_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Error bad_sha(std::string_view sha) {
+  return make_error("not a sha256 hex digest: " + quoted(sha),
+                    "blob names are 64 lowercase hex digits");
+}
+
+}  // namespace
+
+std::string Store::blob_path(std::string_view sha, bool executable) const {
+  std::string path = dir_ + "/blobs/";
+  path.append(sha.substr(0, 2)).append("/").append(sha);
+  if (executable) path += ".x";
+  return path;
+}
+
+bool Store::has_blob(std::string_view sha, bool executable) const {
+  return fs::stat_path(blob_path(sha, executable)).is_regular;
+}
+
+Result<std::string> Store::put_blob(std::string_view content, bool executable) {
+  return put_blob_hashed(content, executable, sha256_hex(content));
+}
+
+Result<std::string> Store::put_blob_hashed(std::string_view content, bool executable,
+                                           std::string_view sha) {
+  if (!is_sha256_hex(sha)) return bad_sha(sha);
+  if (has_blob(sha, executable)) return std::string(sha);
+  std::string tmp = fs::temp_sibling(fs::join_path(tmp_dir(), std::string(sha)));
+  LB_TRY(fs::write_file(tmp, content, blob_mode(executable)));
+  return link_into_place(tmp, sha, executable);
+}
+
+Result<std::string> Store::put_blob_file(const std::string& path, bool executable) {
+  LB_ASSIGN(std::string sha, sha256_file_hex(path));
+  if (has_blob(sha, executable)) {
+    LB_TRY(fs::remove_all(path));
+    return sha;
+  }
+  return link_into_place(path, sha, executable);
+}
+
+// Give `tmp` its final mode and hard-link it to its blob name (put-if-absent: a blob that
+// appeared meanwhile has the same content), then drop `tmp`. Copies when `tmp` lives on
+// another filesystem.
+Result<std::string> Store::link_into_place(const std::string& tmp, std::string_view sha,
+                                           bool executable) {
+  std::string target = blob_path(sha, executable);
+  Status st = fs::set_mode(tmp, blob_mode(executable));
+  if (st) {
+    st = fs::hard_link(tmp, target);
+    if (!st && !fs::exists(target)) {  // first blob of its shard, or another filesystem
+      LB_TRY(fs::create_dirs(fs::dirname(target)));
+      st = fs::hard_link(tmp, target);
+    }
+    if (!st && !fs::exists(target)) {
+      std::string copy = fs::temp_sibling(fs::join_path(tmp_dir(), std::string(sha)));
+      st = fs::copy_file(tmp, copy);
+      if (st) st = fs::set_mode(copy, blob_mode(executable));
+      if (st) st = fs::hard_link(copy, target);
+      (void)fs::remove_all(copy);
+    }
+  }
+  (void)fs::remove_all(tmp);
+  if (!st && !fs::exists(target)) return st.error().context("storing blob " + target);
+  return std::string(sha);
+}
+
+Result<bool> Store::verify_blob(std::string_view sha, bool executable) const {
+  if (!is_sha256_hex(sha)) return bad_sha(sha);
+  std::string path = blob_path(sha, executable);
+  auto info = fs::stat_path(path);
+  if (!info.is_regular)
+    return make_error("blob missing from the store: " + path,
+                      "remove the index entries that name it: `lavabuild cache gc`");
+  if ((info.mode & 07777) != blob_mode(executable)) return false;
+  LB_ASSIGN(std::string actual, sha256_file_hex(path));
+  return actual == sha;
+}
+
+Status Store::verify_all(const std::function<void(std::string)>& report_bad) const {
+  std::string root = fs::join_path(dir_, "blobs");
+  LB_ASSIGN(auto shards, fs::list_dir(root));
+  for (const auto& shard : shards) {
+    std::string shard_dir = fs::join_path(root, shard);
+    if (shard.size() != 2 || !fs::stat_path(shard_dir).is_dir) {
+      report_bad(shard_dir);
+      continue;
+    }
+    LB_ASSIGN(auto names, fs::list_dir(shard_dir));
+    for (const auto& name : names) {
+      bool exec = ends_with(name, ".x");
+      std::string sha = exec ? name.substr(0, name.size() - 2) : name;
+      bool good = is_sha256_hex(sha) && starts_with(sha, shard);
+      if (good) {
+        auto ok = verify_blob(sha, exec);
+        good = ok && *ok;
+      }
+      if (!good) report_bad(fs::join_path(shard_dir, name));
+    }
+  }
+  return {};
+}
+
+}  // namespace lb::store

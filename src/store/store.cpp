@@ -1,0 +1,150 @@
+#include "store/store.hpp"
+
+#include <cstdio>
+
+#include "store/index_db.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::store {
+
+Session::Session(std::shared_ptr<detail::IndexHandle> h) : handle_(std::move(h)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+bool Session::degraded() const {
+  return handle_ && handle_->degraded();
+}
+
+Store::Store(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {
+  if (!options_.warn)
+    options_.warn = [](const std::string& msg) {
+      std::fprintf(stderr, "lavabuild: warning: %s\n", msg.c_str());
+    };
+}
+
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOptions options) {
+  std::string dir = fs::absolute(cache_dir);
+  for (const char* sub : {"blobs", "tmp", "journal"})
+    LB_TRY(fs::create_dirs(fs::join_path(dir, sub)));
+  std::string version_path = fs::join_path(dir, "VERSION");
+  if (fs::exists(version_path)) {
+    LB_ASSIGN(auto text, fs::read_file(version_path));
+    if (trim(text) != kStoreVersion)
+      return make_error(version_path + ": unsupported cache format " + quoted(trim(text)) +
+                            " (this lavabuild reads " + quoted(kStoreVersion) + ")",
+                        "use another --cache-dir, or delete this cache directory");
+  } else {
+    LB_TRY(fs::write_file_atomic(version_path, std::string(kStoreVersion) + "\n"));
+  }
+  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(options)));
+}
+
+std::string Store::tmp_dir() const {
+  return fs::join_path(dir_, "tmp");
+}
+std::string Store::dir() const {
+  return dir_;
+}
+
+// --- index ---------------------------------------------------------------------------
+
+Result<Session> Store::session() {
+  std::lock_guard<std::mutex> g(mutex_);
+  if (auto live = session_.lock()) {
+    if (session_read_only_)
+      return make_error("internal: a writing session was asked for while a read session is open");
+    return Session(std::move(live));
+  }
+  LB_ASSIGN(std::shared_ptr<detail::IndexHandle> h,
+            detail::IndexHandle::open(dir_, options_.lock_timeout, options_.warn));
+  session_ = h;
+  session_read_only_ = false;
+  return Session(std::move(h));
+}
+
+Result<Session> Store::read_session() {
+  std::lock_guard<std::mutex> g(mutex_);
+  if (auto live = session_.lock()) return Session(std::move(live));
+  // Parked journal writes must be replayed first, which needs a writing open.
+  bool read_only = detail::list_journal(fs::join_path(dir_, "journal")).empty();
+  LB_ASSIGN(std::shared_ptr<detail::IndexHandle> h,
+            detail::IndexHandle::open(dir_, options_.lock_timeout, options_.warn, read_only));
+  session_ = h;
+  session_read_only_ = read_only;
+  return Session(std::move(h));
+}
+
+Status Store::with_index(bool read_only, const std::function<Status(detail::IndexHandle&)>& fn) {
+  std::unique_lock<std::mutex> g(mutex_);
+  if (auto live = session_.lock()) {
+    if (session_read_only_ && !read_only)
+      return make_error("internal: index write while a read session is open");
+    g.unlock();
+    return fn(*live);
+  }
+  // Reads open read-only (no files written), unless parked writes wait to be replayed.
+  if (read_only && !detail::list_journal(fs::join_path(dir_, "journal")).empty()) read_only = false;
+  LB_ASSIGN(auto h,
+            detail::IndexHandle::open(dir_, options_.lock_timeout, options_.warn, read_only));
+  return fn(*h);
+}
+
+Result<std::optional<std::string>> Store::get(std::string_view key) {
+  std::optional<std::string> out;
+  LB_TRY(with_index(true, [&](detail::IndexHandle& h) -> Status {
+    LB_ASSIGN(out, h.get(key));
+    return {};
+  }));
+  return out;
+}
+
+Status Store::put(std::string_view key, std::string_view value) {
+  return with_index(false, [&](detail::IndexHandle& h) {
+    return h.write({{std::string(key), std::string(value)}});
+  });
+}
+
+Status Store::put_many(const std::vector<std::pair<std::string, std::string>>& kvs) {
+  std::vector<detail::JournalRecord> records;
+  records.reserve(kvs.size());
+  for (const auto& [k, v] : kvs) records.push_back({k, v});
+  return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
+}
+
+Status Store::erase(std::string_view key) {
+  return with_index(false, [&](detail::IndexHandle& h) {
+    return h.write({{std::string(key), std::nullopt}});
+  });
+}
+
+Status Store::scan(std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+  return with_index(true, [&](detail::IndexHandle& h) { return h.scan(prefix, fn); });
+}
+
+Result<Stats> Store::stats() {
+  Stats st;
+  LB_ASSIGN(auto shards, fs::list_dir(fs::join_path(dir_, "blobs")));
+  for (const auto& shard : shards) {
+    std::string shard_dir = fs::join_path(fs::join_path(dir_, "blobs"), shard);
+    auto names = fs::list_dir(shard_dir);
+    if (!names) continue;
+    for (const auto& n : *names) {
+      auto info = fs::stat_path(fs::join_path(shard_dir, n));
+      if (!info.is_regular) continue;
+      ++st.blobs;
+      st.bytes += info.size;
+    }
+  }
+  LB_TRY(scan("", [&](std::string_view, std::string_view) {
+    ++st.index_entries;
+    return true;
+  }));
+  return st;
+}
+
+}  // namespace lb::store

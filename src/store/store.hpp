@@ -1,0 +1,146 @@
+// The local content-addressed store and its key-value index.
+//
+// On-disk layout, format "lavabuild-store 1" (the VERSION file holds exactly that line):
+//
+//   <cache_dir>/
+//     VERSION                    "lavabuild-store 1\n"
+//     blobs/<aa>/<sha256hex>     regular files, mode 0444; <aa> = first two hex digits
+//     blobs/<aa>/<sha256hex>.x   executable variant, mode 0555 (hard links share the mode,
+//                                so the exec bit is part of a blob's identity)
+//     tmp/                       temp files, same filesystem as blobs/ (atomic link/rename)
+//     index/                     RocksDB: the key-value index
+//     index.lock                 flock serialising every open of index/ across processes
+//     journal/                   index writes parked by processes that could not get the
+//                                index in time (format in store/journal.hpp); replayed and
+//                                deleted by the next process that opens the index
+//
+// Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
+// "env/<path>", "meta/<sha>". Every stored value starts with a 1-byte tag: 0x00 = the raw
+// value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
+//
+// Concurrency: RocksDB admits one process at a time, so the index is closed most of the
+// time. Each get/put locks index.lock, opens, works, closes — unless the caller holds a
+// Session, which keeps one open for a batch of operations (from any thread). Waiting for the
+// lock is bounded (StoreOptions::lock_timeout); after that reads miss and writes go to the
+// journal, with a warning. Blob writes need no lock: temp file + link(), put-if-absent.
+// Use one Store per process (two in one process contend for index.lock like two processes).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace lb::store {
+
+namespace detail {
+class IndexHandle;
+}
+
+/// The content of the VERSION file, without the newline.
+inline constexpr std::string_view kStoreVersion = "lavabuild-store 1";
+
+struct StoreOptions {
+  /// How long to wait for another process to let go of the index.
+  std::chrono::milliseconds lock_timeout{30000};
+  /// Where warnings go; default: stderr, prefixed "lavabuild: warning: ".
+  std::function<void(const std::string&)> warn;
+};
+
+/// Totals for `lavabuild cache stats`.
+struct Stats {
+  uint64_t blobs = 0;
+  uint64_t bytes = 0;
+  uint64_t index_entries = 0;
+};
+
+class Store;
+
+/// Holds the index open (and index.lock held) for a batch of operations; while any Session
+/// of a Store lives, that Store's get/put/put_many use it. Keep it short: other processes
+/// wait for it (up to their lock timeout).
+class Session {
+ public:
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+  /// True when the lock timed out: reads miss and writes are journalled for this session.
+  bool degraded() const;
+
+ private:
+  friend class Store;
+  explicit Session(std::shared_ptr<detail::IndexHandle> h);
+  std::shared_ptr<detail::IndexHandle> handle_;
+};
+
+class Store {
+ public:
+  /// Create (if needed) and open the store in `cache_dir`. Fails when VERSION names another
+  /// format or the directory cannot be created.
+  static Result<std::unique_ptr<Store>> open(const std::string& cache_dir,
+                                             StoreOptions options = {});
+  ~Store();
+
+  // --- blobs (thread-safe, multi-process safe) ---------------------------------------
+  /// Path of a blob (which may not exist). Stored files are read-only: never write to them.
+  std::string blob_path(std::string_view sha256_hex, bool executable) const;
+  /// A stat(): the blob is present.
+  bool has_blob(std::string_view sha256_hex, bool executable) const;
+  /// Store `content` if absent; returns its sha256 hex.
+  Result<std::string> put_blob(std::string_view content, bool executable);
+  /// As put_blob, trusting `sha256_hex` as the hash of `content` (the caller just computed it).
+  Result<std::string> put_blob_hashed(std::string_view content, bool executable,
+                                      std::string_view sha256_hex);
+  /// Hash the file at `path`, then move it into the store (link + unlink, copying when it is
+  /// on another filesystem); `path` is gone afterwards. Best from a file under tmp_dir().
+  Result<std::string> put_blob_file(const std::string& path, bool executable);
+  /// Re-hash a blob: false when its content no longer matches its name; error when missing.
+  Result<bool> verify_blob(std::string_view sha256_hex, bool executable) const;
+  /// Re-hash every blob and check modes; `report_bad` gets the path of each bad or stray file.
+  Status verify_all(const std::function<void(std::string)>& report_bad) const;
+
+  // --- key-value index ------------------------------------------------------------------
+  /// Open the index for a batch (see Session). Errors only on a broken index.
+  Result<Session> session();
+  /// A session for reads only: opens the index read-only (no fsyncs, several times cheaper
+  /// than a writing session). Writes while it lives fail: buffer them and write after it ends.
+  Result<Session> read_session();
+  Result<std::optional<std::string>> get(std::string_view key);
+  Status put(std::string_view key, std::string_view value);
+  /// One atomic batch.
+  Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs);
+  Status erase(std::string_view key);
+  /// Visit entries whose key starts with `prefix`, in key order; `fn` returns false to stop.
+  Status scan(std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn);
+
+  /// Blob count and bytes, index entry count.
+  Result<Stats> stats();
+  /// <cache_dir>/tmp: temp files for put_blob_file.
+  std::string tmp_dir() const;
+  /// The cache directory (absolute).
+  std::string dir() const;
+
+ private:
+  Store(std::string dir, StoreOptions options);
+  /// Run `fn` on the live Session's index, else on one opened (and closed) for this call.
+  Status with_index(bool read_only, const std::function<Status(detail::IndexHandle&)>& fn);
+  Result<std::string> link_into_place(const std::string& tmp, std::string_view sha,
+                                      bool executable);
+
+  std::string dir_;
+  StoreOptions options_;
+  std::mutex mutex_;  // guards session_ and serialises this Store's transient index opens
+  std::weak_ptr<detail::IndexHandle> session_;
+  bool session_read_only_ = false;
+};
+
+}  // namespace lb::store
