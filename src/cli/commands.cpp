@@ -1,0 +1,458 @@
+#include "cli/commands.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/context.hpp"
+#include "cli/pipeline.hpp"
+#include "env/manifest.hpp"
+#include "env/venv.hpp"
+#include "pep/name.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::cli {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char* kind_name(graph::StepKind k) {
+  switch (k) {
+    case graph::StepKind::fetch:
+      return "fetch";
+    case graph::StepKind::unpack:
+      return "unpack";
+    case graph::StepKind::build:
+      return "build";
+    case graph::StepKind::link:
+      return "link";
+  }
+  return "?";
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.message.c_str());
+  if (!e.hint.empty()) std::fprintf(stderr, "  hint: %s\n", e.hint.c_str());
+  return 1;
+}
+
+/// "<env>/.lavabuild/stamp": the no-op check reads only this small file.
+/// Format (v1): line 1 "lavabuild.stamp.v1", line 2 stamp, line 3 digest, line 4 packages JSON.
+struct Stamp {
+  std::string stamp, digest;
+  json packages = json::array();
+};
+
+std::optional<Stamp> read_stamp(const std::string& env_dir) {
+  auto text = fs::read_file(env_dir + "/.lavabuild/stamp");
+  if (!text.ok()) return std::nullopt;
+  auto lines = split(*text, '\n');
+  if (lines.size() < 4 || lines[0] != "lavabuild.stamp.v1") return std::nullopt;
+  Stamp s{lines[1], lines[2], json::parse(lines[3], nullptr, false)};
+  if (s.packages.is_discarded()) return std::nullopt;
+  return s;
+}
+
+std::string render_stamp(const Stamp& s) {
+  return "lavabuild.stamp.v1\n" + s.stamp + "\n" + s.digest + "\n" + s.packages.dump() + "\n";
+}
+
+void print_json_result(const std::string& env_dir, const std::string& digest, const json& packages,
+                       const json& executed, size_t hits, uint64_t bytes, double seconds) {
+  json j = {{"env", env_dir},       {"digest", digest},   {"packages", packages},
+            {"executed", executed}, {"cache_hits", hits}, {"downloaded_bytes", bytes},
+            {"seconds", seconds}};
+  std::printf("%s\n", j.dump().c_str());
+}
+
+/// A directory we may replace: absent, empty, or made by lavabuild.
+Status check_replaceable(const std::string& dir) {
+  auto st = fs::stat_path(dir);
+  if (!st.exists) return {};
+  if (!st.is_dir) return make_error(dir + " exists and is not a directory", "choose another -o");
+  if (fs::exists(dir + "/.lavabuild")) return {};
+  auto entries = fs::list_dir(dir);
+  if (entries.ok() && entries->empty()) return {};
+  return make_error(dir + " exists and was not made by lavabuild",
+                    "remove it, or choose another -o");
+}
+
+int cmd_env(Context& ctx, Pipeline& pipe) {
+  auto start = Clock::now();
+  const Options& o = ctx.opt;
+  std::string final_dir = fs::absolute(o.output);
+  std::string stamp = pipe.compute_stamp();
+
+  // No-op: same inputs as the env was built from; nothing is resolved or opened.
+  if (auto old = read_stamp(final_dir); old && old->stamp == stamp) {
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (o.json) {
+      print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
+    } else {
+      ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
+                    " packages)");
+    }
+    return 0;
+  }
+  if (auto st = check_replaceable(final_dir); !st.ok()) return fail(st.error());
+  if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
+
+  ctx.begin_reads();
+  std::optional<env::Manifest> old_manifest;
+  if (fs::exists(final_dir + "/.lavabuild/manifest.json")) {
+    auto m = env::read_manifest(final_dir);
+    if (m.ok()) {
+      old_manifest = std::move(*m);
+      // An env made for another interpreter is rebuilt from scratch.
+      if (old_manifest->interpreter_key != ctx.python.key) old_manifest.reset();
+    }
+  }
+  if (old_manifest)
+    for (const auto& d : old_manifest->dists) {
+      auto v = pep::Version::parse(d.version);
+      if (v.ok()) pipe.preferences.emplace(pep::normalize_name(d.name), *v);
+    }
+
+  auto resolved = pipe.resolve();
+  if (!resolved.ok()) return fail(resolved.error());
+
+  std::string work_dir = fs::temp_sibling(final_dir);
+  graph::Graph g;
+  auto built = pipe.build_graph(*resolved, final_dir, work_dir,
+                                old_manifest ? &old_manifest->dists : nullptr, g);
+  if (!built.ok()) return fail(built.error());
+  ctx.end_reads();
+
+  auto cleanup = [&] { (void)fs::remove_all(work_dir); };
+  if (auto st = fs::create_dirs(fs::dirname(final_dir)); !st.ok()) return fail(st.error());
+  std::vector<env::FileEntry> venv_files;
+  if (auto st = env::create_venv(work_dir, final_dir, ctx.python, &venv_files); !st.ok()) {
+    cleanup();
+    return fail(st.error());
+  }
+
+  size_t to_run = 0, hits = 0;
+  auto fetched_early = pipe.provider().fetched_during_resolution();
+  for (const auto& s : g.steps()) {
+    if (s.needs_run) {
+      ++to_run;
+      ctx.out->explain(std::string(kind_name(s.kind)) + " " + s.label + ": " + s.reason);
+    } else if (!(s.kind == graph::StepKind::fetch && fetched_early.count(s.package))) {
+      ++hits;
+    }
+  }
+  ctx.out->set_total(to_run);
+  auto result = graph::execute(g, o.jobs, [&](const graph::Step& s, bool started) {
+    if (started)
+      ctx.out->step_started(kind_name(s.kind), s.label);
+    else
+      ctx.out->step_finished(kind_name(s.kind), s.label);
+  });
+  if (result.failure) {
+    ctx.out->finish();
+    (void)ctx.flush_puts();  // what was fetched and unpacked stays useful
+    cleanup();
+    const auto& step = g.steps()[size_t(result.failure->first)];
+    Error e = result.failure->second;
+    e.message = std::string(kind_name(step.kind)) + " " + step.label + " failed: " + e.message;
+    return fail(e);
+  }
+
+  // Unchanged distributions: hard-link their files from the old env.
+  env::LinkReport relinks;
+  for (size_t i = 0; i < resolved->dists.size(); ++i) {
+    const auto& s = g.steps()[i * 3 + 2];
+    if (s.needs_run) continue;
+    if (auto st = env::relink_dist(final_dir, work_dir, pipe.installed[i], relinks); !st.ok()) {
+      cleanup();
+      return fail(st.error());
+    }
+  }
+  if (pipe.link_report.fell_back_to_copy || relinks.fell_back_to_copy)
+    ctx.out->warn("could not " + o.link_mode + " files into " + final_dir + " (" +
+                  (pipe.link_report.fell_back_to_copy ? pipe.link_report.fallback_reason
+                                                      : relinks.fallback_reason) +
+                  "); copied them instead");
+
+  env::Manifest manifest;
+  manifest.stamp = stamp;
+  manifest.interpreter_executable = ctx.python.executable;
+  manifest.interpreter_version = ctx.python.version;
+  manifest.interpreter_key = ctx.python.key;
+  manifest.dists = pipe.installed;
+  manifest.env_path = final_dir;
+  manifest.venv_files = std::move(venv_files);
+  std::string digest = env::manifest_digest(manifest);
+  json packages = json::array();
+  for (const auto& d : resolved->dists)
+    packages.push_back({{"name", d.name}, {"version", d.version}});
+  Status st = env::write_manifest(work_dir, manifest);
+  if (st.ok())
+    st = fs::write_file(work_dir + "/.lavabuild/stamp", render_stamp({stamp, digest, packages}));
+  if (st.ok()) {
+    if (fs::exists(final_dir)) {
+      st = fs::exchange_paths(work_dir, final_dir);
+    } else {
+      st = fs::rename_path(work_dir, final_dir);
+    }
+  }
+  cleanup();  // after an exchange, work_dir holds the old env
+  if (!st.ok()) return fail(st.error());
+  (void)ctx.flush_puts();
+
+  ctx.out->finish();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  json executed = json::array();
+  for (int id : result.executed) {
+    const auto& s = g.steps()[size_t(id)];
+    executed.push_back({{"kind", kind_name(s.kind)}, {"package", s.package}});
+  }
+  for (const auto& name : fetched_early) executed.push_back({{"kind", "fetch"}, {"package", name}});
+  uint64_t bytes = pipe.fetcher().downloaded_bytes();
+  if (o.json) {
+    print_json_result(final_dir, digest, packages, executed, hits, bytes, secs);
+  } else {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%zu packages in %s: %zu steps run, %zu cached, %.1f MB downloaded, %.2fs",
+                  resolved->dists.size(), final_dir.c_str(), size_t(executed.size()), hits,
+                  double(bytes) / 1e6, secs);
+    ctx.out->info(line);
+  }
+  return 0;
+}
+
+int cmd_plan(Context& ctx, Pipeline& pipe) {
+  ctx.begin_reads();
+  std::string final_dir = fs::absolute(ctx.opt.output.empty() ? ".venv" : ctx.opt.output);
+  std::optional<env::Manifest> old;
+  if (fs::exists(final_dir + "/.lavabuild/manifest.json")) {
+    auto m = env::read_manifest(final_dir);
+    if (m.ok() && m->interpreter_key == ctx.python.key) old = std::move(*m);
+  }
+  if (old)
+    for (const auto& d : old->dists) {
+      auto v = pep::Version::parse(d.version);
+      if (v.ok()) pipe.preferences.emplace(pep::normalize_name(d.name), *v);
+    }
+  auto resolved = pipe.resolve();
+  if (!resolved.ok()) return fail(resolved.error());
+  graph::Graph g;
+  auto built =
+      pipe.build_graph(*resolved, final_dir, final_dir + ".plan", old ? &old->dists : nullptr, g);
+  if (!built.ok()) return fail(built.error());
+  (void)ctx.flush_puts();
+  std::string text = ctx.opt.format == "dot"    ? graph::to_dot(g)
+                     : ctx.opt.format == "json" ? graph::to_json(g)
+                                                : graph::to_text(g);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+  return 0;
+}
+
+int cmd_lock(Context& ctx, Pipeline& pipe) {
+  ctx.begin_reads();
+  auto resolved = pipe.resolve();
+  if (!resolved.ok()) return fail(resolved.error());
+  lock::Lock l;
+  l.created_by = "lavabuild";
+  l.requires_python =
+      ">=" + std::to_string(ctx.python.major) + "." + std::to_string(ctx.python.minor);
+  std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
+  // Every locked file must carry its size and hash: fetch what the store lacks, in parallel.
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0};
+  std::vector<std::optional<Error>> errors(resolved->dists.size());
+  for (int t = 0; t < std::max(1, ctx.opt.jobs); ++t)
+    threads.emplace_back([&] {
+      for (size_t i; (i = next++) < resolved->dists.size();) {
+        bool ran = false;
+        auto sha = pipe.fetcher().fetch(resolved->dists[i].file, ran);
+        if (!sha.ok())
+          errors[i] = sha.error();
+        else
+          resolved->dists[i].sha256 = *sha;
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) return fail(*e);
+  for (const auto& d : resolved->dists) {
+    lock::Package p;
+    p.name = d.name;
+    p.version = d.version;
+    auto pv = pep::Version::parse(d.version);
+    if (pv.ok()) {
+      auto deps = pipe.provider().dependencies(d.name, *pv);
+      if (deps.ok()) {
+        std::set<std::string> names;
+        for (const auto& r : *deps) {
+          if (r.marker && !r.marker->evaluate(ctx.python.markers)) continue;
+          std::string n = pep::normalize_name(r.name);
+          for (const auto& other : resolved->dists)
+            if (other.name == n) names.insert(n);
+        }
+        p.dependencies.assign(names.begin(), names.end());
+      }
+    }
+    lock::FileRef f;
+    f.name = d.file.filename;
+    std::string local = local_path_of(d.file.url);
+    if (local.empty()) {
+      f.url = d.file.url;
+    } else {
+      f.path = local;
+      // Paths inside the lock's directory are written relative to it (portable checkouts).
+      if (starts_with(local, out_dir + "/")) f.path = local.substr(out_dir.size() + 1);
+    }
+    f.sha256 = d.sha256;
+    f.size = fs::stat_path(ctx.store->blob_path(d.sha256, false)).size;
+    p.wheels.push_back(f);
+    l.packages.push_back(std::move(p));
+  }
+  (void)ctx.flush_puts();
+  if (auto st = fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l)); !st.ok())
+    return fail(st.error());
+  if (ctx.opt.json) {
+    json j = {{"lock", fs::absolute(ctx.opt.output)}, {"packages", json::array()}};
+    for (const auto& p : l.packages)
+      j["packages"].push_back({{"name", p.name}, {"version", p.version}});
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    ctx.out->info("locked " + std::to_string(l.packages.size()) + " packages into " +
+                  ctx.opt.output);
+  }
+  return 0;
+}
+
+/// --locked: the requirements must be satisfied by the lock, exactly.
+Status check_locked(Context& ctx, const std::string& lock_path) {
+  auto text = fs::read_file(lock_path);
+  if (!text.ok()) return make_error("cannot read lock file " + lock_path);
+  LB_ASSIGN(auto l, lock::parse_pylock(*text, lock_path));
+  std::map<std::string, std::string> pins;
+  for (const auto& p : l.packages) pins[pep::normalize_name(p.name)] = p.version;
+  std::vector<std::string> problems;
+  for (const auto& e : ctx.reqs.requirements) {
+    if (e.req.marker && !e.req.marker->evaluate(ctx.python.markers)) continue;
+    std::string name = pep::normalize_name(e.req.name);
+    auto it = pins.find(name);
+    if (it == pins.end()) {
+      problems.push_back(e.loc.to_string() + ": " + e.text + " is not in the lock");
+      continue;
+    }
+    auto v = pep::Version::parse(it->second);
+    if (v.ok() && !e.req.specifier.contains(*v, true))
+      problems.push_back(e.loc.to_string() + ": " + e.text + " does not allow the locked " + name +
+                         " " + it->second);
+  }
+  if (!problems.empty())
+    return make_error(
+        "the requirements no longer match " + lock_path + ":\n  " + join(problems, "\n  "),
+        "run `lavabuild lock` again, or drop --locked");
+  return {};
+}
+
+int cmd_verify(const Options& o) {
+  std::string dir = fs::absolute(o.inputs[0]);
+  auto diffs = env::verify_env(dir);
+  if (!diffs.ok()) return fail(diffs.error());
+  const char* names[] = {"added", "removed", "changed", "mode changed"};
+  if (o.json) {
+    json j = {{"env", dir}, {"ok", diffs->empty()}, {"differences", json::array()}};
+    for (const auto& d : *diffs)
+      j["differences"].push_back(
+          {{"kind", names[int(d.kind)]}, {"path", d.path}, {"detail", d.detail}});
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    for (const auto& d : *diffs)
+      std::printf("%-12s %s%s\n", names[int(d.kind)], d.path.c_str(),
+                  d.detail.empty() ? "" : ("  (" + d.detail + ")").c_str());
+    if (diffs->empty())
+      std::fprintf(stderr, "%s matches its manifest\n", dir.c_str());
+    else
+      std::fprintf(stderr, "%s differs from its manifest in %zu files\n", dir.c_str(),
+                   diffs->size());
+  }
+  return diffs->empty() ? 0 : 1;
+}
+
+int cmd_cache(const Options& o, Reporter& out) {
+  store::StoreOptions so;
+  so.warn = [&](const std::string& w) { out.warn(w); };
+  auto s = store::Store::open(o.cache_dir, so);
+  if (!s.ok()) return fail(s.error());
+  if (o.cache_action == "stats") {
+    auto st = (*s)->stats();
+    if (!st.ok()) return fail(st.error());
+    if (o.json) {
+      std::printf("%s\n", json({{"dir", o.cache_dir},
+                                {"blobs", st->blobs},
+                                {"bytes", st->bytes},
+                                {"index_entries", st->index_entries}})
+                              .dump()
+                              .c_str());
+    } else {
+      std::printf("%s: %llu files, %.1f MB, %llu index entries\n", o.cache_dir.c_str(),
+                  (unsigned long long)st->blobs, double(st->bytes) / 1e6,
+                  (unsigned long long)st->index_entries);
+    }
+    return 0;
+  }
+  if (o.cache_action == "verify") {
+    size_t bad = 0;
+    auto st = (*s)->verify_all([&](const std::string& what) {
+      ++bad;
+      std::printf("corrupt %s\n", what.c_str());
+    });
+    if (!st.ok()) return fail(st.error());
+    std::fprintf(stderr, "%s: %s\n", o.cache_dir.c_str(),
+                 bad ? (std::to_string(bad) + " corrupt files").c_str() : "all files verified");
+    return bad ? 1 : 0;
+  }
+  std::fprintf(stderr, "error: unknown cache action '%s' (stats, verify)\n",
+               o.cache_action.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  std::string help;
+  auto parsed = parse_options(argc, argv, help);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "%s\n", parsed.error().to_string().c_str());
+    return 2;
+  }
+  if (!help.empty()) {
+    std::fputs(help.c_str(), stdout);
+    return 0;
+  }
+  const Options& o = *parsed;
+  Reporter out(o.json, o.verbose);
+  if (o.command == "verify") return cmd_verify(o);
+  if (o.command == "cache") return cmd_cache(o, out);
+
+  Context ctx;
+  if (auto st = ctx.init(o, out); !st.ok()) return fail(st.error());
+  Pipeline pipe(ctx);
+  if (o.command == "env" && o.inputs.empty())
+    return fail(make_error("no requirements given", "lavabuild env requirements.txt -o DIR"));
+  if (auto st = pipe.load_inputs(); !st.ok()) return fail(st.error());
+  if (o.command != "env")  // env sets up the network only after its no-op check
+    if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
+  if (!o.locked.empty())
+    if (auto st = check_locked(ctx, o.locked); !st.ok()) return fail(st.error());
+  if (o.command == "env") return cmd_env(ctx, pipe);
+  if (o.command == "plan") return cmd_plan(ctx, pipe);
+  if (o.command == "lock") return cmd_lock(ctx, pipe);
+  return 2;
+}
+
+}  // namespace lb::cli

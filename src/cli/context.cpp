@@ -1,0 +1,97 @@
+#include "cli/context.hpp"
+
+#include "pep/tags.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::cli {
+
+namespace {
+
+/// net::PageCache over the store's index ("page/<url>" keys).
+class StorePageCache : public net::PageCache {
+ public:
+  StorePageCache(store::Store& s, Context& ctx) : store_(s), ctx_(ctx) {}
+  std::optional<net::CachedPage> get(const std::string& url) override {
+    auto v = store_.get("page/" + url);
+    if (!v.ok() || !v->has_value()) return std::nullopt;
+    return net::parse_cached_page(**v);
+  }
+  void put(const std::string& url, const net::CachedPage& page) override {
+    ctx_.defer_put("page/" + url, net::serialize_cached_page(page));
+  }
+
+ private:
+  store::Store& store_;
+  Context& ctx_;
+};
+
+}  // namespace
+
+Status Context::init(const Options& options, Reporter& reporter) {
+  opt = options;
+  out = &reporter;
+  store::StoreOptions so;
+  so.warn = [this](const std::string& w) { out->warn(w); };
+  auto s = store::Store::open(opt.cache_dir, so);
+  if (!s.ok()) return s.error().context("cache " + opt.cache_dir);
+  store = std::move(*s);
+  LB_ASSIGN(std::string py, interp::find_interpreter(opt.python));
+  LB_ASSIGN(python, interp::probe(py, opt.cache_dir));
+  for (size_t i = 0; i < python.tags.size(); ++i) tag_rank.emplace(python.tags[i].to_string(), i);
+  return {};
+}
+
+Status Context::init_index() {
+  net::IndexConfig cfg;
+  // Command-line options win over requirement-file options, as in pip.
+  std::string main_index = "https://pypi.org/simple";
+  if (reqs.options.index_url) main_index = *reqs.options.index_url;
+  if (opt.index_url) main_index = *opt.index_url;
+  cfg.index_urls.push_back(main_index);
+  for (const auto& u : reqs.options.extra_index_urls) cfg.index_urls.push_back(u);
+  for (const auto& u : opt.extra_index_urls) cfg.index_urls.push_back(u);
+  cfg.find_links = reqs.options.find_links;
+  for (const auto& f : opt.find_links)
+    cfg.find_links.push_back(f.find("://") == std::string::npos ? fs::absolute(f) : f);
+  cfg.no_index = opt.no_index || reqs.options.no_index;
+  cfg.offline = opt.offline;
+  http = net::make_http_client({});
+  page_cache = std::make_unique<StorePageCache>(*store, *this);
+  index = std::make_unique<net::IndexClient>(*http, page_cache.get(), cfg);
+  return {};
+}
+
+void Context::begin_reads() {
+  auto s = store->read_session();
+  if (s.ok()) reads_.emplace(std::move(*s));  // without it, each lookup opens the index itself
+}
+
+void Context::defer_put(std::string key, std::string value) {
+  std::lock_guard lock(puts_mutex_);
+  puts_.emplace_back(std::move(key), std::move(value));
+}
+
+Status Context::flush_puts() {
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(puts_mutex_);
+    batch.swap(puts_);
+  }
+  if (batch.empty()) return {};
+  reads_.reset();
+  return store->put_many(batch);
+}
+
+std::optional<size_t> Context::wheel_rank(const std::string& filename) const {
+  auto wf = pep::WheelFilename::parse(filename);
+  if (!wf.ok()) return std::nullopt;
+  std::optional<size_t> best;
+  for (const auto& t : wf->tags) {
+    auto it = tag_rank.find(t.to_string());
+    if (it != tag_rank.end() && (!best || it->second < *best)) best = it->second;
+  }
+  return best;
+}
+
+}  // namespace lb::cli

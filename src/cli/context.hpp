@@ -1,0 +1,53 @@
+// Everything one command run shares: options, output, the store, the network, the interpreter.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "cli/output.hpp"
+#include "interp/interpreter.hpp"
+#include "net/http.hpp"
+#include "net/index.hpp"
+#include "reqfile/reqfile.hpp"
+#include "store/store.hpp"
+
+namespace lb::cli {
+
+struct Context {
+  Options opt;
+  Reporter* out = nullptr;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<net::HttpClient> http;
+  std::unique_ptr<net::PageCache> page_cache;
+  std::unique_ptr<net::IndexClient> index;
+  interp::Interpreter python;
+  std::map<std::string, size_t> tag_rank;  ///< "cp311-cp311-linux_x86_64" -> priority (0 best)
+  reqfile::Parsed reqs;                    ///< merged requirement files + command line
+
+ private:
+  std::optional<store::Session> reads_;
+  std::mutex puts_mutex_;
+  std::vector<std::pair<std::string, std::string>> puts_;
+
+ public:
+  /// Open the store, probe the interpreter, set up the index from options + files.
+  Status init(const Options& options, Reporter& reporter);
+  /// Set up HTTP + index client once requirement files are read (their options count).
+  Status init_index();
+  /// Hold the store's index open for reads (one cheap read-only open instead of one per
+  /// lookup) until end_reads(). Writes meanwhile must go through defer_put.
+  void begin_reads();
+  void end_reads() { reads_.reset(); }
+  /// Index writes made while the store's index is not held open: flushed in one batch.
+  void defer_put(std::string key, std::string value);
+  Status flush_puts();
+  /// Rank of a wheel filename for this interpreter (lower is better), or nullopt if incompatible.
+  std::optional<size_t> wheel_rank(const std::string& filename) const;
+};
+
+}  // namespace lb::cli

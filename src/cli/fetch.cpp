@@ -1,0 +1,135 @@
+#include "cli/fetch.hpp"
+
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+#include "wheel/wheel.hpp"
+
+namespace lb::cli {
+
+std::string local_path_of(const std::string& url) {
+  if (starts_with(url, "file://")) {
+    std::string rest = url.substr(7);
+    if (starts_with(rest, "localhost/")) rest = rest.substr(9);
+    return percent_decode(rest);
+  }
+  if (url.find("://") == std::string::npos) return url;
+  return "";
+}
+
+namespace {
+std::string stat_line(const std::string& path) {
+  auto st = fs::stat_path(path);
+  return std::to_string(st.size) + "\n" + std::to_string(st.mtime_ns);
+}
+}  // namespace
+
+std::string Fetcher::cached_sha(const net::IndexFile& file) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = memo_.find(file.url);
+    if (it != memo_.end()) return it->second;
+  }
+  if (!file.sha256.empty() && ctx_.store->has_blob(file.sha256, false)) return file.sha256;
+  auto v = ctx_.store->get("dl/" + file.url);
+  if (!v.ok() || !v->has_value()) return "";
+  auto lines = split(**v, '\n');
+  if (lines.size() < 3 || !ctx_.store->has_blob(lines[0], false)) return "";
+  if (!file.sha256.empty() && lines[0] != file.sha256) return "";
+  std::string local = local_path_of(file.url);
+  if (!local.empty() && stat_line(local) != lines[1] + "\n" + lines[2]) return "";
+  return lines[0];
+}
+
+Result<std::string> Fetcher::fetch(const net::IndexFile& file, bool& ran) {
+  ran = false;
+  std::mutex* url_lock;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = memo_.find(file.url);
+    if (it != memo_.end()) return it->second;
+    auto& slot = url_locks_[file.url];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    url_lock = slot.get();
+  }
+  std::lock_guard once(*url_lock);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = memo_.find(file.url);
+    if (it != memo_.end()) return it->second;
+  }
+  std::string sha = cached_sha(file);
+  if (sha.empty()) {
+    LB_ASSIGN(sha, fetch_uncached(file));
+    ran = true;
+  }
+  std::lock_guard lock(mutex_);
+  memo_[file.url] = sha;
+  return sha;
+}
+
+Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
+  std::string tmp = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "fetch"));
+  std::string local = local_path_of(file.url);
+  std::string sha;
+  if (!local.empty()) {
+    if (!fs::exists(local))
+      return make_error("cannot read " + local + ": no such file",
+                        "check the path in the requirements or --find-links");
+    LB_TRY(fs::copy_file(local, tmp));
+    auto put = ctx_.store->put_blob_file(tmp, false);
+    (void)fs::remove_all(tmp);
+    if (!put.ok()) return put.error();
+    sha = *put;
+    if (!file.sha256.empty() && sha != file.sha256)
+      return make_error(
+          "hash mismatch for " + local + ": expected sha256:" + file.sha256 + ", got sha256:" + sha,
+          "the file changed since the index was written; rebuild the index");
+  } else {
+    if (ctx_.opt.offline)
+      return make_error(file.url + " is not in the cache and --offline was given",
+                        "run once without --offline to fill the cache");
+    auto resp = net::download_file(*ctx_.http, file.url, tmp, file.sha256);
+    if (!resp.ok()) {
+      (void)fs::remove_all(tmp);
+      return resp.error();
+    }
+    downloaded_bytes_ += resp->bytes;
+    auto put = ctx_.store->put_blob_file(tmp, false);
+    (void)fs::remove_all(tmp);
+    if (!put.ok()) return put.error();
+    sha = *put;
+  }
+  std::string record = sha + "\n" + (local.empty() ? "0\n0" : stat_line(local));
+  ctx_.defer_put("dl/" + file.url, record);
+  return sha;
+}
+
+Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_wheel) {
+  fetched_wheel = false;
+  std::string sha = file.sha256.empty() ? cached_sha(file) : file.sha256;
+  if (!sha.empty()) {
+    auto v = ctx_.store->get("meta/" + sha);
+    if (v.ok() && v->has_value()) return **v;
+  }
+  if (file.has_metadata && local_path_of(file.url).empty() && !ctx_.opt.offline) {
+    net::Request req;
+    req.url = file.url + ".metadata";
+    auto resp = ctx_.http->fetch(req);
+    if (resp.ok() && resp->status == 200) {
+      if (!file.metadata_sha256.empty() && resp->sha256 != file.metadata_sha256 &&
+          sha256_hex(resp->body) != file.metadata_sha256)
+        return make_error("hash mismatch for " + req.url + ": expected sha256:" +
+                          file.metadata_sha256 + ", got sha256:" + sha256_hex(resp->body));
+      if (!sha.empty()) ctx_.defer_put("meta/" + sha, resp->body);
+      return resp->body;
+    }
+  }
+  LB_ASSIGN(sha, fetch(file, fetched_wheel));
+  auto text = wheel::read_wheel_metadata(ctx_.store->blob_path(sha, false));
+  if (!text.ok()) return text.error().context(file.filename);
+  ctx_.defer_put("meta/" + sha, *text);
+  return text;
+}
+
+}  // namespace lb::cli

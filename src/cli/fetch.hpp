@@ -1,0 +1,42 @@
+// Getting distribution files into the store: downloads (HTTP) and local files (file://, paths).
+// Index keys owned here (values are plain text):
+//   "dl/<url>"   -> "<sha256>\n<size>\n<mtime_ns>"   what a URL's bytes were last time
+//   "meta/<sha>" -> core metadata text of the wheel with that sha256
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "cli/context.hpp"
+#include "net/index.hpp"
+#include "util/result.hpp"
+
+namespace lb::cli {
+
+class Fetcher {
+ public:
+  explicit Fetcher(Context& ctx) : ctx_(ctx) {}
+  /// The sha256 of the file if the store already holds it (no work needed), else empty.
+  std::string cached_sha(const net::IndexFile& file);
+  /// Make sure the store holds the file; returns its sha256. `ran` is set when bytes were
+  /// downloaded or copied. Thread-safe; each URL is fetched at most once per run.
+  Result<std::string> fetch(const net::IndexFile& file, bool& ran);
+  /// Core metadata of a wheel: from the store, a PEP 658 `.metadata` file, or the wheel itself.
+  Result<std::string> metadata(const net::IndexFile& file, bool& fetched_wheel);
+  uint64_t downloaded_bytes() const { return downloaded_bytes_; }
+
+ private:
+  Result<std::string> fetch_uncached(const net::IndexFile& file);
+  Context& ctx_;
+  std::mutex mutex_;
+  std::map<std::string, std::string> memo_;  // url -> sha256
+  std::map<std::string, std::unique_ptr<std::mutex>> url_locks_;
+  std::atomic<uint64_t> downloaded_bytes_{0};
+};
+
+/// A local path for a file:// URL or a plain path; empty for remote URLs.
+std::string local_path_of(const std::string& url);
+
+}  // namespace lb::cli

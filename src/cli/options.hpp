@@ -1,0 +1,44 @@
+// Command-line options shared by env, plan and lock (pip's names where pip has one), with
+// LAVABUILD_* environment variables as defaults.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace lb::cli {
+
+struct Options {
+  std::string command;              ///< env, plan, lock, verify, cache
+  std::vector<std::string> inputs;  ///< requirement files, pylock.toml, or (verify) the env
+  std::string output;               ///< -o: env dir (env) or lock file (lock)
+  std::string python;               ///< --python
+  std::optional<std::string> index_url;
+  std::vector<std::string> extra_index_urls;
+  std::vector<std::string> find_links;
+  bool no_index = false;
+  bool offline = false;
+  bool require_hashes = false;
+  bool pre = false;
+  bool seed = false;
+  bool json = false;
+  int verbose = 0;
+  int jobs = 0;  ///< 0: number of cores
+  std::string cache_dir;
+  std::string link_mode = "hardlink";
+  std::string locked;           ///< --locked pylock.toml
+  std::string format = "text";  ///< plan --format
+  std::string cache_action;     ///< cache stats|verify
+};
+
+/// Parse argv (argv[0] is the program). Usage errors are returned as Error; `--help` output
+/// is returned through `help_text` with an empty command.
+Result<Options> parse_options(int argc, char** argv, std::string& help_text);
+
+/// The default cache directory: $LAVABUILD_CACHE_DIR, $XDG_CACHE_HOME/lavabuild,
+/// ~/.cache/lavabuild.
+std::string default_cache_dir();
+
+}  // namespace lb::cli

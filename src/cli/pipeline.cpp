@@ -1,0 +1,434 @@
+#include "cli/pipeline.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "pep/name.hpp"
+#include "pep/tags.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace lb::cli {
+
+namespace {
+
+constexpr const char* kVersion = "lavabuild 0.1.0";
+
+/// The store seen as the wheel reader's sink and the installer's source.
+class StoreBlobs : public wheel::BlobSink, public env::BlobSource {
+ public:
+  explicit StoreBlobs(store::Store& s) : s_(s) {}
+  Result<std::string> put_blob(std::string_view content, bool executable) override {
+    return s_.put_blob(content, executable);
+  }
+  Result<std::string> put_blob_hashed(std::string_view content, bool executable,
+                                      const std::string& sha) override {
+    return s_.put_blob_hashed(content, executable, sha);
+  }
+  std::string blob_path(const std::string& sha, bool executable) const override {
+    return s_.blob_path(sha, executable);
+  }
+
+ private:
+  store::Store& s_;
+};
+
+std::string url_basename(const std::string& url) {
+  std::string u = url.substr(0, url.find_first_of("?#"));
+  return percent_decode(fs::basename(u));
+}
+
+std::string fragment_sha256(const std::string& url) {
+  auto pos = url.find("#sha256=");
+  if (pos == std::string::npos) return "";
+  return to_lower(url.substr(pos + 8, 64));
+}
+
+std::string unpack_key(const std::string& sha, const std::string& filename) {
+  return KeyHasher("lavabuild.unpack.v1")
+      .field("wheel_sha256", sha)
+      .field("filename", filename)
+      .hex();
+}
+
+}  // namespace
+
+Status Pipeline::load_inputs() {
+  bool is_lock = ctx_.opt.inputs.size() == 1 && ends_with(ctx_.opt.inputs[0], ".toml");
+  if (is_lock) {
+    lock_path_ = fs::absolute(ctx_.opt.inputs[0]);
+    auto text = fs::read_file(lock_path_);
+    if (!text.ok())
+      return make_error("cannot read lock file " + ctx_.opt.inputs[0], "check the path");
+    LB_ASSIGN(auto l, lock::parse_pylock(*text, ctx_.opt.inputs[0]));
+    lock_ = std::move(l);
+    ctx_.reqs.files_read.push_back(lock_path_);
+    return {};
+  }
+  auto getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+  LB_ASSIGN(ctx_.reqs, reqfile::parse_files(ctx_.opt.inputs, getenv));
+  for (const auto& w : ctx_.reqs.warnings) ctx_.out->warn(w.loc.to_string() + ": " + w.message);
+  if (ctx_.opt.require_hashes) ctx_.reqs.options.require_hashes = true;
+  return {};
+}
+
+std::string Pipeline::compute_stamp() const {
+  KeyHasher h("lavabuild.stamp.v1");
+  h.field("lavabuild", kVersion).field("interpreter", ctx_.python.key);
+  for (const auto& f : ctx_.reqs.files_read) {
+    auto content = fs::read_file(f);
+    h.field("file", f).field("content", content.ok() ? sha256_hex(*content) : "missing");
+  }
+  const auto& o = ctx_.opt;
+  h.field("index_url", o.index_url.value_or(""));
+  for (const auto& u : o.extra_index_urls) h.field("extra_index_url", u);
+  for (const auto& f : o.find_links) h.field("find_links", f);
+  // A find-links directory gains files without any requirement file changing.
+  std::vector<std::string> dirs = ctx_.reqs.options.find_links;
+  dirs.insert(dirs.end(), o.find_links.begin(), o.find_links.end());
+  for (const auto& d : dirs) {
+    std::string local = local_path_of(d);
+    if (!local.empty()) h.field("find_links_mtime", fs::stat_path(local).mtime_ns);
+  }
+  for (const auto& e : ctx_.reqs.requirements) {
+    if (e.kind == reqfile::EntryKind::path || starts_with(e.link, "file:")) {
+      auto st = fs::stat_path(local_path_of(e.link));
+      h.field("path", e.link).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
+    }
+  }
+  h.field("no_index", o.no_index).field("pre", o.pre).field("seed", o.seed);
+  h.field("link_mode", o.link_mode).field("require_hashes", o.require_hashes);
+  h.field("output", fs::absolute(o.output));
+  return h.hex();
+}
+
+Result<Resolved> Pipeline::resolve() {
+  if (lock_) return resolve_lock();
+  return resolve_requirements();
+}
+
+Result<Resolved> Pipeline::resolve_lock() {
+  Resolved r;
+  r.from_lock = true;
+  r.requires_python = lock_->requires_python;
+  std::string lock_dir = fs::dirname(lock_path_);
+  auto py = pep::Version::parse(ctx_.python.version);
+  if (!lock_->requires_python.empty() && py.ok()) {
+    auto spec = pep::SpecifierSet::parse(lock_->requires_python);
+    if (spec.ok() && !spec->contains(*py, true))
+      return make_error(lock_path_ + ": the lock requires Python " + lock_->requires_python +
+                            " but the interpreter is " + ctx_.python.version,
+                        "pass a matching --python");
+  }
+  for (const auto& p : lock_->packages) {
+    if (!p.marker.empty()) {
+      auto m = pep::Marker::parse(p.marker);
+      if (m.ok() && !m->evaluate(ctx_.python.markers)) continue;
+    }
+    const lock::FileRef* best = nullptr;
+    size_t best_rank = 0;
+    for (const auto& w : p.wheels) {
+      auto rank =
+          ctx_.wheel_rank(w.name.empty() ? url_basename(w.url.empty() ? w.path : w.url) : w.name);
+      if (rank && (!best || *rank < best_rank)) {
+        best = &w;
+        best_rank = *rank;
+      }
+    }
+    if (!best)
+      return make_error(lock_path_ + ": no wheel of " + p.name + " " + p.version +
+                            " fits this interpreter (" + ctx_.python.tags.front().to_string() + ")",
+                        "lock again for this platform, or pass another --python");
+    Planned d;
+    d.name = pep::normalize_name(p.name);
+    d.version = p.version;
+    d.file.filename =
+        best->name.empty() ? url_basename(best->url.empty() ? best->path : best->url) : best->name;
+    if (!best->url.empty()) {
+      d.file.url = best->url;
+    } else {
+      std::string path =
+          best->path.front() == '/' ? best->path : fs::join_path(lock_dir, best->path);
+      d.file.url = "file://" + fs::absolute(path);
+    }
+    d.file.sha256 = best->sha256;
+    d.allowed_hashes = {"sha256:" + best->sha256};
+    d.expected_size = best->size;
+    d.origin = lock_path_;
+    r.dists.push_back(std::move(d));
+  }
+  std::sort(r.dists.begin(), r.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return r;
+}
+
+Result<Resolved> Pipeline::resolve_requirements() {
+  std::vector<pep::Requirement> roots;
+  std::map<std::string, std::set<std::string>> hashes;
+  std::map<std::string, std::string> origins;
+  bool hash_mode = ctx_.reqs.hash_checking();
+  if (hash_mode) LB_TRY(reqfile::check_hash_mode(ctx_.reqs));
+
+  for (const auto& e : ctx_.reqs.requirements) {
+    std::string where = e.loc.to_string();
+    pep::Requirement req = e.req;
+    if (e.kind == reqfile::EntryKind::vcs || e.kind == reqfile::EntryKind::editable)
+      return make_error(
+          where + ": '" + e.text + "': " +
+              (e.kind == reqfile::EntryKind::vcs ? "VCS requirements" : "editable installs") +
+              " are not supported yet",
+          "build a wheel and list it instead");
+    std::string link = !e.link.empty() ? e.link : req.url;
+    if (!link.empty()) {
+      std::string filename = url_basename(link);
+      if (!ends_with(filename, ".whl"))
+        return make_error(where + ": '" + e.text + "': building from source is not supported yet",
+                          "build a wheel (python -m pip wheel) and list the .whl instead");
+      auto wf = pep::WheelFilename::parse(filename);
+      if (!wf.ok()) return wf.error().context(where);
+      auto v = pep::Version::parse(wf->version);
+      if (!v.ok()) return v.error().context(where);
+      DirectDist d;
+      d.name = pep::normalize_name(wf->name);
+      if (!req.name.empty() && pep::normalize_name(req.name) != d.name)
+        return make_error(where + ": '" + e.text + "' names " + req.name + " but the wheel is " +
+                          wf->name);
+      d.version = *v;
+      d.file.filename = filename;
+      std::string local = local_path_of(link);
+      d.file.url = local.empty() ? link.substr(0, link.find('#')) : "file://" + fs::absolute(local);
+      d.file.sha256 = fragment_sha256(link);
+      d.requested_url = local.empty() ? d.file.url : d.file.url;
+      if (!ctx_.wheel_rank(filename))
+        return make_error(where + ": " + filename + " is not compatible with this interpreter",
+                          "it supports " + ctx_.python.tags.front().to_string() + " ... " +
+                              ctx_.python.tags.back().to_string());
+      if (!local.empty() && !fs::exists(local))
+        return make_error(where + ": " + local + ": no such file", "check the path");
+      req.name = d.name;
+      auto spec = pep::SpecifierSet::parse("==" + v->to_string());
+      req.specifier = *spec;
+      req.url.clear();
+      provider_.add_direct(std::move(d));
+    }
+    std::string name = pep::normalize_name(req.name);
+    for (const auto& h : e.hashes) hashes[name].insert(h);
+    origins.emplace(name, where);
+    roots.push_back(std::move(req));
+  }
+  if (ctx_.opt.seed) {
+    auto pip = pep::Requirement::parse("pip");
+    roots.push_back(*pip);
+  }
+  if (roots.empty()) return make_error("no requirements given", "pass a requirements file");
+  provider_.set_hashes(hashes);
+
+  resolve::Options ro;
+  ro.env = ctx_.python.markers;
+  ro.allow_pre = ctx_.opt.pre || ctx_.reqs.options.pre;
+  ro.preferences = preferences;
+  for (const auto& c : ctx_.reqs.constraints) ro.constraints.push_back(c.req);
+
+  std::vector<std::string> names;
+  for (const auto& r : roots) names.push_back(pep::normalize_name(r.name));
+  (void)ctx_.index->prefetch(names);
+  LB_ASSIGN(auto resolution, resolve::resolve(roots, provider_, ro));
+
+  Resolved out;
+  std::vector<std::string> unhashed;
+  for (const auto& p : resolution.packages) {
+    Planned d;
+    d.name = pep::normalize_name(p.name);
+    d.version = p.version.to_string();
+    LB_ASSIGN(d.file, provider_.best_file(d.name, p.version));
+    d.requested = std::find(names.begin(), names.end(), d.name) != names.end();
+    if (auto dd = provider_.direct(d.name)) {
+      d.direct_url.url = dd->requested_url;
+      d.direct_url.sha256 = dd->file.sha256;
+    }
+    if (auto h = hashes.find(d.name); h != hashes.end()) d.allowed_hashes = h->second;
+    if (hash_mode && d.allowed_hashes.empty() && d.direct_url.url.empty())
+      unhashed.push_back(d.name + "==" + d.version);
+    d.origin = origins.count(d.name) ? origins[d.name] : "dependency";
+    out.dists.push_back(std::move(d));
+  }
+  if (!unhashed.empty())
+    return make_error(
+        "hash-checking mode: these dependencies have no --hash: " + join(unhashed, ", "),
+        "pin every dependency with == and --hash=sha256:... (pip's rule), e.g. "
+        "with `lavabuild lock`");
+  std::sort(out.dists.begin(), out.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
+                             const std::vector<env::InstalledDist>* old_dists, graph::Graph& g) {
+  installed.assign(r.dists.size(), {});
+  auto blobs = std::make_shared<StoreBlobs>(*ctx_.store);
+  env::LinkMode mode = env::LinkMode::hardlink;
+  env::parse_link_mode(ctx_.opt.link_mode, mode);
+  auto fetched_early = provider_.fetched_during_resolution();
+
+  for (size_t i = 0; i < r.dists.size(); ++i) {
+    Planned& d = r.dists[i];
+    std::string label = d.name + " " + d.version;
+
+    // fetch
+    graph::Step fetch;
+    fetch.kind = graph::StepKind::fetch;
+    fetch.package = d.name;
+    fetch.label = label;
+    fetch.key = KeyHasher("lavabuild.fetch.v1")
+                    .field("url", d.file.url)
+                    .field("sha256", d.file.sha256)
+                    .hex();
+    d.sha256 = fetcher_.cached_sha(d.file);
+    if (!d.sha256.empty() && !fetched_early.count(d.name)) {
+      fetch.needs_run = false;
+      fetch.reason =
+          "wheel " + d.file.filename + " is in the store (sha256 " + d.sha256.substr(0, 12) + ")";
+    } else if (fetched_early.count(d.name)) {
+      fetch.needs_run = false;
+      fetch.reason = "fetched while resolving (its metadata was needed)";
+    } else {
+      fetch.reason = "wheel " + d.file.filename + " is not in the store; fetching " + d.file.url;
+    }
+    fetch.run = [this, &d]() -> Status {
+      bool ran = false;
+      auto sha = fetcher_.fetch(d.file, ran);
+      if (!sha.ok()) return sha.error();
+      d.sha256 = *sha;
+      return {};
+    };
+    int fetch_id = g.add(std::move(fetch));
+
+    // unpack
+    graph::Step unpack;
+    unpack.kind = graph::StepKind::unpack;
+    unpack.package = d.name;
+    unpack.label = label;
+    unpack.deps = {fetch_id};
+    if (!d.sha256.empty()) {
+      d.unpack_key = unpack_key(d.sha256, d.file.filename);
+      unpack.key = d.unpack_key;
+      auto cached = ctx_.store->get("ac/" + d.unpack_key);
+      if (cached.ok() && cached->has_value()) {
+        auto uw = wheel::deserialize_unpacked(**cached);
+        bool complete = uw.ok();
+        if (complete)
+          for (const auto& m : uw->members)
+            if (!ctx_.store->has_blob(m.sha256, m.executable)) {
+              complete = false;
+              break;
+            }
+        if (complete) {
+          d.unpacked = std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
+          unpack.needs_run = false;
+          unpack.reason =
+              "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
+        } else {
+          unpack.reason = "stored unpack output is incomplete (files missing from the store)";
+        }
+      } else {
+        unpack.reason =
+            "no stored unpack output for this wheel (key " + d.unpack_key.substr(0, 12) + ")";
+      }
+    } else {
+      unpack.key = "(after fetch)";
+      unpack.reason = "the wheel's content is not known until it is fetched";
+    }
+    unpack.run = [this, &d, blobs]() -> Status {
+      // Hash checks happen on the bytes actually fetched, before anything is unpacked.
+      if (!d.allowed_hashes.empty() && !d.allowed_hashes.count("sha256:" + d.sha256)) {
+        std::vector<std::string> want(d.allowed_hashes.begin(), d.allowed_hashes.end());
+        return make_error("hash mismatch for " + d.file.filename + " (" + d.origin +
+                              "): expected " + join(want, " or ") + ", got sha256:" + d.sha256,
+                          "the file differs from what was pinned; do not install it unless the "
+                          "new hash is trusted");
+      }
+      std::string path = ctx_.store->blob_path(d.sha256, false);
+      if (d.expected_size && fs::stat_path(path).size != *d.expected_size)
+        return make_error("size mismatch for " + d.file.filename + " (" + d.origin +
+                          "): expected " + std::to_string(*d.expected_size) + " bytes, got " +
+                          std::to_string(fs::stat_path(path).size));
+      if (d.unpack_key.empty()) d.unpack_key = unpack_key(d.sha256, d.file.filename);
+      if (d.unpacked) return {};
+      auto uw = wheel::unpack_wheel(path, d.file.filename, *blobs);
+      if (!uw.ok()) return uw.error();
+      for (const auto& w : uw->warnings) ctx_.out->warn(d.file.filename + ": " + w);
+      ctx_.defer_put("ac/" + d.unpack_key, wheel::serialize_unpacked(*uw));
+      d.unpacked = std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
+      return {};
+    };
+    if (!unpack.needs_run && !d.allowed_hashes.empty() &&
+        !d.allowed_hashes.count("sha256:" + d.sha256)) {
+      unpack.needs_run = true;  // let the run function report the mismatch
+      unpack.reason = "hash check";
+    }
+    int unpack_id = g.add(std::move(unpack));
+
+    // link
+    graph::Step link;
+    link.kind = graph::StepKind::link;
+    link.package = d.name;
+    link.label = label;
+    link.deps = {unpack_id};
+    auto link_key_of = [this, &d, final_dir]() {
+      return KeyHasher("lavabuild.link.v1")
+          .field("unpack", d.unpack_key)
+          .field("interpreter", ctx_.python.key)
+          .field("env", final_dir)
+          .field("link_mode", ctx_.opt.link_mode)
+          .field("requested", d.requested ? "1" : "0")
+          .field("direct_url", d.direct_url.url)
+          .hex();
+    };
+    const env::InstalledDist* old = nullptr;
+    if (old_dists)
+      for (const auto& od : *old_dists)
+        if (pep::normalize_name(od.name) == d.name) old = &od;
+    if (!d.unpack_key.empty()) {
+      d.link_key = link_key_of();
+      link.key = d.link_key;
+      if (old && old->link_key == d.link_key) {
+        link.needs_run = false;
+        link.reason = "unchanged in the existing env; its files are re-linked as they are";
+        installed[i] = *old;
+      } else if (old) {
+        link.reason = "the existing env has " + old->name + " " + old->version +
+                      " from other inputs (link key changed)";
+      } else {
+        link.reason = "not in the existing env";
+      }
+    } else {
+      link.key = "(after fetch)";
+      link.reason = old ? "the wheel may have changed; its content is not known until fetched"
+                        : "not in the existing env";
+    }
+    link.run = [this, &d, i, blobs, mode, work_dir, final_dir, link_key_of]() -> Status {
+      if (d.link_key.empty()) d.link_key = link_key_of();
+      env::LinkReport report;
+      auto inst = env::install_wheel(work_dir, final_dir, ctx_.python, *d.unpacked, *blobs, mode,
+                                     d.requested, d.direct_url, report);
+      if (!inst.ok()) return inst.error().context(d.file.filename);
+      inst->link_key = d.link_key;
+      std::lock_guard lock(link_mutex);
+      installed[i] = std::move(*inst);
+      link_report.linked += report.linked;
+      link_report.copied += report.copied;
+      if (report.fell_back_to_copy && !link_report.fell_back_to_copy) {
+        link_report.fell_back_to_copy = true;
+        link_report.fallback_reason = report.fallback_reason;
+      }
+      return {};
+    };
+    g.add(std::move(link));
+  }
+  return {};
+}
+
+}  // namespace lb::cli

@@ -1,0 +1,87 @@
+// From requirements to a pinned set of distributions to a step graph (fetch -> unpack -> link).
+//
+// Step keys (SHA-256 over typed fields, util/hash.hpp KeyHasher):
+//   fetch   "lavabuild.fetch.v1"  url, expected sha256 (when the index gives one)
+//   unpack  "lavabuild.unpack.v1" wheel sha256, wheel file name
+//   link    "lavabuild.link.v1"   unpack key, interpreter key, env path, link mode, requested,
+//                                 direct URL
+// Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/context.hpp"
+#include "cli/fetch.hpp"
+#include "cli/provider.hpp"
+#include "env/install.hpp"
+#include "graph/graph.hpp"
+#include "lock/pylock.hpp"
+#include "wheel/wheel.hpp"
+
+namespace lb::cli {
+
+/// One distribution the env will contain.
+struct Planned {
+  std::string name;  ///< normalised
+  std::string version;
+  net::IndexFile file;
+  bool requested = false;                 ///< named at top level (REQUESTED file)
+  env::DirectUrl direct_url;              ///< non-empty url for direct installs
+  std::set<std::string> allowed_hashes;   ///< "sha256:hex" (hash-checking mode)
+  std::optional<uint64_t> expected_size;  ///< from a lock
+  std::string origin;                     ///< "req.txt:3" or "pylock.toml" for messages
+
+  // Filled while planning / running.
+  std::string sha256;  ///< wheel sha, when known
+  std::string unpack_key;
+  std::string link_key;
+  std::shared_ptr<wheel::UnpackedWheel> unpacked;
+};
+
+/// Read requirement files (or a lock) and resolve them to the distributions to install.
+struct Resolved {
+  std::vector<Planned> dists;  ///< sorted by name
+  std::string stamp;           ///< identity of the inputs, for the no-op check
+  bool from_lock = false;
+  std::string requires_python;
+};
+
+class Pipeline {
+ public:
+  explicit Pipeline(Context& ctx) : ctx_(ctx), fetcher_(ctx), provider_(ctx, fetcher_) {}
+
+  /// Parse inputs (requirement files or one pylock.toml) into ctx.reqs / a lock.
+  Status load_inputs();
+  /// A cheap identity of everything the env depends on (no network, no archive opened).
+  std::string compute_stamp() const;
+  /// Resolve (or read the lock) into the list of distributions.
+  Result<Resolved> resolve();
+  /// Build the step graph for `dists` into env `final_dir` given the old env's manifest.
+  Status build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
+                     const std::vector<env::InstalledDist>* old_dists, graph::Graph& g);
+
+  Fetcher& fetcher() { return fetcher_; }
+  IndexProvider& provider() { return provider_; }
+  const std::optional<lock::Lock>& lock_input() const { return lock_; }
+  /// Results of link steps (indexed like Resolved::dists), filled by the graph's run functions.
+  std::vector<env::InstalledDist> installed;
+  env::LinkReport link_report;
+  std::mutex link_mutex;
+  size_t cache_hits = 0;
+  /// Pins of the existing env: the resolver tries them first, so a re-run moves nothing
+  /// without cause.
+  std::map<std::string, pep::Version> preferences;
+
+ private:
+  Result<Resolved> resolve_lock();
+  Result<Resolved> resolve_requirements();
+  Context& ctx_;
+  Fetcher fetcher_;
+  IndexProvider provider_;
+  std::optional<lock::Lock> lock_;
+  std::string lock_path_;
+};
+
+}  // namespace lb::cli

@@ -1,0 +1,166 @@
+#include "cli/provider.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "pep/name.hpp"
+#include "pep/specifier.hpp"
+#include "pep/tags.hpp"
+#include "util/strings.hpp"
+#include "wheel/metadata.hpp"
+
+namespace lb::cli {
+
+void IndexProvider::add_direct(DirectDist d) {
+  std::string name = d.name;
+  direct_[name] = std::move(d);
+}
+
+const DirectDist* IndexProvider::direct(const std::string& name) const {
+  auto it = direct_.find(name);
+  return it == direct_.end() ? nullptr : &it->second;
+}
+
+std::set<std::string> IndexProvider::fetched_during_resolution() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  return fetched_;
+}
+
+Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const std::string& name) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = candidates_.find(name);
+    if (it != candidates_.end()) return &it->second;
+  }
+  std::vector<Candidate> out;
+  if (auto d = direct(name)) {
+    Candidate c{d->version, false, {{0, d->file}}};
+    out.push_back(std::move(c));
+  } else {
+    LB_ASSIGN(auto files, ctx_.index->project_files(name));
+    std::string full = ctx_.python.markers.values.count("python_full_version")
+                           ? ctx_.python.markers.values.at("python_full_version")
+                           : ctx_.python.version;
+    auto py_version = pep::Version::parse(full);
+    std::set<std::string> allowed;
+    if (auto h = hashes_.find(name); h != hashes_.end()) allowed = h->second;
+    size_t sdists = 0, incompatible = 0;
+    for (auto& f : files) {
+      if (!ends_with(f.filename, ".whl")) {
+        ++sdists;
+        continue;
+      }
+      auto wf = pep::WheelFilename::parse(f.filename);
+      if (!wf.ok() || pep::normalize_name(wf->name) != name) continue;
+      auto rank = ctx_.wheel_rank(f.filename);
+      if (!rank) {
+        ++incompatible;
+        continue;
+      }
+      if (!f.requires_python.empty() && py_version.ok()) {
+        auto spec = pep::SpecifierSet::parse(f.requires_python);
+        if (spec.ok() && !spec->contains(*py_version, true)) continue;
+      }
+      if (!allowed.empty() && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
+      auto v = pep::Version::parse(wf->version);
+      if (!v.ok()) continue;
+      auto it =
+          std::find_if(out.begin(), out.end(), [&](const Candidate& c) { return c.version == *v; });
+      if (it == out.end()) {
+        out.push_back(Candidate{*v, true, {}});
+        it = out.end() - 1;
+      }
+      if (!f.yanked) it->yanked = false;
+      it->files.emplace_back(*rank, f);
+    }
+    for (auto& c : out)
+      std::stable_sort(c.files.begin(), c.files.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (out.empty() && files.empty())
+      return make_error("no distribution named '" + name + "' found on the indexes or find-links",
+                        "check the name, -i/--index-url and -f/--find-links");
+    if (out.empty()) {
+      std::string tags;
+      for (size_t i = 0; i < ctx_.python.tags.size() && i < 3; ++i)
+        tags += (i ? ", " : "") + ctx_.python.tags[i].to_string();
+      return make_error("no compatible wheel for '" + name + "' (" + std::to_string(files.size()) +
+                            " files: " + std::to_string(incompatible) + " wheels for other tags, " +
+                            std::to_string(sdists) + " source archives)",
+                        "looked for tags " + tags + ", ... (" +
+                            std::to_string(ctx_.python.tags.size()) + " in all) and Python " +
+                            ctx_.python.version + "; building from source is not supported yet");
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = candidates_.emplace(name, std::move(out));
+  return &it->second;
+}
+
+Result<std::vector<std::pair<pep::Version, bool>>> IndexProvider::versions(
+    const std::string& name) {
+  LB_ASSIGN(auto* cands, candidates(name));
+  std::vector<std::pair<pep::Version, bool>> out;
+  for (const auto& c : *cands) out.emplace_back(c.version, c.yanked);
+  return out;
+}
+
+Result<net::IndexFile> IndexProvider::best_file(const std::string& name,
+                                                const pep::Version& version) {
+  LB_ASSIGN(auto* cands, candidates(name));
+  for (const auto& c : *cands)
+    if (c.version == version && !c.files.empty()) {
+      // Prefer a file that is not yanked.
+      for (const auto& [rank, f] : c.files)
+        if (!f.yanked) return f;
+      return c.files.front().second;
+    }
+  return make_error("no file for " + name + "==" + version.to_string());
+}
+
+Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::string& name,
+                                                                  const pep::Version& version) {
+  std::string key = name + "==" + version.to_string();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = deps_.find(key);
+    if (it != deps_.end()) return it->second;
+  }
+  LB_ASSIGN(auto file, best_file(name, version));
+  bool fetched = false;
+  LB_ASSIGN(std::string text, fetcher_.metadata(file, fetched));
+  auto meta = wheel::parse_core_metadata(text);
+  if (!meta.ok()) return meta.error().context(file.filename + " METADATA");
+  std::vector<pep::Requirement> reqs;
+  for (const auto& line : meta->requires_dist) {
+    auto r = pep::Requirement::parse(line);
+    if (!r.ok())
+      return make_error(file.filename + ": bad Requires-Dist '" + line + "': " + r.error().message,
+                        "the package's metadata is malformed; pin another version");
+    reqs.push_back(std::move(*r));
+  }
+  std::lock_guard lock(mutex_);
+  if (fetched) fetched_.insert(name);
+  deps_[key] = reqs;
+  return reqs;
+}
+
+void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Version>>& items) {
+  // Fetch metadata of several candidates at once; results land in deps_.
+  std::vector<std::pair<std::string, pep::Version>> todo;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& it : items)
+      if (!deps_.count(it.first + "==" + it.second.to_string())) todo.push_back(it);
+  }
+  if (todo.size() < 2) return;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0};
+  size_t n = std::min<size_t>(todo.size(), 8);
+  for (size_t t = 0; t < n; ++t)
+    threads.emplace_back([&] {
+      for (size_t i; (i = next++) < todo.size();) (void)dependencies(todo[i].first, todo[i].second);
+    });
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace lb::cli

@@ -1,0 +1,14 @@
+// lavabuild: build Python virtual environments the way a build system builds software.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  try {
+    return lb::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lavabuild: internal error: %s\n", e.what());
+    return 3;
+  }
+}
