@@ -26,6 +26,11 @@ struct Request {
   std::string dest_path;
   /// Inclusive byte range [first, last].
   std::optional<std::pair<uint64_t, uint64_t>> range;
+  /// The last N bytes ("Range: bytes=-N"); ignored when `range` is set.
+  std::optional<uint64_t> suffix_range;
+  /// For in-memory bodies (no dest_path): stop receiving a 2xx body after this many bytes
+  /// (0: no limit). The Response then holds the first max_body bytes and `truncated`.
+  uint64_t max_body = 0;
   bool head = false;
   /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
   std::string method;
@@ -42,6 +47,7 @@ struct Response {
   std::string effective_url;                   // after redirects
   std::string sha256;                          // hex of the 2xx body, computed while streaming
   uint64_t bytes = 0;                          // body bytes received
+  bool truncated = false;                      // the body was cut at Request::max_body
 };
 
 /// Client settings. Empty strings mean "from the environment / default".

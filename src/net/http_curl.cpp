@@ -108,6 +108,13 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
       t->local_error = "cannot write " + t->tmp_path + ": " + std::strerror(errno);
       return 0;
     }
+  } else if (uint64_t cap = t->req->max_body; cap && t->resp.bytes + len > cap) {
+    size_t keep = size_t(cap - t->resp.bytes);
+    t->resp.body.append(data, keep);
+    t->sha.update(data, keep);
+    t->resp.bytes += keep;
+    t->resp.truncated = true;
+    return 0;  // abort the transfer: the caller has what it asked for
   } else {
     t->resp.body.append(data, len);
   }
@@ -238,9 +245,12 @@ class CurlClient final : public HttpClient {
     if (UrlParts::parse(r.url).scheme == "http" && !std::getenv("http_proxy") && upper)
       curl_easy_setopt(e, CURLOPT_PROXY, upper);
     // Compressed transfer only for pages: some servers mislabel .tar.gz as gzip-encoded.
-    if (r.dest_path.empty() && !r.range) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    if (r.range) {
-      std::string range = std::to_string(r.range->first) + "-" + std::to_string(r.range->second);
+    if (r.dest_path.empty() && !r.range && !r.suffix_range)
+      curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (r.range || r.suffix_range) {
+      std::string range =
+          r.range ? std::to_string(r.range->first) + "-" + std::to_string(r.range->second)
+                  : "-" + std::to_string(*r.suffix_range);
       curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());  // copied by curl
     }
     if (r.head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -274,7 +284,8 @@ class CurlClient final : public HttpClient {
     curl_slist_free_all(t.header_list);
     t.header_list = nullptr;
     if (rc == CURLE_FILE_COULDNT_READ_FILE) rc = CURLE_OK, status = 404;
-    if (rc == CURLE_OK && status == 0) status = 200;  // file://
+    if (rc == CURLE_WRITE_ERROR && t.resp.truncated) rc = CURLE_OK;  // cut at max_body
+    if (rc == CURLE_OK && status == 0) status = 200;                 // file://
     t.resp.status = status;
     if (t.attempt < opts_.retries && t.local_error.empty() && retryable(rc, status)) {
       auto delay = std::chrono::milliseconds(int64_t(opts_.backoff_ms) << t.attempt);
