@@ -1,0 +1,181 @@
+"""Helpers shared by the black-box tests (imported by conftest and tests)."""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import shlex
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = REPO / "tools"
+PY_WHEELS = Path("/usr/share/python-wheels")
+
+# subcommands that take --python / --cache-dir
+_NEEDS_PYTHON = {"env", "plan", "lock"}
+_NEEDS_CACHE = {"env", "plan", "lock", "cache"}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def clean_environ(base: dict | None = None) -> dict:
+    """Environment for child processes: no proxies, nothing reaches beyond 127.0.0.1."""
+    env = dict(os.environ if base is None else base)
+    for k in list(env):
+        if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy") or k.startswith("PIP_") \
+                or k.startswith("LAVABUILD_"):
+            del env[k]
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@dataclass
+class Run:
+    args: list
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return (f"$ {shlex.join(map(str, self.args))}\nexit {self.returncode}\n"
+                f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+
+    def ok(self) -> "Run":
+        assert self.returncode == 0, self.describe()
+        return self
+
+    def fails(self, code: int = 1) -> "Run":
+        assert self.returncode == code, f"expected exit {code}\n" + self.describe()
+        return self
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self):
+        try:
+            return json.loads(self.stdout)
+        except ValueError as e:
+            raise AssertionError(f"stdout is not one JSON object ({e})\n" + self.describe()) from None
+
+
+def run(args, env=None, cwd=None, timeout=600, input=None) -> Run:
+    p = subprocess.run([str(a) for a in args], env=env, cwd=cwd, timeout=timeout, input=input,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Run([str(a) for a in args], p.returncode, p.stdout, p.stderr)
+
+
+class Lavabuild:
+    """The binary under test with per-test cache dir and target interpreter."""
+
+    def __init__(self, binary: str, python: str, cache_dir: Path, environ: dict):
+        self.binary, self.python, self.cache_dir = binary, python, cache_dir
+        self.environ = dict(environ)
+        self.environ["LAVABUILD_CACHE_DIR"] = str(cache_dir)
+
+    def argv(self, *args, cache_dir=None) -> list:
+        args = [str(a) for a in args]
+        cmd = args[0] if args else ""
+        extra = []
+        if cmd in _NEEDS_PYTHON and "--python" not in args:
+            extra += ["--python", self.python]
+        if cmd in _NEEDS_CACHE and "--cache-dir" not in args:
+            extra += ["--cache-dir", str(cache_dir or self.cache_dir)]
+        return [self.binary, *args, *extra]
+
+    def run(self, *args, cache_dir=None, cwd=None, timeout=600, env=None) -> Run:
+        e = dict(self.environ)
+        if cache_dir:
+            e["LAVABUILD_CACHE_DIR"] = str(cache_dir)
+        e.update(env or {})
+        return run(self.argv(*args, cache_dir=cache_dir), env=e, cwd=cwd, timeout=timeout)
+
+    def popen(self, *args, cache_dir=None) -> subprocess.Popen:
+        return subprocess.Popen(self.argv(*args, cache_dir=cache_dir), env=self.environ,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def env_json(self, *args, **kw) -> dict:
+        """`lavabuild env ARGS --json`, asserting success; returns the JSON report."""
+        r = self.run("env", *args, "--json", **kw).ok()
+        data = r.json()
+        assert isinstance(data, dict), r.describe()
+        return data
+
+
+def pip_wheel() -> str:
+    found = sorted(glob.glob(str(PY_WHEELS / "pip-*.whl")))
+    assert found, f"no pip wheel in {PY_WHEELS}: apt-get install python3-pip-whl"
+    return found[-1]
+
+
+def pip(python: str, *args, environ=None, timeout=600) -> Run:
+    """Run pip from Debian's pip wheel with `python` (so the target venv needs no pip)."""
+    return run([python, os.path.join(pip_wheel(), "pip"), *args], env=environ, timeout=timeout)
+
+
+def make_venv(python: str, path: Path, environ=None) -> None:
+    run([python, "-m", "venv", "--without-pip", path], env=environ).ok()
+
+
+def site_packages(env_dir: Path) -> Path:
+    found = sorted(Path(env_dir).glob("lib/python3*/site-packages"))
+    assert found, f"no lib/python3*/site-packages in {env_dir}"
+    return found[0]
+
+
+def file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def snapshot(root: Path, skip=()) -> dict:
+    """relpath -> (kind, mode, size, sha256/link target, inode) for everything under root."""
+    out = {}
+    root = Path(root)
+    for dp, dns, fns in os.walk(root):
+        rel_dir = os.path.relpath(dp, root)
+        dns[:] = [d for d in dns if os.path.normpath(os.path.join(rel_dir, d)) not in skip]
+        for name in dns + fns:
+            p = Path(dp) / name
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if rel in skip:
+                continue
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, 0, os.readlink(p), st.st_ino)
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), 0, "", st.st_ino)
+            else:
+                out[rel] = ("file", stat.S_IMODE(st.st_mode), st.st_size, file_sha(p), st.st_ino)
+    return out
+
+
+def executed_by_package(report: dict) -> dict:
+    """normalized package -> set of executed step kinds."""
+    out: dict = {}
+    for e in report.get("executed", []):
+        out.setdefault(normalize(e.get("package", "")), set()).add(e["kind"])
+    return out
+
+
+def write(path: Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# filled by test_resolver_diff, printed by conftest's terminal summary
+RESOLVER_STATS: dict = {}

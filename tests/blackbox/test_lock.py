@@ -1,0 +1,136 @@
+"""PEP 751 lock files: lock, install exactly from them, verify, refuse tampering."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tomllib
+from pathlib import Path
+
+from lbtest import file_sha, normalize, run, site_packages, write
+
+ALPHA_CLOSURE = {"alpha": "1.0", "beta": "1.0", "delta": "0.5", "gamma": "2.0", "zeta": "3.1"}
+
+
+def lock(lb, tmp_path, basic, req_text="alpha==1.0\nbeta==1.0\n", name="pylock.toml", *opts, cache_dir=None):
+    req = write(tmp_path / "req.txt", req_text)
+    out = tmp_path / name
+    args = opts or ("-i", basic.index_url)
+    lb.run("lock", req, "-o", out, *args, cache_dir=cache_dir).ok()
+    assert out.is_file(), f"lock did not write {out}"
+    return req, out
+
+
+def locked_packages(path: Path) -> dict:
+    data = tomllib.loads(path.read_text())
+    assert str(data.get("lock-version", "")).startswith("1."), f"lock-version: {data.get('lock-version')}"
+    return {normalize(p["name"]): p for p in data["packages"]}
+
+
+def test_lock_pins_closure_with_hashes(lb, basic, tmp_path):
+    _, out = lock(lb, tmp_path, basic)
+    pkgs = locked_packages(out)
+    assert {n: p["version"] for n, p in pkgs.items()} == ALPHA_CLOSURE
+    for name, p in pkgs.items():
+        wheels = p.get("wheels") or []
+        assert wheels, f"{name}: no wheels in lock"
+        for w in wheels:
+            fn = w.get("name") or os.path.basename(w.get("url") or w.get("path"))
+            local = basic.files / fn
+            assert w["hashes"]["sha256"] == file_sha(local), f"{name}: wrong sha256 in lock"
+            if "size" in w:
+                assert w["size"] == local.stat().st_size
+
+
+def test_lock_is_deterministic(lb, basic, tmp_path):
+    _, a = lock(lb, tmp_path, basic, name="a.toml")
+    _, b = lock(lb, tmp_path, basic, name="b.toml", cache_dir=tmp_path / "other-cache")
+    assert a.read_bytes() == b.read_bytes(), "locking the same requirements twice gave different bytes"
+
+
+def test_same_lock_same_digest_on_two_caches(lb, basic, tmp_path, environ):
+    _, out = lock(lb, tmp_path, basic)
+    r1 = lb.env_json(out, "-o", tmp_path / "e1", cache_dir=tmp_path / "c1")
+    r2 = lb.env_json(out, "-o", tmp_path / "e2", cache_dir=tmp_path / "c2")
+    assert r1["digest"] == r2["digest"], "same lock gave different env digests"
+    assert {normalize(p["name"]): p["version"] for p in r1["packages"]} == ALPHA_CLOSURE
+    for e in ("e1", "e2"):
+        run([tmp_path / e / "bin" / "alpha-cli"], env=environ).ok()
+        lb.run("verify", tmp_path / e).ok()
+
+
+def test_verify_names_every_change(lb, basic, tmp_path):
+    _, out = lock(lb, tmp_path, basic)
+    env_dir = tmp_path / "env"
+    lb.env_json(out, "-o", env_dir)
+    lb.run("verify", env_dir).ok()
+    sp = site_packages(env_dir)
+    changed, removed, added, moded = sp / "delta/__init__.py", sp / "zeta/sub/mod.py", \
+        sp / "zeta/added_by_hand.py", sp / "gamma/__init__.py"
+    with open(changed, "a") as f:  # in place: the worst case for hard-linked envs
+        f.write("# edited\n")
+    removed.unlink()
+    added.write_text("X = 1\n")
+    os.chmod(moded, moded.stat().st_mode | stat.S_IXUSR)
+    r = lb.run("verify", env_dir)
+    assert r.returncode != 0, "verify passed on a modified env\n" + r.describe()
+    for p in (changed, removed, added, moded):
+        rel = os.path.relpath(p, sp)
+        assert rel in r.output, f"verify does not name {rel}\n" + r.describe()
+    rj = lb.run("verify", env_dir, "--json")
+    assert rj.returncode != 0
+    text = str(rj.json())
+    for name in ("delta/__init__.py", "zeta/sub/mod.py", "added_by_hand.py", "gamma/__init__.py"):
+        assert name in text, f"verify --json does not name {name}: {text[:1000]}"
+
+
+def _tamper(out: Path, pattern: str, repl: str) -> Path:
+    text = out.read_text()
+    new, n = re.subn(pattern, repl, text, count=1)
+    assert n == 1, f"pattern {pattern!r} not in lock:\n{text[:2000]}"
+    bad = out.parent / "tampered" / "pylock.toml"
+    return write(bad, new)
+
+
+def test_lock_with_wrong_hash_refused(lb, basic, tmp_path):
+    _, out = lock(lb, tmp_path, basic)
+    good = file_sha(basic.wheel("delta-0.5"))
+    wrong = "0" * 64
+    bad = _tamper(out, good, wrong)
+    r = lb.run("env", bad, "-o", tmp_path / "env", cache_dir=tmp_path / "fresh-cache")
+    r.fails(1)
+    assert "delta" in r.stderr and (wrong in r.stderr or "hash" in r.stderr.lower()), r.describe()
+    assert not (tmp_path / "env").exists()
+
+
+def test_lock_with_unknown_version_refused(lb, basic, tmp_path):
+    _, out = lock(lb, tmp_path, basic)
+    bad = _tamper(out, r'lock-version\s*=\s*"[^"]*"', 'lock-version = "9.0"')
+    r = lb.run("env", bad, "-o", tmp_path / "env")
+    r.fails(1)
+    assert "lock-version" in r.stderr and "9.0" in r.stderr, r.describe()
+    assert not (tmp_path / "env").exists()
+
+
+def test_lock_with_missing_file_refused(lb, basic, tmp_path):
+    wheels = tmp_path / "wheels"
+    shutil.copytree(basic.files, wheels)
+    _, out = lock(lb, tmp_path, basic, "alpha==1.0\nbeta==1.0\n", "pylock.toml", "--no-index", "-f", wheels)
+    (wheels / "delta-0.5-py3-none-any.whl").unlink()
+    r = lb.run("env", out, "-o", tmp_path / "env", cache_dir=tmp_path / "fresh-cache")
+    r.fails(1)
+    assert "delta-0.5-py3-none-any.whl" in r.stderr, r.describe()
+    assert not (tmp_path / "env").exists()
+
+
+def test_env_locked_checks_requirements(lb, basic, tmp_path, environ):
+    req, out = lock(lb, tmp_path, basic)
+    env_dir = tmp_path / "env"
+    lb.env_json(req, "--locked", out, "-o", env_dir, "-i", basic.index_url)
+    run([env_dir / "bin" / "alpha-cli"], env=environ).ok()
+    req.write_text(req.read_text() + "eta==1.0\n")
+    r = lb.run("env", req, "--locked", out, "-o", tmp_path / "env2", "-i", basic.index_url)
+    r.fails(1)
+    assert "eta" in r.stderr or "pylock" in r.stderr, r.describe()
+    assert not (tmp_path / "env2").exists()
