@@ -137,6 +137,23 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     return fail(st.error());
   }
 
+  if (old_manifest) {
+    // The venv's own files (pyvenv.cfg, activate scripts) are usually unchanged: keep the old
+    // env's inodes, so an incremental run touches only the distributions that differ.
+    std::map<std::string, const env::FileEntry*> old_files;
+    for (const auto& f : old_manifest->venv_files) old_files[f.path] = &f;
+    for (const auto& f : venv_files) {
+      auto it = old_files.find(f.path);
+      if (f.mode == env::kModeSymlink || it == old_files.end() || it->second->sha256 != f.sha256 ||
+          it->second->mode != f.mode)
+        continue;
+      std::string fresh = work_dir + "/" + f.path, old = final_dir + "/" + f.path;
+      std::string aside = fs::temp_sibling(fresh);
+      if (fs::hard_link(old, aside).ok() && !fs::rename_path(aside, fresh).ok())
+        (void)fs::remove_all(aside);
+    }
+  }
+
   size_t to_run = 0, hits = 0;
   auto fetched_early = pipe.provider().fetched_during_resolution();
   for (const auto& s : g.steps()) {

@@ -14,8 +14,20 @@ class StorePageCache : public net::PageCache {
   StorePageCache(store::Store& s, Context& ctx) : store_(s), ctx_(ctx) {}
   std::optional<net::CachedPage> get(const std::string& url) override {
     auto v = store_.get("page/" + url);
-    if (!v.ok() || !v->has_value()) return std::nullopt;
-    return net::parse_cached_page(**v);
+    if (v.ok() && v->has_value()) return net::parse_cached_page(**v);
+    if (!ctx_.opt.offline) return std::nullopt;
+    // Offline with an index URL never seen: any cached page of the same project will do
+    // (files are still checked against their hashes; the store holds them by content).
+    std::string tail = url.substr(url.find_last_of('/', url.size() >= 2 ? url.size() - 2 : 0));
+    std::optional<net::CachedPage> found;
+    (void)store_.scan("page/", [&](std::string_view key, std::string_view value) {
+      if (ends_with(key, tail) || ends_with(key, tail.substr(0, tail.size() - 1))) {
+        found = net::parse_cached_page(value);
+        if (found) return false;
+      }
+      return true;
+    });
+    return found;
   }
   void put(const std::string& url, const net::CachedPage& page) override {
     ctx_.defer_put("page/" + url, net::serialize_cached_page(page));

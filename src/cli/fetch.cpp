@@ -1,5 +1,6 @@
 #include "cli/fetch.hpp"
 
+#include "net/remote_zip.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -123,6 +124,21 @@ Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_
                           file.metadata_sha256 + ", got sha256:" + sha256_hex(resp->body));
       if (!sha.empty()) ctx_.defer_put("meta/" + sha, resp->body);
       return resp->body;
+    }
+  }
+  std::string url_key = "metaurl/" + file.url;
+  if (sha.empty()) {
+    auto v = ctx_.store->get(url_key);
+    if (v.ok() && v->has_value()) return **v;
+  }
+  if (local_path_of(file.url).empty() && !ctx_.opt.offline) {
+    // No PEP 658 file: read METADATA out of the remote zip with range requests.
+    uint64_t transferred = 0;
+    auto text = net::fetch_remote_wheel_metadata(*ctx_.http, file.url, file.filename, &transferred);
+    downloaded_bytes_ += transferred;
+    if (text.ok()) {
+      ctx_.defer_put(sha.empty() ? url_key : "meta/" + sha, *text);
+      return text;
     }
   }
   LB_ASSIGN(sha, fetch(file, fetched_wheel));

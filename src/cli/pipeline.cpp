@@ -236,11 +236,18 @@ Result<Resolved> Pipeline::resolve_requirements() {
   std::vector<std::string> names;
   for (const auto& r : roots) names.push_back(pep::normalize_name(r.name));
   (void)ctx_.index->prefetch(names);
-  LB_ASSIGN(auto resolution, resolve::resolve(roots, provider_, ro));
+  auto resolution_or = resolve::resolve(roots, provider_, ro);
+  if (!resolution_or.ok()) {
+    Error e = resolution_or.error();
+    e.message += provider_.notes_for(e.message);
+    return e;
+  }
+  auto& resolution = *resolution_or;
 
   Resolved out;
   std::vector<std::string> unhashed;
   for (const auto& p : resolution.packages) {
+    if (p.name == kPythonPackage) continue;
     Planned d;
     d.name = pep::normalize_name(p.name);
     d.version = p.version.to_string();

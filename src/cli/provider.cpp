@@ -33,18 +33,20 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     if (it != candidates_.end()) return &it->second;
   }
   std::vector<Candidate> out;
-  if (auto d = direct(name)) {
+  if (name == kPythonPackage) {
+    // The interpreter as a package: Requires-Python from metadata becomes a dependency on it.
+    auto v = pep::Version::parse(python_full_version());
+    if (v.ok()) out.push_back(Candidate{*v, false, {}});
+  } else if (auto d = direct(name)) {
     Candidate c{d->version, false, {{0, d->file}}};
     out.push_back(std::move(c));
   } else {
     LB_ASSIGN(auto files, ctx_.index->project_files(name));
-    std::string full = ctx_.python.markers.values.count("python_full_version")
-                           ? ctx_.python.markers.values.at("python_full_version")
-                           : ctx_.python.version;
-    auto py_version = pep::Version::parse(full);
+    auto py_version = pep::Version::parse(python_full_version());
     std::set<std::string> allowed;
     if (auto h = hashes_.find(name); h != hashes_.end()) allowed = h->second;
-    size_t sdists = 0, incompatible = 0;
+    size_t sdists = 0, incompatible = 0, wrong_python = 0;
+    std::set<std::string> other_platforms;
     for (auto& f : files) {
       if (!ends_with(f.filename, ".whl")) {
         ++sdists;
@@ -55,11 +57,15 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
       auto rank = ctx_.wheel_rank(f.filename);
       if (!rank) {
         ++incompatible;
+        for (const auto& t : wf->tags) other_platforms.insert(t.to_string());
         continue;
       }
       if (!f.requires_python.empty() && py_version.ok()) {
         auto spec = pep::SpecifierSet::parse(f.requires_python);
-        if (spec.ok() && !spec->contains(*py_version, true)) continue;
+        if (spec.ok() && !spec->contains(*py_version, true)) {
+          ++wrong_python;
+          continue;
+        }
       }
       if (!allowed.empty() && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
       auto v = pep::Version::parse(wf->version);
@@ -76,19 +82,28 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     for (auto& c : out)
       std::stable_sort(c.files.begin(), c.files.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (out.empty() && files.empty())
-      return make_error("no distribution named '" + name + "' found on the indexes or find-links",
-                        "check the name, -i/--index-url and -f/--find-links");
-    if (out.empty()) {
+    // No usable version is not an error here: the resolver explains the conflict (and may
+    // find a solution without this package); the note says why when it cannot.
+    if (out.empty() && files.empty()) {
+      std::lock_guard lock(mutex_);
+      notes_.emplace(name, make_error("no distribution named '" + name +
+                                          "' was found on the indexes or find-links",
+                                      "check the name, -i/--index-url and -f/--find-links"));
+    } else if (out.empty()) {
       std::string tags;
       for (size_t i = 0; i < ctx_.python.tags.size() && i < 3; ++i)
         tags += (i ? ", " : "") + ctx_.python.tags[i].to_string();
-      return make_error("no compatible wheel for '" + name + "' (" + std::to_string(files.size()) +
-                            " files: " + std::to_string(incompatible) + " wheels for other tags, " +
-                            std::to_string(sdists) + " source archives)",
-                        "looked for tags " + tags + ", ... (" +
-                            std::to_string(ctx_.python.tags.size()) + " in all) and Python " +
-                            ctx_.python.version + "; building from source is not supported yet");
+      std::vector<std::string> others(other_platforms.begin(), other_platforms.end());
+      if (others.size() > 6) others.resize(6);
+      std::string msg = "no compatible wheel for '" + name + "' among its " +
+                        std::to_string(files.size()) + " files";
+      if (incompatible) msg += "; wheels exist only for other tags: " + join(others, ", ");
+      if (wrong_python) msg += "; " + std::to_string(wrong_python) + " need another Python";
+      if (sdists) msg += "; " + std::to_string(sdists) + " source archives (building from source is not supported yet)";
+      std::lock_guard lock(mutex_);
+      notes_.emplace(name, make_error(msg, "looked for tags " + tags + ", ... (" +
+                                               std::to_string(ctx_.python.tags.size()) +
+                                               " in all) and Python " + python_full_version()));
     }
   }
   std::lock_guard lock(mutex_);
@@ -131,6 +146,18 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
   auto meta = wheel::parse_core_metadata(text);
   if (!meta.ok()) return meta.error().context(file.filename + " METADATA");
   std::vector<pep::Requirement> reqs;
+  if (!meta->requires_python.empty()) {
+    // Requires-Python from METADATA (find-links have no data-requires-python): a dependency
+    // on the interpreter, so the resolver backtracks past versions that cannot run here.
+    auto spec = pep::SpecifierSet::parse(meta->requires_python);
+    auto py = pep::Version::parse(python_full_version());
+    if (spec.ok() && py.ok() && !spec->contains(*py, true)) {
+      pep::Requirement r;
+      r.name = kPythonPackage;
+      r.specifier = *spec;
+      reqs.push_back(std::move(r));
+    }
+  }
   for (const auto& line : meta->requires_dist) {
     auto r = pep::Requirement::parse(line);
     if (!r.ok())
@@ -142,6 +169,20 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
   if (fetched) fetched_.insert(name);
   deps_[key] = reqs;
   return reqs;
+}
+
+std::string IndexProvider::notes_for(const std::string& message) const {
+  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  std::string out;
+  for (const auto& [name, err] : notes_)
+    if (message.find(name) != std::string::npos)
+      out += "\n  note: " + err.message + (err.hint.empty() ? "" : " (" + err.hint + ")");
+  return out;
+}
+
+std::string IndexProvider::python_full_version() const {
+  auto it = ctx_.python.markers.values.find("python_full_version");
+  return it != ctx_.python.markers.values.end() ? it->second : ctx_.python.version;
 }
 
 void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Version>>& items) {

@@ -23,6 +23,9 @@ struct DirectDist {
   std::string requested_url;  ///< as the user wrote it (for direct_url.json)
 };
 
+/// The interpreter, seen by the resolver as a package with one version.
+inline constexpr const char* kPythonPackage = "python";
+
 class IndexProvider : public resolve::Provider {
  public:
   IndexProvider(Context& ctx, Fetcher& fetcher) : ctx_(ctx), fetcher_(fetcher) {}
@@ -41,6 +44,9 @@ class IndexProvider : public resolve::Provider {
   /// The file to install for name==version (best tag rank).
   Result<net::IndexFile> best_file(const std::string& name, const pep::Version& version);
   const DirectDist* direct(const std::string& name) const;
+  /// Why a package has no usable versions (no such project, no compatible wheel), for the
+  /// packages named in a resolver failure.
+  std::string notes_for(const std::string& message) const;
   /// Wheels fetched while reading metadata (they count as executed fetch steps).
   std::set<std::string> fetched_during_resolution() const;
 
@@ -51,6 +57,7 @@ class IndexProvider : public resolve::Provider {
     std::vector<std::pair<size_t, net::IndexFile>> files;  // (tag rank, file), best first
   };
   Result<std::vector<Candidate>*> candidates(const std::string& name);
+  std::string python_full_version() const;
 
   Context& ctx_;
   Fetcher& fetcher_;
@@ -60,6 +67,7 @@ class IndexProvider : public resolve::Provider {
   std::map<std::string, std::vector<Candidate>> candidates_;
   std::map<std::string, std::vector<pep::Requirement>> deps_;  // "name==version"
   std::set<std::string> fetched_;
+  std::map<std::string, Error> notes_;
 };
 
 }  // namespace lb::cli

@@ -1,6 +1,6 @@
 """Session fixtures for the black-box tests of the lavabuild binary.
 
-Env vars: LAVABUILD_BIN (default /work/main/build/lead/lavabuild), LAVABUILD_TEST_PYTHON
+Env vars: LAVABUILD_BIN (default <repo>/build/lavabuild), LAVABUILD_TEST_PYTHON
 (default /usr/bin/python3). Fixtures are generated once per session with
 tools/make_fixtures.py and served by a real nginx on 127.0.0.1.
 """
@@ -19,7 +19,7 @@ from lbtest import TOOLS, Lavabuild, clean_environ  # noqa: E402
 sys.path.insert(0, str(TOOLS))
 import serve_index  # noqa: E402
 
-BIN = os.environ.get("LAVABUILD_BIN", "/work/main/build/lead/lavabuild")
+BIN = os.environ.get("LAVABUILD_BIN", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "lavabuild") if "tools" in __file__ else os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "lavabuild"))
 TEST_PYTHON = os.environ.get("LAVABUILD_TEST_PYTHON", "/usr/bin/python3")
 
 # Nothing may reach the internet: no proxies for us or any child (children get `environ`).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Black-box tests of the lavabuild binary ($LAVABUILD_BIN, default build/lead/lavabuild).
+# Black-box tests of the lavabuild binary ($LAVABUILD_BIN, default build/lavabuild).
 # Usage: tests/blackbox/run.sh [pytest args...]
 # Prints the pytest summary line last; exits non-zero when pytest does.
 here=$(cd "$(dirname "$0")" && pwd)
