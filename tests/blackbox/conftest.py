@@ -128,4 +128,5 @@ def pytest_terminal_summary(terminalreporter):
     if s.get("compared"):
         terminalreporter.write_line(
             f"resolver diff: {s['compared']} seeds compared, {s.get('same', 0)} identical to pip's choice, "
-            f"{s.get('unsolvable', 0)} unsolvable for both")
+            f"{s.get('unsolvable', 0)} unsolvable for both, {s.get('pep440_prerelease', 0)} solved only under "
+            f"PEP 440's pre-release rule (pip 23 needs --pre there)")
