@@ -275,12 +275,28 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
 
 int cmd_lock(Context& ctx, Pipeline& pipe) {
   ctx.begin_reads();
+  // Re-locking moves nothing without cause: the existing lock's pins are preferences.
+  if (auto text = fs::read_file(ctx.opt.output); text.ok()) {
+    auto old = lock::parse_pylock(*text, ctx.opt.output);
+    if (old.ok())
+      for (const auto& p : old->packages)
+        if (auto v = pep::Version::parse(p.version); v.ok())
+          pipe.preferences.emplace(pep::normalize_name(p.name), *v);
+  }
   auto resolved = pipe.resolve();
   if (!resolved.ok()) return fail(resolved.error());
   lock::Lock l;
   l.created_by = "lavabuild";
   l.requires_python =
       ">=" + std::to_string(ctx.python.major) + "." + std::to_string(ctx.python.minor);
+  // The lock was resolved for this interpreter's markers; say so (PEP 751 `environments`).
+  const auto& mk = ctx.python.markers.values;
+  auto marker = [&](const char* key) {
+    auto it = mk.find(key);
+    return std::string(key) + " == \"" + (it == mk.end() ? "" : it->second) + "\"";
+  };
+  l.environments.push_back(marker("implementation_name") + " and " + marker("python_version") +
+                           " and " + marker("sys_platform") + " and " + marker("platform_machine"));
   std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
   // Every locked file must carry its size and hash: fetch what the store lacks, in parallel.
   std::vector<std::thread> threads;

@@ -55,7 +55,16 @@ std::string unpack_key(const std::string& sha, const std::string& filename) {
 }  // namespace
 
 Status Pipeline::load_inputs() {
-  bool is_lock = ctx_.opt.inputs.size() == 1 && ends_with(ctx_.opt.inputs[0], ".toml");
+  // A PEP 751 lock: pylock.toml / pylock.NAME.toml, or any file that starts like one.
+  bool is_lock = false;
+  if (ctx_.opt.inputs.size() == 1) {
+    const std::string& in = ctx_.opt.inputs[0];
+    is_lock = ends_with(in, ".toml");
+    if (!is_lock)
+      if (auto head = fs::read_file(in); head.ok())
+        is_lock =
+            starts_with(*head, "lock-version") || head->find("\nlock-version") != std::string::npos;
+  }
   if (is_lock) {
     lock_path_ = fs::absolute(ctx_.opt.inputs[0]);
     auto text = fs::read_file(lock_path_);
@@ -124,6 +133,17 @@ Result<Resolved> Pipeline::resolve_lock() {
       return make_error(lock_path_ + ": the lock requires Python " + lock_->requires_python +
                             " but the interpreter is " + ctx_.python.version,
                         "pass a matching --python");
+  }
+  if (!lock_->environments.empty()) {
+    bool any = false;
+    for (const auto& env_marker : lock_->environments) {
+      auto m = pep::Marker::parse(env_marker);
+      if (m.ok() && m->evaluate(ctx_.python.markers)) any = true;
+    }
+    if (!any)
+      return make_error(lock_path_ + ": the lock is for " + join(lock_->environments, " or ") +
+                            ", which this interpreter (" + ctx_.python.executable + ") is not",
+                        "lock again for this environment, or pass the right --python");
   }
   for (const auto& p : lock_->packages) {
     if (!p.marker.empty()) {

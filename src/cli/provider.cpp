@@ -99,7 +99,9 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
                         std::to_string(files.size()) + " files";
       if (incompatible) msg += "; wheels exist only for other tags: " + join(others, ", ");
       if (wrong_python) msg += "; " + std::to_string(wrong_python) + " need another Python";
-      if (sdists) msg += "; " + std::to_string(sdists) + " source archives (building from source is not supported yet)";
+      if (sdists)
+        msg += "; " + std::to_string(sdists) +
+               " source archives (building from source is not supported yet)";
       std::lock_guard lock(mutex_);
       notes_.emplace(name, make_error(msg, "looked for tags " + tags + ", ... (" +
                                                std::to_string(ctx_.python.tags.size()) +
