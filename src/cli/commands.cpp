@@ -165,6 +165,14 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     }
   }
   ctx.out->set_total(to_run);
+  {
+    // Downloads are I/O: fetch them all at once over parallel connections instead of
+    // two at a time on the step pool; the fetch steps then find them in the store.
+    std::vector<net::IndexFile> to_fetch;
+    for (size_t i = 0; i < resolved->dists.size(); ++i)
+      if (g.steps()[i * 3].needs_run) to_fetch.push_back(resolved->dists[i].file);
+    pipe.fetcher().prefetch(to_fetch);
+  }
   auto result = graph::execute(g, o.jobs, [&](const graph::Step& s, bool started) {
     if (started)
       ctx.out->step_started(kind_name(s.kind), s.label);

@@ -106,6 +106,40 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
   return sha;
 }
 
+std::vector<std::string> Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
+  std::vector<net::Request> requests;
+  std::vector<const net::IndexFile*> wanted;
+  for (const auto& f : files) {
+    if (!local_path_of(f.url).empty() || ctx_.opt.offline || !cached_sha(f).empty()) continue;
+    net::Request req;
+    req.url = f.url;
+    req.dest_path = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch"));
+    requests.push_back(std::move(req));
+    wanted.push_back(&f);
+  }
+  std::vector<std::string> done;
+  if (requests.size() < 2) return done;  // one file gains nothing from batching
+  auto responses = ctx_.http->fetch_all(requests);
+  for (size_t i = 0; i < responses.size(); ++i) {
+    const auto& r = responses[i];
+    const std::string& tmp = requests[i].dest_path;
+    bool good = r.ok() && r->status >= 200 && r->status < 300 &&
+                (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256);
+    if (good) {
+      auto sha = ctx_.store->put_blob_file(tmp, false);
+      if (sha.ok()) {
+        downloaded_bytes_ += r->bytes;
+        ctx_.defer_put("dl/" + wanted[i]->url, *sha + "\n0\n0");
+        std::lock_guard lock(mutex_);
+        memo_[wanted[i]->url] = *sha;
+        done.push_back(wanted[i]->url);
+      }
+    }
+    (void)fs::remove_all(tmp);
+  }
+  return done;
+}
+
 Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_wheel) {
   fetched_wheel = false;
   std::string sha = file.sha256.empty() ? cached_sha(file) : file.sha256;
