@@ -9,6 +9,7 @@
 
 #include "cli/context.hpp"
 #include "cli/pipeline.hpp"
+#include "cli/share.hpp"
 #include "env/manifest.hpp"
 #include "env/venv.hpp"
 #include "pep/name.hpp"
@@ -206,18 +207,27 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
                   "); copied them instead");
 
   env::Manifest manifest;
-  manifest.stamp = stamp;
+  // Neither the stamp nor the env's path goes into the manifest (the stamp file has them),
+  // so envs of the same requirements have byte-identical manifests that can share a blob.
   manifest.interpreter_executable = ctx.python.executable;
   manifest.interpreter_version = ctx.python.version;
   manifest.interpreter_key = ctx.python.key;
   manifest.dists = pipe.installed;
-  manifest.env_path = final_dir;
   manifest.venv_files = std::move(venv_files);
   std::string digest = env::manifest_digest(manifest);
   json packages = json::array();
   for (const auto& d : resolved->dists)
     packages.push_back({{"name", d.name}, {"version", d.version}});
   Status st = env::write_manifest(work_dir, manifest);
+  if (st.ok() && o.link_mode == "hardlink") {
+    std::vector<SharedFile> per_env{{work_dir + "/" + env::kManifestRel, false}};
+    for (const auto& f : manifest.venv_files)
+      if (f.mode != env::kModeSymlink) per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
+    for (const auto& d : manifest.dists)
+      for (const auto& f : d.files)
+        if (f.per_env) per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
+    share_through_store(*ctx.store, per_env);
+  }
   if (st.ok())
     st = fs::write_file(work_dir + "/.lavabuild/stamp", render_stamp({stamp, digest, packages}));
   if (st.ok()) {

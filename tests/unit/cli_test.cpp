@@ -1,0 +1,341 @@
+// cli: option parsing, the Reporter's plain (non-terminal) output, and run()'s exit codes for
+// usage errors. The end-to-end pipeline tests are in cli_pipeline_test.cpp.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "cli/output.hpp"
+#include "util/fs.hpp"
+
+using namespace lb;
+using namespace lb::cli;
+
+namespace {
+
+/// Unsets every variable parse_options reads; restores them all afterwards.
+struct CleanEnv {
+  std::map<std::string, std::optional<std::string>> saved;
+  CleanEnv() {
+    for (const char* n : {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LAVABUILD_PYTHON",
+                          "LAVABUILD_INDEX_URL", "LAVABUILD_LINK_MODE", "LAVABUILD_OFFLINE",
+                          "LAVABUILD_NO_INDEX", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT"}) {
+      const char* v = std::getenv(n);
+      saved[n] = v ? std::optional<std::string>(v) : std::nullopt;
+      ::unsetenv(n);
+    }
+    ::setenv("HOME", "/home/tester", 1);
+  }
+  ~CleanEnv() {
+    for (const auto& [n, v] : saved) {
+      if (v)
+        ::setenv(n.c_str(), v->c_str(), 1);
+      else
+        ::unsetenv(n.c_str());
+    }
+  }
+};
+
+Result<Options> parse(std::vector<std::string> args, std::string* help = nullptr) {
+  args.insert(args.begin(), "lavabuild");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string h;
+  auto r = parse_options(int(args.size()), argv.data(), h);
+  if (help) *help = h;
+  return r;
+}
+
+/// Redirects a file descriptor into a temp file until text() is called.
+class Capture {
+ public:
+  explicit Capture(int fd) : fd_(fd) {
+    char tmpl[] = "/tmp/lb-cli-capture-XXXXXX";
+    int tmp = ::mkstemp(tmpl);
+    path_ = tmpl;
+    std::fflush(nullptr);
+    saved_ = ::dup(fd_);
+    ::dup2(tmp, fd_);
+    ::close(tmp);
+  }
+  ~Capture() {
+    restore();
+    ::unlink(path_.c_str());
+  }
+  std::string text() {
+    restore();
+    auto t = fs::read_file(path_);
+    return t.ok() ? *t : "";
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(nullptr);
+    ::dup2(saved_, fd_);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  int fd_;
+  int saved_ = -1;
+  std::string path_;
+};
+
+/// run() with argv built from strings; returns (exit code, stdout, stderr).
+struct RunOut {
+  int rc;
+  std::string out, err;
+};
+RunOut run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "lavabuild");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  Capture out(1), err(2);
+  int rc = run(int(args.size()), argv.data());
+  std::string e = err.text();
+  return {rc, out.text(), e};
+}
+
+}  // namespace
+
+TEST_CASE("cli options: command, inputs and output", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"env", "req.txt", "-o", "myenv"});
+  REQUIRE(o.ok());
+  CHECK(o->command == "env");
+  CHECK(o->inputs == std::vector<std::string>{"req.txt"});
+  CHECK(o->output == "myenv");
+  CHECK(o->cache_action.empty());
+}
+
+TEST_CASE("cli options: defaults", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"env", "req.txt"});
+  REQUIRE(o.ok());
+  CHECK(o->output == ".venv");
+  CHECK(o->link_mode == "hardlink");
+  CHECK(o->format == "text");
+  CHECK(o->jobs >= 1);
+  CHECK(o->verbose == 0);
+  CHECK_FALSE(o->json);
+  CHECK_FALSE(o->no_index);
+  CHECK_FALSE(o->offline);
+  CHECK_FALSE(o->index_url.has_value());
+  CHECK(o->python.empty());
+  CHECK(o->cache_dir == "/home/tester/.cache/lavabuild");
+}
+
+TEST_CASE("cli options: the cache dir comes from the environment unless given", "[cli]") {
+  CleanEnv env;
+  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
+  CHECK(default_cache_dir() == "/xdg/lavabuild");
+  CHECK(parse({"env", "r.txt"})->cache_dir == "/xdg/lavabuild");
+  ::setenv("LAVABUILD_CACHE_DIR", "/lbcache", 1);
+  CHECK(default_cache_dir() == "/lbcache");
+  CHECK(parse({"env", "r.txt"})->cache_dir == "/lbcache");
+  CHECK(parse({"env", "r.txt", "--cache-dir", "/given"})->cache_dir == "/given");
+  ::setenv("LAVABUILD_CACHE_DIR", "", 1);  // empty counts as unset
+  CHECK(default_cache_dir() == "/xdg/lavabuild");
+}
+
+TEST_CASE("cli options: -r, -f, --extra-index-url repeat in order", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"env", "a.txt", "-r", "b.txt", "--requirement", "c.txt", "-f", "/w1", "-f", "/w2",
+                  "--extra-index-url", "http://x/simple", "--extra-index-url", "http://y/simple"});
+  REQUIRE(o.ok());
+  CHECK(o->inputs == std::vector<std::string>{"a.txt", "b.txt", "c.txt"});
+  CHECK(o->find_links == std::vector<std::string>{"/w1", "/w2"});
+  CHECK(o->extra_index_urls == std::vector<std::string>{"http://x/simple", "http://y/simple"});
+}
+
+TEST_CASE("cli options: -i and LAVABUILD_INDEX_URL", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"plan", "r.txt", "-i", "http://127.0.0.1:1/simple"});
+  REQUIRE(o.ok());
+  CHECK(o->index_url == std::optional<std::string>("http://127.0.0.1:1/simple"));
+  ::setenv("LAVABUILD_INDEX_URL", "http://env/simple", 1);
+  CHECK(parse({"plan", "r.txt"})->index_url == std::optional<std::string>("http://env/simple"));
+  CHECK(parse({"plan", "r.txt", "--index-url", "http://cli/simple"})->index_url ==
+        std::optional<std::string>("http://cli/simple"));
+}
+
+TEST_CASE("cli options: flags, -j and -v", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"env", "r.txt", "--json", "--no-index", "--offline", "--pre", "--seed",
+                  "--require-hashes", "-j", "3", "-v", "--python", "/usr/bin/python3"});
+  REQUIRE(o.ok());
+  CHECK(o->json);
+  CHECK(o->no_index);
+  CHECK(o->offline);
+  CHECK(o->pre);
+  CHECK(o->seed);
+  CHECK(o->require_hashes);
+  CHECK(o->jobs == 3);
+  CHECK(o->verbose == 1);
+  CHECK(o->python == "/usr/bin/python3");
+  ::setenv("LAVABUILD_JOBS", "5", 1);
+  ::setenv("LAVABUILD_NO_INDEX", "1", 1);
+  auto e = parse({"env", "r.txt"});
+  CHECK(e->jobs == 5);
+  CHECK(e->no_index);
+  CHECK(parse({"env", "r.txt", "-j", "2"})->jobs == 2);
+}
+
+TEST_CASE("cli options: --link-mode is validated", "[cli]") {
+  CleanEnv env;
+  for (const char* m : {"hardlink", "clone", "copy"}) {
+    auto o = parse({"env", "r.txt", "--link-mode", m});
+    REQUIRE(o.ok());
+    CHECK(o->link_mode == m);
+  }
+  auto bad = parse({"env", "r.txt", "--link-mode", "symlink"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("--link-mode") && Catch::Contains("symlink"));
+  ::setenv("LAVABUILD_LINK_MODE", "copy", 1);
+  CHECK(parse({"env", "r.txt"})->link_mode == "copy");
+  CHECK(parse({"env", "r.txt", "--link-mode", "clone"})->link_mode == "clone");
+  ::setenv("LAVABUILD_LINK_MODE", "bogus", 1);
+  CHECK_FALSE(parse({"env", "r.txt"}).ok());
+}
+
+TEST_CASE("cli options: --format is validated", "[cli]") {
+  CleanEnv env;
+  for (const char* f : {"text", "dot", "json"}) CHECK(parse({"plan", "r.txt", "--format", f}).ok());
+  auto bad = parse({"plan", "r.txt", "--format", "xml"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("--format"));
+}
+
+TEST_CASE("cli options: per-command requirements", "[cli]") {
+  CleanEnv env;
+  auto lock = parse({"lock", "r.txt"});
+  REQUIRE_FALSE(lock.ok());
+  CHECK_THAT(lock.error().message, Catch::Contains("-o"));
+  CHECK(parse({"lock", "r.txt", "-o", "pylock.toml"}).ok());
+  CHECK(parse({"lock", "r.txt", "-o", "pylock.toml"})->output == "pylock.toml");
+  CHECK_FALSE(parse({"plan"}).ok());
+  CHECK_FALSE(parse({"lock", "-o", "pylock.toml"}).ok());
+  CHECK_FALSE(parse({"verify"}).ok());
+  CHECK_FALSE(parse({"verify", "a", "b"}).ok());
+  auto v = parse({"verify", "myenv"});
+  REQUIRE(v.ok());
+  CHECK(v->inputs == std::vector<std::string>{"myenv"});
+  auto c = parse({"cache", "stats"});
+  REQUIRE(c.ok());
+  CHECK(c->command == "cache");
+  CHECK(c->cache_action == "stats");
+  CHECK(c->inputs.empty());
+  CHECK_FALSE(parse({"cache"}).ok());
+}
+
+TEST_CASE("cli options: unknown command and option", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"instal", "r.txt"});
+  REQUIRE_FALSE(o.ok());
+  CHECK_THAT(o.error().message, Catch::Contains("unknown command") && Catch::Contains("instal"));
+  CHECK_FALSE(parse({"env", "r.txt", "--no-such-option"}).ok());
+  CHECK_FALSE(parse({"env", "r.txt", "-j", "many"}).ok());
+  CHECK_FALSE(parse({"--json"}).ok());  // options but no command
+}
+
+TEST_CASE("cli options: --help and no arguments give the help text", "[cli]") {
+  CleanEnv env;
+  std::string help;
+  auto o = parse({"--help"}, &help);
+  REQUIRE(o.ok());
+  CHECK(o->command.empty());
+  CHECK_THAT(help, Catch::Contains("usage: lavabuild") && Catch::Contains("--link-mode") &&
+                       Catch::Contains("verify ENV"));
+  help.clear();
+  auto none = parse({}, &help);
+  REQUIRE(none.ok());
+  CHECK_FALSE(help.empty());
+  help.clear();
+  CHECK(parse({"env", "-h"}, &help).ok());
+  CHECK_FALSE(help.empty());
+}
+
+TEST_CASE("cli Reporter: plain lines when stderr is not a terminal", "[cli]") {
+  Capture err(2);
+  {
+    Reporter r(false, 0);
+    r.set_total(2);
+    r.step_started("fetch", "alpha 1.0");
+    r.step_finished("fetch", "alpha 1.0");
+    r.explain("not shown without -v");
+    r.warn("careful");
+    r.warn("careful");
+    r.warn("other");
+    r.info("done");
+    r.finish();
+    CHECK_FALSE(r.verbose());
+  }
+  std::string text = err.text();
+  CHECK(text == "fetch alpha 1.0\nwarning: careful\nwarning: other\ndone\n");
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text.find('\033') == std::string::npos);
+}
+
+TEST_CASE("cli Reporter: --json keeps step lines off unless -v; -v explains", "[cli]") {
+  std::string quiet, loud;
+  {
+    Capture err(2);
+    Reporter r(true, 0);
+    r.step_finished("link", "beta 1.1");
+    r.explain("why not");
+    quiet = err.text();
+  }
+  {
+    Capture err(2);
+    Reporter r(true, 1);
+    CHECK(r.verbose());
+    r.explain("link beta 1.1: not in the existing env");
+    r.step_finished("link", "beta 1.1");
+    loud = err.text();
+  }
+  CHECK(quiet.empty());
+  CHECK(loud == "  why: link beta 1.1: not in the existing env\nlink beta 1.1\n");
+}
+
+TEST_CASE("cli run: exit codes of usage errors and --help", "[cli]") {
+  CleanEnv env;
+  auto help = run_cli({"--help"});
+  CHECK(help.rc == 0);
+  CHECK_THAT(help.out, Catch::Contains("usage: lavabuild"));
+  auto unknown = run_cli({"frobnicate"});
+  CHECK(unknown.rc == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("frobnicate"));
+  CHECK(run_cli({"env", "r.txt", "--link-mode", "bogus"}).rc == 2);
+  CHECK(run_cli({"plan", "r.txt", "--format", "svg"}).rc == 2);
+  CHECK(run_cli({"lock", "r.txt"}).rc == 2);
+}
+
+TEST_CASE("cli run: verify of a directory that is not an env fails with 1", "[cli]") {
+  char tmpl[] = "/tmp/lb-cli-verify-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  auto r = run_cli({"verify", dir});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.err, Catch::Contains("error"));
+  (void)fs::remove_all(dir);
+}
+
+TEST_CASE("cli run: cache with an unknown action is a usage error", "[cli]") {
+  CleanEnv env;
+  char tmpl[] = "/tmp/lb-cli-cache-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  auto r = run_cli({"cache", "explode", "--cache-dir", dir + "/c"});
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("explode"));
+  auto stats = run_cli({"cache", "stats", "--cache-dir", dir + "/c", "--json"});
+  CHECK(stats.rc == 0);
+  CHECK_THAT(stats.out, Catch::Contains("\"blobs\""));
+  (void)fs::remove_all(dir);
+}
