@@ -37,6 +37,12 @@ const char* kind_name(graph::StepKind k) {
   return "?";
 }
 
+void flush_or_warn(Context& ctx) {
+  if (auto st = ctx.flush_puts(); !st.ok())
+    ctx.out->warn("could not update the cache index (" + st.error().message +
+                  "); the next run will redo some work");
+}
+
 int fail(const Error& e) {
   std::fprintf(stderr, "error: %s\n", e.message.c_str());
   if (!e.hint.empty()) std::fprintf(stderr, "  hint: %s\n", e.hint.c_str());
@@ -121,7 +127,10 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     }
 
   auto resolved = pipe.resolve();
-  if (!resolved.ok()) return fail(resolved.error());
+  if (!resolved.ok()) {
+    flush_or_warn(ctx);  // index pages and metadata fetched so far stay useful
+    return fail(resolved.error());
+  }
 
   std::string work_dir = fs::temp_sibling(final_dir);
   graph::Graph g;
@@ -182,7 +191,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   });
   if (result.failure) {
     ctx.out->finish();
-    (void)ctx.flush_puts();  // what was fetched and unpacked stays useful
+    flush_or_warn(ctx);  // what was fetched and unpacked stays useful
     cleanup();
     const auto& step = g.steps()[size_t(result.failure->first)];
     Error e = result.failure->second;
@@ -222,7 +231,8 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   if (st.ok() && o.link_mode == "hardlink") {
     std::vector<SharedFile> per_env{{work_dir + "/" + env::kManifestRel, false}};
     for (const auto& f : manifest.venv_files)
-      if (f.mode != env::kModeSymlink) per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
+      if (f.mode != env::kModeSymlink)
+        per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
     for (const auto& d : manifest.dists)
       for (const auto& f : d.files)
         if (f.per_env) per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
@@ -239,7 +249,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   }
   cleanup();  // after an exchange, work_dir holds the old env
   if (!st.ok()) return fail(st.error());
-  (void)ctx.flush_puts();
+  flush_or_warn(ctx);
 
   ctx.out->finish();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
@@ -282,7 +292,7 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
   auto built =
       pipe.build_graph(*resolved, final_dir, final_dir + ".plan", old ? &old->dists : nullptr, g);
   if (!built.ok()) return fail(built.error());
-  (void)ctx.flush_puts();
+  flush_or_warn(ctx);
   std::string text = ctx.opt.format == "dot"    ? graph::to_dot(g)
                      : ctx.opt.format == "json" ? graph::to_json(g)
                                                 : graph::to_text(g);
@@ -302,7 +312,10 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
           pipe.preferences.emplace(pep::normalize_name(p.name), *v);
   }
   auto resolved = pipe.resolve();
-  if (!resolved.ok()) return fail(resolved.error());
+  if (!resolved.ok()) {
+    flush_or_warn(ctx);
+    return fail(resolved.error());
+  }
   lock::Lock l;
   l.created_by = "lavabuild";
   l.requires_python =
@@ -316,7 +329,12 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
   l.environments.push_back(marker("implementation_name") + " and " + marker("python_version") +
                            " and " + marker("sys_platform") + " and " + marker("platform_machine"));
   std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
-  // Every locked file must carry its size and hash: fetch what the store lacks, in parallel.
+  // Every locked file must carry its size and hash: fetch what the store lacks, in parallel,
+  // without holding the store's index (other processes may need it meanwhile).
+  flush_or_warn(ctx);
+  std::vector<net::IndexFile> files;
+  for (const auto& d : resolved->dists) files.push_back(d.file);
+  pipe.fetcher().prefetch(files);
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};
   std::vector<std::optional<Error>> errors(resolved->dists.size());
@@ -324,11 +342,14 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     threads.emplace_back([&] {
       for (size_t i; (i = next++) < resolved->dists.size();) {
         bool ran = false;
-        auto sha = pipe.fetcher().fetch(resolved->dists[i].file, ran);
-        if (!sha.ok())
+        auto& d = resolved->dists[i];
+        auto sha = pipe.fetcher().fetch(d.file, ran);
+        if (!sha.ok()) {
           errors[i] = sha.error();
-        else
-          resolved->dists[i].sha256 = *sha;
+          continue;
+        }
+        d.sha256 = *sha;
+        if (auto st = check_pinned(d, *ctx.store); !st.ok()) errors[i] = st.error();
       }
     });
   for (auto& t : threads) t.join();
@@ -338,20 +359,7 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     lock::Package p;
     p.name = d.name;
     p.version = d.version;
-    auto pv = pep::Version::parse(d.version);
-    if (pv.ok()) {
-      auto deps = pipe.provider().dependencies(d.name, *pv);
-      if (deps.ok()) {
-        std::set<std::string> names;
-        for (const auto& r : *deps) {
-          if (r.marker && !r.marker->evaluate(ctx.python.markers)) continue;
-          std::string n = pep::normalize_name(r.name);
-          for (const auto& other : resolved->dists)
-            if (other.name == n) names.insert(n);
-        }
-        p.dependencies.assign(names.begin(), names.end());
-      }
-    }
+    p.dependencies = d.dependencies;
     lock::FileRef f;
     f.name = d.file.filename;
     std::string local = local_path_of(d.file.url);
@@ -367,7 +375,7 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     p.wheels.push_back(f);
     l.packages.push_back(std::move(p));
   }
-  (void)ctx.flush_puts();
+  flush_or_warn(ctx);
   if (auto st = fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l)); !st.ok())
     return fail(st.error());
   if (ctx.opt.json) {
@@ -382,7 +390,8 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
   return 0;
 }
 
-/// --locked: the requirements must be satisfied by the lock, exactly.
+/// --locked: the requirements must be satisfied by the lock, and the lock must be complete
+/// (every dependency it names is in it); the env is then installed from the lock itself.
 Status check_locked(Context& ctx, const std::string& lock_path) {
   auto text = fs::read_file(lock_path);
   if (!text.ok()) return make_error("cannot read lock file " + lock_path);
@@ -392,6 +401,10 @@ Status check_locked(Context& ctx, const std::string& lock_path) {
   std::vector<std::string> problems;
   for (const auto& e : ctx.reqs.requirements) {
     if (e.req.marker && !e.req.marker->evaluate(ctx.python.markers)) continue;
+    if (e.req.name.empty()) {
+      problems.push_back(e.loc.to_string() + ": " + e.text + " has no name to look up in the lock");
+      continue;
+    }
     std::string name = pep::normalize_name(e.req.name);
     auto it = pins.find(name);
     if (it == pins.end()) {
@@ -399,10 +412,15 @@ Status check_locked(Context& ctx, const std::string& lock_path) {
       continue;
     }
     auto v = pep::Version::parse(it->second);
-    if (v.ok() && !e.req.specifier.contains(*v, true))
+    if (!v.ok() || !e.req.specifier.contains(*v, true))
       problems.push_back(e.loc.to_string() + ": " + e.text + " does not allow the locked " + name +
                          " " + it->second);
   }
+  for (const auto& p : l.packages)
+    for (const auto& dep : p.dependencies)
+      if (!pins.count(pep::normalize_name(dep)))
+        problems.push_back("the lock's " + p.name + " depends on " + dep +
+                           ", which it does not pin");
   if (!problems.empty())
     return make_error(
         "the requirements no longer match " + lock_path + ":\n  " + join(problems, "\n  "),
@@ -498,8 +516,12 @@ int run(int argc, char** argv) {
   if (auto st = pipe.load_inputs(); !st.ok()) return fail(st.error());
   if (o.command != "env")  // env sets up the network only after its no-op check
     if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
-  if (!o.locked.empty())
+  if (!o.locked.empty()) {
     if (auto st = check_locked(ctx, o.locked); !st.ok()) return fail(st.error());
+    if (o.command == "env" || o.command == "plan")
+      if (auto st = pipe.use_lock(o.locked); !st.ok()) return fail(st.error());
+  }
+
   if (o.command == "env") return cmd_env(ctx, pipe);
   if (o.command == "plan") return cmd_plan(ctx, pipe);
   if (o.command == "lock") return cmd_lock(ctx, pipe);

@@ -135,6 +135,11 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
     return make_error("usage: lavabuild lock needs -o pylock.toml");
   if ((o.command == "plan" || o.command == "lock") && o.inputs.empty())
     return make_error("usage: lavabuild " + o.command + " needs a requirements file");
+  if (o.command == "env" && o.inputs.empty())
+    return make_error("usage: lavabuild env needs a requirements file or a pylock.toml",
+                      "lavabuild env requirements.txt -o DIR");
+  if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify")
+    return make_error("usage: lavabuild cache stats|verify, not '" + o.cache_action + "'");
   if (o.command == "verify" && o.inputs.size() != 1)
     return make_error("usage: lavabuild verify ENV");
   return o;

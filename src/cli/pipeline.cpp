@@ -54,6 +54,45 @@ std::string unpack_key(const std::string& sha, const std::string& filename) {
 
 }  // namespace
 
+Status check_pinned(const Planned& d, store::Store& store) {
+  std::string path = store.blob_path(d.sha256, false);
+  if (!d.allowed_hashes.empty() && !d.allowed_hashes.count("sha256:" + d.sha256)) {
+    // pip also accepts sha384 and sha512 pins: compute those only when they are asked for.
+    bool matched = false;
+    for (const auto& want : d.allowed_hashes) {
+      auto colon = want.find(':');
+      std::string algo = want.substr(0, colon);
+      if (algo == "sha256" || colon == std::string::npos) continue;
+      auto got = digest_file_hex(path, algo);
+      if (got.ok() && "" + algo + ":" + *got == want) matched = true;
+    }
+    if (!matched) {
+      std::vector<std::string> want(d.allowed_hashes.begin(), d.allowed_hashes.end());
+      return make_error("hash mismatch for " + d.file.filename + " (" + d.origin + "): expected " +
+                            join(want, " or ") + ", got sha256:" + d.sha256,
+                        "the file differs from what was pinned; do not install it unless the "
+                        "new hash is trusted");
+    }
+  }
+  if (d.expected_size) {
+    uint64_t size = fs::stat_path(path).size;
+    if (size != *d.expected_size)
+      return make_error("size mismatch for " + d.file.filename + " (" + d.origin + "): expected " +
+                        std::to_string(*d.expected_size) + " bytes, got " + std::to_string(size));
+  }
+  return {};
+}
+
+Status Pipeline::use_lock(const std::string& path) {
+  lock_path_ = fs::absolute(path);
+  auto text = fs::read_file(lock_path_);
+  if (!text.ok()) return make_error("cannot read lock file " + path, "check the --locked path");
+  LB_ASSIGN(auto l, lock::parse_pylock(*text, path));
+  lock_ = std::move(l);
+  ctx_.reqs.files_read.push_back(lock_path_);
+  return {};
+}
+
 Status Pipeline::load_inputs() {
   // A PEP 751 lock: pylock.toml / pylock.NAME.toml, or any file that starts like one.
   bool is_lock = false;
@@ -102,8 +141,25 @@ std::string Pipeline::compute_stamp() const {
   dirs.insert(dirs.end(), o.find_links.begin(), o.find_links.end());
   for (const auto& d : dirs) {
     std::string local = local_path_of(d);
-    if (!local.empty()) h.field("find_links_mtime", fs::stat_path(local).mtime_ns);
+    if (local.empty()) continue;
+    // Each archive's size and mtime: a wheel rewritten in place under the same name counts.
+    auto names = fs::list_dir(local);
+    if (!names.ok()) continue;
+    for (const auto& n : *names) {
+      auto st = fs::stat_path(local + "/" + n);
+      h.field("find_links_file", n).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
+    }
   }
+  // What the files say after ${VAR} expansion: a changed variable changes the stamp.
+  const auto& fo = ctx_.reqs.options;
+  h.field("file_index_url", fo.index_url.value_or(""));
+  for (const auto& u : fo.extra_index_urls) h.field("file_extra_index_url", u);
+  h.field("file_no_index", fo.no_index).field("file_pre", fo.pre);
+  for (const auto* list : {&ctx_.reqs.requirements, &ctx_.reqs.constraints})
+    for (const auto& e : *list) {
+      h.field("entry", e.req.to_string()).field("link", e.link);
+      for (const auto& x : e.hashes) h.field("hash", x);
+    }
   for (const auto& e : ctx_.reqs.requirements) {
     if (e.kind == reqfile::EntryKind::path || starts_with(e.link, "file:")) {
       auto st = fs::stat_path(local_path_of(e.link));
@@ -180,6 +236,7 @@ Result<Resolved> Pipeline::resolve_lock() {
     d.allowed_hashes = {"sha256:" + best->sha256};
     d.expected_size = best->size;
     d.origin = lock_path_;
+    d.dependencies = p.dependencies;
     r.dists.push_back(std::move(d));
   }
   std::sort(r.dists.begin(), r.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
@@ -240,6 +297,9 @@ Result<Resolved> Pipeline::resolve_requirements() {
     origins.emplace(name, where);
     roots.push_back(std::move(req));
   }
+  // pip accepts the pin and hash of a requirement from a constraints file.
+  for (const auto& c : ctx_.reqs.constraints)
+    for (const auto& h : c.hashes) hashes[pep::normalize_name(c.req.name)].insert(h);
   if (ctx_.opt.seed) {
     auto pip = pep::Requirement::parse("pip");
     roots.push_back(*pip);
@@ -281,6 +341,8 @@ Result<Resolved> Pipeline::resolve_requirements() {
     if (hash_mode && d.allowed_hashes.empty() && d.direct_url.url.empty())
       unhashed.push_back(d.name + "==" + d.version);
     d.origin = origins.count(d.name) ? origins[d.name] : "dependency";
+    for (const auto& dep : p.dependencies)
+      if (dep != kPythonPackage) d.dependencies.push_back(dep);
     out.dists.push_back(std::move(d));
   }
   if (!unhashed.empty())
@@ -369,19 +431,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       unpack.reason = "the wheel's content is not known until it is fetched";
     }
     unpack.run = [this, &d, blobs]() -> Status {
-      // Hash checks happen on the bytes actually fetched, before anything is unpacked.
-      if (!d.allowed_hashes.empty() && !d.allowed_hashes.count("sha256:" + d.sha256)) {
-        std::vector<std::string> want(d.allowed_hashes.begin(), d.allowed_hashes.end());
-        return make_error("hash mismatch for " + d.file.filename + " (" + d.origin +
-                              "): expected " + join(want, " or ") + ", got sha256:" + d.sha256,
-                          "the file differs from what was pinned; do not install it unless the "
-                          "new hash is trusted");
-      }
+      // Hash and size checks happen on the bytes actually fetched, before anything is unpacked.
+      LB_TRY(check_pinned(d, *ctx_.store));
       std::string path = ctx_.store->blob_path(d.sha256, false);
-      if (d.expected_size && fs::stat_path(path).size != *d.expected_size)
-        return make_error("size mismatch for " + d.file.filename + " (" + d.origin +
-                          "): expected " + std::to_string(*d.expected_size) + " bytes, got " +
-                          std::to_string(fs::stat_path(path).size));
       if (d.unpack_key.empty()) d.unpack_key = unpack_key(d.sha256, d.file.filename);
       if (d.unpacked) return {};
       auto uw = wheel::unpack_wheel(path, d.file.filename, *blobs);
@@ -391,10 +443,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       d.unpacked = std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
       return {};
     };
-    if (!unpack.needs_run && !d.allowed_hashes.empty() &&
-        !d.allowed_hashes.count("sha256:" + d.sha256)) {
-      unpack.needs_run = true;  // let the run function report the mismatch
-      unpack.reason = "hash check";
+    if (!unpack.needs_run && !d.sha256.empty() && !check_pinned(d, *ctx_.store).ok()) {
+      unpack.needs_run = true;  // the run function reports the mismatch
+      unpack.reason = "the stored wheel does not match the pinned hash or size";
     }
     int unpack_id = g.add(std::move(unpack));
 

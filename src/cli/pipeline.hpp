@@ -32,6 +32,7 @@ struct Planned {
   std::set<std::string> allowed_hashes;   ///< "sha256:hex" (hash-checking mode)
   std::optional<uint64_t> expected_size;  ///< from a lock
   std::string origin;                     ///< "req.txt:3" or "pylock.toml" for messages
+  std::vector<std::string> dependencies;  ///< normalised names it requires in this solution
 
   // Filled while planning / running.
   std::string sha256;  ///< wheel sha, when known
@@ -39,6 +40,9 @@ struct Planned {
   std::string link_key;
   std::shared_ptr<wheel::UnpackedWheel> unpacked;
 };
+
+/// The fetched wheel of `d` (in the store by d.sha256) against its pinned hashes and size.
+Status check_pinned(const Planned& d, store::Store& store);
 
 /// Read requirement files (or a lock) and resolve them to the distributions to install.
 struct Resolved {
@@ -54,6 +58,8 @@ class Pipeline {
 
   /// Parse inputs (requirement files or one pylock.toml) into ctx.reqs / a lock.
   Status load_inputs();
+  /// Install exactly this lock (env --locked), after checking the requirements against it.
+  Status use_lock(const std::string& path);
   /// A cheap identity of everything the env depends on (no network, no archive opened).
   std::string compute_stamp() const;
   /// Resolve (or read the lock) into the list of distributions.

@@ -22,7 +22,7 @@ const DirectDist* IndexProvider::direct(const std::string& name) const {
 }
 
 std::set<std::string> IndexProvider::fetched_during_resolution() const {
-  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  std::lock_guard lock(mutex_);
   return fetched_;
 }
 
@@ -67,7 +67,10 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
           continue;
         }
       }
-      if (!allowed.empty() && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
+      bool sha256_pins = std::any_of(allowed.begin(), allowed.end(), [](const std::string& h) {
+        return starts_with(h, "sha256:");
+      });
+      if (sha256_pins && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
       auto v = pep::Version::parse(wf->version);
       if (!v.ok()) continue;
       auto it =
@@ -174,7 +177,7 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
 }
 
 std::string IndexProvider::notes_for(const std::string& message) const {
-  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, err] : notes_)
     if (message.find(name) != std::string::npos)

@@ -63,7 +63,7 @@ class IndexProvider : public resolve::Provider {
   Fetcher& fetcher_;
   std::map<std::string, DirectDist> direct_;
   std::map<std::string, std::set<std::string>> hashes_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::vector<Candidate>> candidates_;
   std::map<std::string, std::vector<pep::Requirement>> deps_;  // "name==version"
   std::set<std::string> fetched_;

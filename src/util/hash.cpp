@@ -57,6 +57,24 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   return h.hex_digest();
 }
 
+Result<std::string> digest_file_hex(const std::string& path, const std::string& algorithm) {
+  const EVP_MD* md = EVP_get_digestbyname(algorithm.c_str());
+  if (!md) return make_error("unknown hash algorithm " + algorithm);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return make_error("cannot read " + path);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
+  std::fclose(f);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, out, &len);
+  EVP_MD_CTX_free(ctx);
+  return to_hex(out, len);
+}
+
 std::string to_hex(const uint8_t* data, size_t size) {
   static const char* digits = "0123456789abcdef";
   std::string out(size * 2, '0');

@@ -36,6 +36,9 @@ std::string sha256_hex(std::string_view data);
 /// SHA-256 of a file's contents, as lowercase hex.
 Result<std::string> sha256_file_hex(const std::string& path);
 
+/// Digest of a file's contents with an OpenSSL algorithm ("sha256", "sha384", "sha512"), hex.
+Result<std::string> digest_file_hex(const std::string& path, const std::string& algorithm);
+
 std::string to_hex(const uint8_t* data, size_t size);
 /// urlsafe base64 without padding (wheel RECORD format).
 std::string base64_urlsafe_nopad(const uint8_t* data, size_t size);

@@ -388,10 +388,10 @@ TEST_CASE("cli e2e: two processes on one cache both succeed", "[cli][e2e]") {
           "1.1");
 }
 
-// --- Expected behaviour that the current cli does not have (bugs reported to the lead) ---
+// --- Regressions: behaviour a review found missing, fixed since ---
 
-TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e2e][!mayfail]") {
-  // BUG Pipeline::compute_stamp (pipeline.cpp) hashes the raw file text, not the
+TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e2e]") {
+  // Was: Pipeline::compute_stamp (pipeline.cpp) hashes the raw file text, not the
   // expanded requirements, so changing BETA_PIN re-uses the old env.
   if (!have_python()) {
     WARN("skipped: " << kPython << " is missing");
@@ -413,8 +413,8 @@ TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e
   CHECK(py_eval(t / "env", "import beta; print(beta.__version__)") == "1.1");
 }
 
-TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][e2e][!mayfail]") {
-  // BUG cmd_lock (commands.cpp) never compares the fetched sha256 with the
+TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][e2e]") {
+  // Was: cmd_lock (commands.cpp) never compares the fetched sha256 with the
   // requirement's --hash values (find-links files carry no hash to filter on earlier).
   if (!have_python()) {
     WARN("skipped: " << kPython << " is missing");
@@ -432,8 +432,8 @@ TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][
   CHECK_FALSE(fs::exists(t / "pylock.toml"));
 }
 
-TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli][!mayfail]") {
-  // BUG run() (commands.cpp) returns 1 (and only after opening the store and probing Python);
+TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli]") {
+  // Was: run() (commands.cpp) returns 1 (and only after opening the store and probing Python);
   // commands.hpp documents 2 for usage errors. Check it in parse_options instead.
   if (!have_python()) return;
   TempDir t;
@@ -441,8 +441,8 @@ TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli][!mayf
   CHECK(r.rc == 2);
 }
 
-TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e][!mayfail]") {
-  // BUG check_locked (commands.cpp) only checks that top-level requirements admit the locked
+TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e]") {
+  // Was: check_locked (commands.cpp) only checks that top-level requirements admit the locked
   // versions; cmd_env then resolves afresh, so unpinned dependencies drift from the lock.
   if (!have_python()) return;
   TempDir t;
@@ -463,8 +463,8 @@ TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e][!mayfail]
 }
 
 TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mode",
-          "[cli][e2e][!mayfail]") {
-  // BUG Pipeline::resolve_requirements (pipeline.cpp) collects --hash only from requirement
+          "[cli][e2e]") {
+  // Was: Pipeline::resolve_requirements (pipeline.cpp) collects --hash only from requirement
   // entries; reqfile's check_hash_mode accepts hashes from -c files (as pip does), so the pipeline
   // then fails with "these dependencies have no --hash".
   if (!have_python()) return;
