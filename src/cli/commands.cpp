@@ -249,6 +249,10 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   }
   cleanup();  // after an exchange, work_dir holds the old env
   if (!st.ok()) return fail(st.error());
+  // Which envs use which stored outputs ("env/<path>" -> JSON), for a future `cache gc`.
+  json refs = {{"digest", digest}, {"unpack", json::array()}};
+  for (const auto& d : resolved->dists) refs["unpack"].push_back(d.unpack_key);
+  ctx.defer_put("env/" + final_dir, refs.dump());
   flush_or_warn(ctx);
 
   ctx.out->finish();

@@ -45,6 +45,14 @@ std::string fragment_sha256(const std::string& url) {
   return to_lower(url.substr(pos + 8, 64));
 }
 
+graph::Step new_step(graph::StepKind kind, const std::string& package, const std::string& label) {
+  graph::Step s;
+  s.kind = kind;
+  s.package = package;
+  s.label = label;
+  return s;
+}
+
 std::string unpack_key(const std::string& sha, const std::string& filename) {
   return KeyHasher("lavabuild.unpack.v1")
       .field("wheel_sha256", sha)
@@ -367,10 +375,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     std::string label = d.name + " " + d.version;
 
     // fetch
-    graph::Step fetch;
-    fetch.kind = graph::StepKind::fetch;
-    fetch.package = d.name;
-    fetch.label = label;
+    graph::Step fetch = new_step(graph::StepKind::fetch, d.name, label);
     fetch.key = KeyHasher("lavabuild.fetch.v1")
                     .field("url", d.file.url)
                     .field("sha256", d.file.sha256)
@@ -396,10 +401,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     int fetch_id = g.add(std::move(fetch));
 
     // unpack
-    graph::Step unpack;
-    unpack.kind = graph::StepKind::unpack;
-    unpack.package = d.name;
-    unpack.label = label;
+    graph::Step unpack = new_step(graph::StepKind::unpack, d.name, label);
     unpack.deps = {fetch_id};
     if (!d.sha256.empty()) {
       d.unpack_key = unpack_key(d.sha256, d.file.filename);
@@ -450,10 +452,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     int unpack_id = g.add(std::move(unpack));
 
     // link
-    graph::Step link;
-    link.kind = graph::StepKind::link;
-    link.package = d.name;
-    link.label = label;
+    graph::Step link = new_step(graph::StepKind::link, d.name, label);
     link.deps = {unpack_id};
     auto link_key_of = [this, &d, final_dir]() {
       return KeyHasher("lavabuild.link.v1")

@@ -5,7 +5,8 @@
 //   unpack  "lavabuild.unpack.v1" wheel sha256, wheel file name
 //   link    "lavabuild.link.v1"   unpack key, interpreter key, env path, link mode, requested,
 //                                 direct URL
-// Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output).
+// Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output);
+// "env/<env path>" -> {"digest": ..., "unpack": [unpack keys]} (what an env references).
 #pragma once
 
 #include <memory>

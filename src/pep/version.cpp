@@ -60,8 +60,7 @@ class VersionParser {
     while (i_ < s_.size() && is_digit(s_[i_])) {
       if (n != 0 || s_[i_] != '0') ++significant;
       if (significant > 18) overflow_ = true;
-      n = n * 10 + (s_[i_] - '0');
-      if (overflow_) n = 0;
+      n = overflow_ ? 0 : n * 10 + (s_[i_] - '0');
       ++i_;
     }
     return i_ > start;

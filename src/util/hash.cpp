@@ -9,6 +9,12 @@ namespace lb {
 
 struct Sha256::Impl {
   EVP_MD_CTX* ctx = nullptr;
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (ctx) EVP_MD_CTX_free(ctx);  // owned here, so moved-over hashers free theirs too
+  }
 };
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
@@ -16,9 +22,7 @@ Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
 }
-Sha256::~Sha256() {
-  if (impl_ && impl_->ctx) EVP_MD_CTX_free(impl_->ctx);
-}
+Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli_test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -19,6 +20,7 @@
 
 using namespace lb;
 using json = nlohmann::json;
+using lb::test::run_cli;
 
 namespace {
 
@@ -33,56 +35,6 @@ struct TempDir {
   ~TempDir() { (void)fs::remove_all(path); }
   std::string operator/(const std::string& rel) const { return path + "/" + rel; }
 };
-
-class Capture {
- public:
-  explicit Capture(int fd) : fd_(fd) {
-    char tmpl[] = "/tmp/lb-cli-capture-XXXXXX";
-    int tmp = ::mkstemp(tmpl);
-    path_ = tmpl;
-    std::fflush(nullptr);
-    saved_ = ::dup(fd_);
-    ::dup2(tmp, fd_);
-    ::close(tmp);
-  }
-  ~Capture() {
-    restore();
-    ::unlink(path_.c_str());
-  }
-  std::string text() {
-    restore();
-    auto t = fs::read_file(path_);
-    return t.ok() ? *t : "";
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(nullptr);
-    ::dup2(saved_, fd_);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  int fd_;
-  int saved_ = -1;
-  std::string path_;
-};
-
-struct RunOut {
-  int rc;
-  std::string out, err;
-};
-
-RunOut lavabuild(std::vector<std::string> args) {
-  args.insert(args.begin(), "lavabuild");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Capture out(1), err(2);
-  int rc = cli::run(int(args.size()), argv.data());
-  std::string e = err.text();
-  return {rc, out.text(), e};
-}
 
 /// Wheels: alpha 1.0 (needs beta), beta 1.0 and 1.1, gamma 1.0 (no deps).
 void make_wheels(const std::string& dir) {
@@ -151,7 +103,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
   auto env_cmd = [&](const std::string& reqfile, const std::string& out) {
     std::vector<std::string> a = {"env", reqfile, "-o", out, "--json"};
     a.insert(a.end(), common.begin(), common.end());
-    return lavabuild(a);
+    return run_cli(a);
   };
 
   write_req("alpha==1.0\nbeta==1.0\n");
@@ -198,14 +150,14 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     CHECK(k.at("digest") != j.at("digest"));
     CHECK(py_eval(env, "import alpha, beta; print(alpha.__version__, beta.__version__)") ==
           "1.0 1.1");
-    CHECK(lavabuild({"verify", env}).rc == 0);
+    CHECK(run_cli({"verify", env}).rc == 0);
     CHECK(entries_with_prefix(t.path, "env").empty());
   }
 
   SECTION("plan --format json shows nothing to run for an up-to-date env") {
     std::vector<std::string> a = {"plan", req, "-o", env, "--format", "json"};
     a.insert(a.end(), common.begin(), common.end());
-    auto plan = lavabuild(a);
+    auto plan = run_cli(a);
     INFO(plan.err);
     REQUIRE(plan.rc == 0);
     json p = json::parse(plan.out);
@@ -218,7 +170,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     }
     // A new package would run all three of its steps.
     write_req("alpha==1.0\nbeta==1.0\ngamma==1.0\n");
-    auto plan2 = lavabuild(a);
+    auto plan2 = run_cli(a);
     REQUIRE(plan2.rc == 0);
     json p2 = json::parse(plan2.out);
     std::set<std::string> running;
@@ -227,13 +179,13 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     CHECK(running == std::set<std::string>{"gamma"});
     std::vector<std::string> dot = {"plan", req, "-o", env, "--format", "dot"};
     dot.insert(dot.end(), common.begin(), common.end());
-    auto d = lavabuild(dot);
+    auto d = run_cli(dot);
     CHECK(d.rc == 0);
     CHECK_THAT(d.out, Catch::StartsWith("digraph"));
   }
 
   SECTION("verify: 0 for an intact env, 1 naming a changed file") {
-    auto ok = lavabuild({"verify", env});
+    auto ok = run_cli({"verify", env});
     INFO(ok.out + ok.err);
     CHECK(ok.rc == 0);
     std::string target = env + "/lib/python3.11/site-packages/alpha/__init__.py";
@@ -246,10 +198,10 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     // A new file renamed over the old one: the store's blob (hard-linked) stays intact.
     REQUIRE(fs::write_file(target + ".new", "__version__ = 'tampered'\n").ok());
     REQUIRE(fs::rename_path(target + ".new", target).ok());
-    auto bad = lavabuild({"verify", env});
+    auto bad = run_cli({"verify", env});
     CHECK(bad.rc == 1);
     CHECK_THAT(bad.out, Catch::Contains("changed") && Catch::Contains("alpha/__init__.py"));
-    auto badj = lavabuild({"verify", env, "--json"});
+    auto badj = run_cli({"verify", env, "--json"});
     CHECK(badj.rc == 1);
     json v = json::parse(badj.out);
     CHECK_FALSE(v.at("ok").get<bool>());
@@ -264,7 +216,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     CHECK(r.out.empty());
     CHECK_THAT(r.err, Catch::Contains("no-such-package"));
     CHECK(py_eval(env, "import beta; print(beta.__version__)") == "1.0");
-    CHECK(lavabuild({"verify", env}).rc == 0);
+    CHECK(run_cli({"verify", env}).rc == 0);
     CHECK(entries_with_prefix(t.path, "env").empty());
   }
 
@@ -286,12 +238,12 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     std::string lockfile = t / "pylock.toml";
     std::vector<std::string> a = {"lock", req, "-o", lockfile};
     a.insert(a.end(), common.begin(), common.end());
-    auto l1 = lavabuild(a);
+    auto l1 = run_cli(a);
     INFO(l1.err);
     REQUIRE(l1.rc == 0);
     auto text1 = fs::read_file(lockfile);
     REQUIRE(text1.ok());
-    REQUIRE(lavabuild(a).rc == 0);
+    REQUIRE(run_cli(a).rc == 0);
     CHECK(*fs::read_file(lockfile) == *text1);
 
     auto from_lock = env_cmd(lockfile, t / "env2");
@@ -304,7 +256,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     write_req("alpha==1.0\nbeta==1.1\n");
     std::vector<std::string> locked = {"env", req, "-o", t / "env3", "--locked", lockfile};
     locked.insert(locked.end(), common.begin(), common.end());
-    auto lr = lavabuild(locked);
+    auto lr = run_cli(locked);
     CHECK(lr.rc == 1);
     CHECK_THAT(lr.err, Catch::Contains("beta"));
     CHECK_FALSE(fs::exists(t / "env3"));
@@ -332,8 +284,8 @@ TEST_CASE("cli e2e: -v explains each step; plain summary without --json", "[cli]
   TempDir t;
   make_wheels(t / "wheels");
   REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\ngamma\n").ok());
-  auto r = lavabuild({"env", t / "req.txt", "-o", t / "env", "--cache-dir", t / "cache", "--python",
-                      kPython, "-v"});
+  auto r = run_cli({"env", t / "req.txt", "-o", t / "env", "--cache-dir", t / "cache", "--python",
+                    kPython, "-v"});
   INFO(r.err);
   REQUIRE(r.rc == 0);
   CHECK(r.out.empty());  // stdout is for --json only
@@ -405,9 +357,9 @@ TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e
   std::vector<std::string> a = {"env",       t / "req.txt", "-o",    t / "env", "--cache-dir",
                                 t / "cache", "--python",    kPython, "--json"};
   ::setenv("LB_TEST_BETA_PIN", "1.0", 1);
-  REQUIRE(lavabuild(a).rc == 0);
+  REQUIRE(run_cli(a).rc == 0);
   ::setenv("LB_TEST_BETA_PIN", "1.1", 1);
-  auto r = lavabuild(a);
+  auto r = run_cli(a);
   ::unsetenv("LB_TEST_BETA_PIN");
   REQUIRE(r.rc == 0);
   CHECK(py_eval(t / "env", "import beta; print(beta.__version__)") == "1.1");
@@ -426,8 +378,8 @@ TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][
                                             "\ngamma==1.0 --hash=sha256:" + std::string(64, '0') +
                                             "\n")
               .ok());
-  auto r = lavabuild({"lock", t / "req.txt", "-o", t / "pylock.toml", "--cache-dir", t / "cache",
-                      "--python", kPython});
+  auto r = run_cli({"lock", t / "req.txt", "-o", t / "pylock.toml", "--cache-dir", t / "cache",
+                    "--python", kPython});
   CHECK(r.rc == 1);
   CHECK_FALSE(fs::exists(t / "pylock.toml"));
 }
@@ -437,7 +389,7 @@ TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli]") {
   // commands.hpp documents 2 for usage errors. Check it in parse_options instead.
   if (!have_python()) return;
   TempDir t;
-  auto r = lavabuild({"env", "-o", t / "env", "--cache-dir", t / "cache", "--python", kPython});
+  auto r = run_cli({"env", "-o", t / "env", "--cache-dir", t / "cache", "--python", kPython});
   CHECK(r.rc == 2);
 }
 
@@ -452,18 +404,17 @@ TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e]") {
   std::vector<std::string> common = {"--cache-dir", t / "cache", "--python", kPython};
   std::vector<std::string> lock = {"lock", t / "req.txt", "-o", t / "pylock.toml"};
   lock.insert(lock.end(), common.begin(), common.end());
-  REQUIRE(lavabuild(lock).rc == 0);
+  REQUIRE(run_cli(lock).rc == 0);
   REQUIRE(fs::write_file(t / "req.txt", head + "alpha\n").ok());  // still matches the lock
   std::vector<std::string> env = {"env",     t / "req.txt", "-o",
                                   t / "env", "--locked",    t / "pylock.toml"};
   env.insert(env.end(), common.begin(), common.end());
-  auto r = lavabuild(env);
+  auto r = run_cli(env);
   REQUIRE(r.rc == 0);
   CHECK(py_eval(t / "env", "import beta; print(beta.__version__)") == "1.0");
 }
 
-TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mode",
-          "[cli][e2e]") {
+TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mode", "[cli][e2e]") {
   // Was: Pipeline::resolve_requirements (pipeline.cpp) collects --hash only from requirement
   // entries; reqfile's check_hash_mode accepts hashes from -c files (as pip does), so the pipeline
   // then fails with "these dependencies have no --hash".
@@ -477,7 +428,7 @@ TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mod
   REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\n-c " +
                                             (t / "c.txt") + "\ngamma==1.0\n")
               .ok());
-  auto r = lavabuild(
+  auto r = run_cli(
       {"env", t / "req.txt", "-o", t / "env", "--cache-dir", t / "cache", "--python", kPython});
   INFO(r.err);
   CHECK(r.rc == 0);

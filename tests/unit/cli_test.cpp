@@ -12,10 +12,13 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
+#include "cli_test_support.hpp"
 #include "util/fs.hpp"
 
 using namespace lb;
 using namespace lb::cli;
+using lb::test::Capture;
+using lb::test::run_cli;
 
 namespace {
 
@@ -51,57 +54,6 @@ Result<Options> parse(std::vector<std::string> args, std::string* help = nullptr
   auto r = parse_options(int(args.size()), argv.data(), h);
   if (help) *help = h;
   return r;
-}
-
-/// Redirects a file descriptor into a temp file until text() is called.
-class Capture {
- public:
-  explicit Capture(int fd) : fd_(fd) {
-    char tmpl[] = "/tmp/lb-cli-capture-XXXXXX";
-    int tmp = ::mkstemp(tmpl);
-    path_ = tmpl;
-    std::fflush(nullptr);
-    saved_ = ::dup(fd_);
-    ::dup2(tmp, fd_);
-    ::close(tmp);
-  }
-  ~Capture() {
-    restore();
-    ::unlink(path_.c_str());
-  }
-  std::string text() {
-    restore();
-    auto t = fs::read_file(path_);
-    return t.ok() ? *t : "";
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(nullptr);
-    ::dup2(saved_, fd_);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  int fd_;
-  int saved_ = -1;
-  std::string path_;
-};
-
-/// run() with argv built from strings; returns (exit code, stdout, stderr).
-struct RunOut {
-  int rc;
-  std::string out, err;
-};
-RunOut run_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "lavabuild");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Capture out(1), err(2);
-  int rc = run(int(args.size()), argv.data());
-  std::string e = err.text();
-  return {rc, out.text(), e};
 }
 
 }  // namespace

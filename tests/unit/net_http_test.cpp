@@ -1,14 +1,6 @@
 // net: the libcurl HttpClient and IndexClient against a real nginx on 127.0.0.1.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -17,66 +9,33 @@
 #include "net/http.hpp"
 #include "net/index.hpp"
 #include "net/url.hpp"
+#include "net_test_support.hpp"
+#include "nginx_fixture.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
-extern char** environ;
-
 using namespace lb;
 using namespace lb::net;
+using lb::test::free_port;
+using lb::test::MapCache;
 
 namespace {
 
-const char* kNginx = "/usr/sbin/nginx";
-
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-bool can_connect(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(uint16_t(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(s);
-  return ok;
-}
-
 // nginx serving <dir>/root on a free 127.0.0.1 port, killed on destruction.
-struct Nginx {
-  std::string dir, root;
-  int port = 0, tls_port = 0;
-  pid_t pid = -1;
+struct Nginx : test::NginxProcess {
+  std::string root;
+  int tls_port = 0;
 
-  Nginx() {
-    char tmpl[] = "/tmp/lb-net-nginx-XXXXXX";
-    dir = mkdtemp(tmpl);
+  Nginx() : NginxProcess("/tmp/lb-net-nginx-XXXXXX") {
     root = dir + "/root";
     (void)fs::create_dirs(root);
-  }
-  ~Nginx() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-    (void)fs::remove_all(dir);
   }
 
   // With `tls`, also serve HTTPS on tls_port with a fresh self-signed cert (dir/cert.pem).
   bool start(bool tls = false) {
-    if (access(kNginx, X_OK) != 0) return false;
+    if (!installed()) return false;
     port = free_port();
     std::string tls_server;
     if (tls) {
@@ -90,15 +49,11 @@ struct Nginx {
                    " ssl;\n    ssl_certificate " + dir + "/cert.pem;\n    ssl_certificate_key " +
                    dir + "/key.pem;\n    root " + root + ";\n  }\n";
     }
-    std::string conf =
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + dir +
-        "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents { worker_connections 64; }\n" +
-        "http {\n  log_format t '$request_method $request_uri $status $connection';\n"
+    std::string http =
+        "  log_format t '$request_method $request_uri $status $connection';\n"
         "  access_log " +
-        dir + "/access.log t;\n";
-    for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
-      conf += std::string("  ") + t + "_temp_path " + dir + "/" + t + ";\n";
-    conf +=
+        dir +
+        "/access.log t;\n"
         "  types { text/html html; text/plain txt; }\n  default_type application/octet-stream;\n"
         "  server {\n    listen 127.0.0.1:" +
         std::to_string(port) + ";\n    root " + root +
@@ -110,24 +65,9 @@ struct Nginx {
         "    location /json/ { index index.json; types { } default_type "
         "application/vnd.pypi.simple.v1+json; }\n"
         "    location /dav/ { dav_methods PUT; create_full_put_path on; }\n  }\n" +
-        tls_server + "}\n";
-    if (!fs::write_file(dir + "/nginx.conf", conf).ok()) return false;
+        tls_server;
     if (!fs::write_file(dir + "/htpasswd", "alice:{PLAIN}s3cret\n").ok()) return false;
-    std::vector<std::string> args = {
-        kNginx, "-p", dir + "/", "-c", dir + "/nginx.conf", "-e", dir + "/error.log"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, kNginx, nullptr, nullptr, argv.data(), environ) != 0) return false;
-    for (int i = 0; i < 200; ++i) {
-      if (can_connect(port)) return true;
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+    return launch(http);
   }
 
   std::string url(const std::string& path) const {
@@ -188,20 +128,6 @@ ClientOptions fast_retries() {
   o.use_netrc = false;
   return o;
 }
-
-struct MapCache : PageCache {
-  std::mutex mu;
-  std::map<std::string, CachedPage> pages;
-  std::optional<CachedPage> get(const std::string& url) override {
-    std::lock_guard lock(mu);
-    auto it = pages.find(url);
-    return it == pages.end() ? std::nullopt : std::optional<CachedPage>(it->second);
-  }
-  void put(const std::string& url, const CachedPage& p) override {
-    std::lock_guard lock(mu);
-    pages[url] = p;
-  }
-};
 
 }  // namespace
 

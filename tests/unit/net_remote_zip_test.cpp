@@ -2,24 +2,15 @@
 // python3's zipfile and served by a real nginx on 127.0.0.1.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 #include <random>
 #include <thread>
 
 #include "net/remote_zip.hpp"
+#include "nginx_fixture.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
-
-extern char** environ;
 
 using namespace lb;
 using namespace lb::net;
@@ -66,48 +57,14 @@ open(os.path.join(out, 'cut-1.0-py3-none-any.whl'), 'wb').write(whole[:-100])
 open(os.path.join(out, 'head-1.0-py3-none-any.whl'), 'wb').write(whole[:len(whole) // 2])
 )PY";
 
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-bool can_connect(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(uint16_t(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(s);
-  return ok;
-}
-
 // The archives in <dir>/root (also under /norange/, where nginx ignores Range), served by
 // nginx on a free 127.0.0.1 port. Built once for all test cases.
-struct Server {
-  std::string dir, root, skip_reason;
-  int port = 0;
-  pid_t pid = -1;
+struct Server : test::NginxProcess {
+  std::string root, skip_reason;
 
-  Server() {
-    char tmpl[] = "/tmp/lb-rzip-XXXXXX";
-    dir = mkdtemp(tmpl);
+  Server() : NginxProcess("/tmp/lb-rzip-XXXXXX") {
     root = dir + "/root";
     skip_reason = setup();
-  }
-  ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-    (void)fs::remove_all(dir);
   }
 
   std::string setup() {
@@ -125,34 +82,11 @@ struct Server {
   }
 
   bool start_nginx() {
-    const char* nginx = "/usr/sbin/nginx";
-    if (access(nginx, X_OK) != 0) return false;
-    port = free_port();
-    std::string conf = "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + dir +
-                       "/nginx.pid;\nerror_log " + dir +
-                       "/error.log;\nevents { worker_connections 64; }\nhttp {\n  access_log " +
-                       dir + "/access.log;\n";
-    for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
-      conf += std::string("  ") + t + "_temp_path " + dir + "/" + t + ";\n";
-    conf += "  default_type application/octet-stream;\n  server {\n    listen 127.0.0.1:" +
-            std::to_string(port) + ";\n    root " + root +
-            ";\n    location /norange/ { max_ranges 0; }\n  }\n}\n";
-    if (!fs::write_file(dir + "/nginx.conf", conf).ok()) return false;
-    std::vector<std::string> args = {
-        nginx, "-p", dir + "/", "-c", dir + "/nginx.conf", "-e", dir + "/error.log"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, nginx, nullptr, nullptr, argv.data(), environ) != 0) return false;
-    for (int i = 0; i < 200; ++i) {
-      if (can_connect(port)) return true;
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+    port = test::free_port();
+    return launch("  access_log " + dir + "/access.log;\n" +
+                  "  default_type application/octet-stream;\n  server {\n    listen 127.0.0.1:" +
+                  std::to_string(port) + ";\n    root " + root +
+                  ";\n    location /norange/ { max_ranges 0; }\n  }\n");
   }
 
   std::string url(const std::string& file) const {

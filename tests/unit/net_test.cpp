@@ -9,10 +9,12 @@
 #include "net/html.hpp"
 #include "net/index.hpp"
 #include "net/url.hpp"
+#include "net_test_support.hpp"
 #include "util/fs.hpp"
 
 using namespace lb;
 using namespace lb::net;
+using lb::test::MapCache;
 
 namespace {
 struct TempDir {
@@ -22,21 +24,6 @@ struct TempDir {
     path = mkdtemp(tmpl);
   }
   ~TempDir() { (void)fs::remove_all(path); }
-};
-
-struct MapCache : PageCache {
-  std::mutex mu;
-  std::map<std::string, CachedPage> pages;
-  std::optional<CachedPage> get(const std::string& url) override {
-    std::lock_guard lock(mu);
-    auto it = pages.find(url);
-    if (it == pages.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& url, const CachedPage& p) override {
-    std::lock_guard lock(mu);
-    pages[url] = p;
-  }
 };
 
 const std::string kSha = std::string(64, 'a');
