@@ -37,6 +37,14 @@ const char* kind_name(graph::StepKind k) {
   return "?";
 }
 
+/// Files the installer writes into a dist-info dir rather than linking from the store.
+bool written_by_installer(const env::InstalledDist& d, const std::string& path) {
+  if (!starts_with(path, d.dist_info_rel + "/")) return false;
+  std::string name = path.substr(d.dist_info_rel.size() + 1);
+  return name == "RECORD" || name == "INSTALLER" || name == "REQUESTED" ||
+         name == "direct_url.json";
+}
+
 void flush_or_warn(Context& ctx) {
   if (auto st = ctx.flush_puts(); !st.ok())
     ctx.out->warn("could not update the cache index (" + st.error().message +
@@ -50,24 +58,27 @@ int fail(const Error& e) {
 }
 
 /// "<env>/.lavabuild/stamp": the no-op check reads only this small file.
-/// Format (v1): line 1 "lavabuild.stamp.v1", line 2 stamp, line 3 digest, line 4 packages JSON.
+/// Format (v2): line 1 "lavabuild.stamp.v2", line 2 stamp, line 3 digest, line 4 packages
+/// JSON, line 5 the path the env was built for (its scripts name it).
 struct Stamp {
   std::string stamp, digest;
   json packages = json::array();
+  std::string env_path;
 };
 
 std::optional<Stamp> read_stamp(const std::string& env_dir) {
   auto text = fs::read_file(env_dir + "/.lavabuild/stamp");
   if (!text.ok()) return std::nullopt;
   auto lines = split(*text, '\n');
-  if (lines.size() < 4 || lines[0] != "lavabuild.stamp.v1") return std::nullopt;
-  Stamp s{lines[1], lines[2], json::parse(lines[3], nullptr, false)};
+  if (lines.size() < 5 || lines[0] != "lavabuild.stamp.v2") return std::nullopt;
+  Stamp s{lines[1], lines[2], json::parse(lines[3], nullptr, false), lines[4]};
   if (s.packages.is_discarded()) return std::nullopt;
   return s;
 }
 
 std::string render_stamp(const Stamp& s) {
-  return "lavabuild.stamp.v1\n" + s.stamp + "\n" + s.digest + "\n" + s.packages.dump() + "\n";
+  return "lavabuild.stamp.v2\n" + s.stamp + "\n" + s.digest + "\n" + s.packages.dump() + "\n" +
+         s.env_path + "\n";
 }
 
 void print_json_result(const std::string& env_dir, const std::string& digest, const json& packages,
@@ -116,8 +127,12 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     auto m = env::read_manifest(final_dir);
     if (m.ok()) {
       old_manifest = std::move(*m);
-      // An env made for another interpreter is rebuilt from scratch.
-      if (old_manifest->interpreter_key != ctx.python.key) old_manifest.reset();
+      // An env made for another interpreter, or moved here from elsewhere (its scripts name
+      // the old path), is rebuilt from scratch. Link keys leave the path out: it is this one.
+      auto old_stamp = read_stamp(final_dir);
+      if (old_manifest->interpreter_key != ctx.python.key || !old_stamp ||
+          old_stamp->env_path != final_dir)
+        old_manifest.reset();
     }
   }
   if (old_manifest)
@@ -235,11 +250,13 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
         per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
     for (const auto& d : manifest.dists)
       for (const auto& f : d.files)
-        if (f.per_env) per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
+        if (f.per_env || written_by_installer(d, f.path))
+          per_env.push_back({work_dir + "/" + f.path, f.mode == env::kModeExec});
     share_through_store(*ctx.store, per_env);
   }
   if (st.ok())
-    st = fs::write_file(work_dir + "/.lavabuild/stamp", render_stamp({stamp, digest, packages}));
+    st = fs::write_file(work_dir + "/.lavabuild/stamp",
+                        render_stamp({stamp, digest, packages, final_dir}));
   if (st.ok()) {
     if (fs::exists(final_dir)) {
       st = fs::exchange_paths(work_dir, final_dir);

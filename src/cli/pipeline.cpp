@@ -454,11 +454,10 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     // link
     graph::Step link = new_step(graph::StepKind::link, d.name, label);
     link.deps = {unpack_id};
-    auto link_key_of = [this, &d, final_dir]() {
+    auto link_key_of = [this, &d]() {
       return KeyHasher("lavabuild.link.v1")
           .field("unpack", d.unpack_key)
           .field("interpreter", ctx_.python.key)
-          .field("env", final_dir)
           .field("link_mode", ctx_.opt.link_mode)
           .field("requested", d.requested ? "1" : "0")
           .field("direct_url", d.direct_url.url)

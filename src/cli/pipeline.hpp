@@ -3,8 +3,9 @@
 // Step keys (SHA-256 over typed fields, util/hash.hpp KeyHasher):
 //   fetch   "lavabuild.fetch.v1"  url, expected sha256 (when the index gives one)
 //   unpack  "lavabuild.unpack.v1" wheel sha256, wheel file name
-//   link    "lavabuild.link.v1"   unpack key, interpreter key, env path, link mode, requested,
-//                                 direct URL
+//   link    "lavabuild.link.v1"   unpack key, interpreter key, link mode, requested, direct URL
+//                                 (not the env path: a link output is only reused by the env
+//                                 at the same path, which the env's stamp file records)
 // Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output);
 // "env/<env path>" -> {"digest": ..., "unpack": [unpack keys]} (what an env references).
 #pragma once

@@ -131,7 +131,11 @@ Status remove_all(const std::string& path) {
   // Read-only directories (the store's trees) must be made writable before removal.
   FileInfo info = stat_path(path);
   if (!info.exists) return {};
-  if (info.is_dir) {
+  if (!info.is_dir) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("cannot remove", path);
+    return {};
+  }
+  {
     for (auto it = std::filesystem::recursive_directory_iterator(
              path, std::filesystem::directory_options::none, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
