@@ -192,19 +192,19 @@ std::string IndexProvider::python_full_version() const {
 
 void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Version>>& items) {
   // Fetch metadata of several candidates at once; results land in deps_.
-  std::vector<std::pair<std::string, pep::Version>> todo;
+  std::vector<std::pair<std::string, pep::Version>> pending;
   {
     std::lock_guard lock(mutex_);
     for (const auto& it : items)
-      if (!deps_.count(it.first + "==" + it.second.to_string())) todo.push_back(it);
+      if (!deps_.count(it.first + "==" + it.second.to_string())) pending.push_back(it);
   }
-  if (todo.size() < 2) return;
+  if (pending.size() < 2) return;
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};
-  size_t n = std::min<size_t>(todo.size(), 8);
+  size_t n = std::min<size_t>(pending.size(), 8);
   for (size_t t = 0; t < n; ++t)
     threads.emplace_back([&] {
-      for (size_t i; (i = next++) < todo.size();) (void)dependencies(todo[i].first, todo[i].second);
+      for (size_t i; (i = next++) < pending.size();) (void)dependencies(pending[i].first, pending[i].second);
     });
   for (auto& t : threads) t.join();
 }

@@ -12,7 +12,7 @@ void append_hex4(std::string& out, unsigned v) {
   for (int shift = 12; shift >= 0; shift -= 4) out += d[(v >> shift) & 15];
 }
 
-/// Python json.dumps string (ensure_ascii=True): non-ASCII as \uXXXX (surrogate pairs).
+/// Python json.dumps string (ensure_ascii=True): non-ASCII as \u escapes of UTF-16 units.
 std::string py_json_string(std::string_view s) {
   std::string out = "\"";
   for (size_t i = 0; i < s.size(); ++i) {

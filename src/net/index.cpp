@@ -174,16 +174,16 @@ struct IndexClient::Impl {
 
   // Load every name's files (all pages in parallel), memoising the successes.
   Status load(const std::vector<std::string>& names) {
-    std::vector<std::string> todo;
+    std::vector<std::string> pending;
     {
       std::lock_guard lock(mu);
       for (const std::string& name : names)
-        if (!memo.count(name) && std::find(todo.begin(), todo.end(), name) == todo.end())
-          todo.push_back(name);
+        if (!memo.count(name) && std::find(pending.begin(), pending.end(), name) == pending.end())
+          pending.push_back(name);
     }
     std::vector<PageJob> jobs;
     std::vector<std::pair<std::string, std::string>> owner;  // (name, index) per job
-    for (const std::string& name : todo) {
+    for (const std::string& name : pending) {
       for (const std::string& index : cfg.no_index ? std::vector<std::string>{} : cfg.index_urls) {
         jobs.push_back(plan(page_url(index, name), name));
         owner.emplace_back(name, index);
@@ -192,7 +192,7 @@ struct IndexClient::Impl {
     auto results = run(jobs);
     LB_ASSIGN(std::vector<IndexFile> links, all_find_links());
     std::map<std::string, std::vector<IndexFile>> found;
-    for (const std::string& name : todo) found[name];
+    for (const std::string& name : pending) found[name];
     std::optional<Error> first_error;
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& [name, index] = owner[i];
