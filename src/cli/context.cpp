@@ -98,8 +98,12 @@ Status Context::flush_puts() {
 std::optional<size_t> Context::wheel_rank(const std::string& filename) const {
   auto wf = pep::WheelFilename::parse(filename);
   if (!wf.ok()) return std::nullopt;
+  return tags_rank(wf->tags);
+}
+
+std::optional<size_t> Context::tags_rank(const std::vector<pep::Tag>& tags) const {
   std::optional<size_t> best;
-  for (const auto& t : wf->tags) {
+  for (const auto& t : tags) {
     auto it = tag_rank.find(t.to_string());
     if (it != tag_rank.end() && (!best || it->second < *best)) best = it->second;
   }

@@ -13,6 +13,7 @@
 #include "interp/interpreter.hpp"
 #include "net/http.hpp"
 #include "net/index.hpp"
+#include "pep/tags.hpp"
 #include "reqfile/reqfile.hpp"
 #include "store/store.hpp"
 
@@ -48,6 +49,8 @@ struct Context {
   Status flush_puts();
   /// Rank of a wheel filename for this interpreter (lower is better), or nullopt if incompatible.
   std::optional<size_t> wheel_rank(const std::string& filename) const;
+  /// The same for a parsed file name's tags.
+  std::optional<size_t> tags_rank(const std::vector<pep::Tag>& tags) const;
 };
 
 }  // namespace lb::cli

@@ -54,7 +54,7 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
       }
       auto wf = pep::WheelFilename::parse(f.filename);
       if (!wf.ok() || pep::normalize_name(wf->name) != name) continue;
-      auto rank = ctx_.wheel_rank(f.filename);
+      auto rank = ctx_.tags_rank(wf->tags);
       if (!rank) {
         ++incompatible;
         for (const auto& t : wf->tags) other_platforms.insert(t.to_string());
