@@ -50,10 +50,12 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   po::options_description desc("options");
   std::vector<std::string> reqs;
   std::string index_url;
-  desc.add_options()("help,h", "show this help")(
-      "requirement,r", po::value<std::vector<std::string>>(&reqs),
-      "requirements file (repeatable)")("output,o", po::value<std::string>(&o.output),
-                                        "env directory (env, default .venv) or lock file (lock)")(
+  desc.add_options()("help,h", "show this help")("requirement,r",
+                                                 po::value<std::vector<std::string>>(&reqs),
+                                                 "requirements file (repeatable)")(
+      "constraint,c", po::value<std::vector<std::string>>(&o.constraints),
+      "constraints file (repeatable)")("output,o", po::value<std::string>(&o.output),
+                                       "env directory (env, default .venv) or lock file (lock)")(
       "python", po::value<std::string>(&o.python),
       "interpreter path, name or version (default python3)")(
       "index-url,i", po::value<std::string>(&index_url), "base URL of the package index")(

@@ -127,9 +127,32 @@ Status Pipeline::load_inputs() {
     if (!v) return std::nullopt;
     return std::string(v);
   };
-  LB_ASSIGN(ctx_.reqs, reqfile::parse_files(ctx_.opt.inputs, getenv));
+  LB_ASSIGN(ctx_.reqs, reqfile::parse_files(ctx_.opt.inputs, ctx_.opt.constraints, getenv));
   for (const auto& w : ctx_.reqs.warnings) ctx_.out->warn(w.loc.to_string() + ": " + w.message);
   if (ctx_.opt.require_hashes) ctx_.reqs.options.require_hashes = true;
+  return check_supported_options();
+}
+
+Status Pipeline::check_supported_options() {
+  // Options that only matter when building from source: refuse what cannot be honoured,
+  // warn about what has no effect; never drop either silently.
+  const auto& o = ctx_.reqs.options;
+  auto is_none = [](const std::vector<std::string>& v) {
+    return v.empty() || (v.size() == 1 && v[0] == ":none:");
+  };
+  if (!is_none(o.no_binary))
+    return make_error("--no-binary " + join(o.no_binary, ",") +
+                          " cannot be honoured: lavabuild installs wheels only (building from "
+                          "source is not supported yet)",
+                      "remove --no-binary from the requirements");
+  for (const auto& h : o.trusted_hosts)
+    ctx_.out->warn("--trusted-host " + h +
+                   " has no effect: lavabuild always verifies TLS (set SSL_CERT_FILE for a private "
+                   "CA); plain http:// URLs work without it");
+  for (const auto& e : ctx_.reqs.requirements)
+    if (!e.config_settings.empty())
+      ctx_.out->warn(e.loc.to_string() +
+                     ": --config-settings has no effect on wheels (nothing is built); ignored");
   return {};
 }
 

@@ -83,6 +83,7 @@ class Pipeline {
   std::map<std::string, pep::Version> preferences;
 
  private:
+  Status check_supported_options();
   Result<Resolved> resolve_lock();
   Result<Resolved> resolve_requirements();
   Context& ctx_;

@@ -204,7 +204,8 @@ void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Versi
   size_t n = std::min<size_t>(pending.size(), 8);
   for (size_t t = 0; t < n; ++t)
     threads.emplace_back([&] {
-      for (size_t i; (i = next++) < pending.size();) (void)dependencies(pending[i].first, pending[i].second);
+      for (size_t i; (i = next++) < pending.size();)
+        (void)dependencies(pending[i].first, pending[i].second);
     });
   for (auto& t : threads) t.join();
 }

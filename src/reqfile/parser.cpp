@@ -273,6 +273,14 @@ Result<Parsed> parse_files(const std::vector<std::string>& paths, const Getenv& 
   return std::move(ctx.out);
 }
 
+Result<Parsed> parse_files(const std::vector<std::string>& paths,
+                           const std::vector<std::string>& constraint_paths, const Getenv& getenv) {
+  Ctx ctx{getenv, {}, {}};
+  for (const std::string& path : paths) LB_TRY(include(ctx, path, false, nullptr));
+  for (const std::string& path : constraint_paths) LB_TRY(include(ctx, path, true, nullptr));
+  return std::move(ctx.out);
+}
+
 Result<Parsed> parse_text(std::string_view text, const std::string& filename,
                           const Getenv& getenv) {
   Ctx ctx{getenv, {}, {}};

@@ -91,6 +91,9 @@ using Getenv = std::function<std::optional<std::string>(const std::string&)>;
 /// naming file:line; an include cycle is an error. A missing file is
 /// "cannot open requirements file X (included from Y:3)".
 Result<Parsed> parse_files(const std::vector<std::string>& paths, const Getenv& getenv);
+/// Same, plus constraint files given on the command line (each like `-c FILE`).
+Result<Parsed> parse_files(const std::vector<std::string>& paths,
+                           const std::vector<std::string>& constraint_paths, const Getenv& getenv);
 
 /// Parse one file's text (tests, fuzzing); includes resolve relative to dirname(filename).
 Result<Parsed> parse_text(std::string_view text, const std::string& filename, const Getenv& getenv);

@@ -108,6 +108,14 @@ TEST_CASE("cli options: -r, -f, --extra-index-url repeat in order", "[cli]") {
   CHECK(o->extra_index_urls == std::vector<std::string>{"http://x/simple", "http://y/simple"});
 }
 
+TEST_CASE("cli options: -c constraint files are kept apart from requirements", "[cli]") {
+  CleanEnv env;
+  auto o = parse({"env", "a.txt", "-c", "c1.txt", "--constraint", "c2.txt"});
+  REQUIRE(o.ok());
+  CHECK(o->inputs == std::vector<std::string>{"a.txt"});
+  CHECK(o->constraints == std::vector<std::string>{"c1.txt", "c2.txt"});
+}
+
 TEST_CASE("cli options: -i and LAVABUILD_INDEX_URL", "[cli]") {
   CleanEnv env;
   auto o = parse({"plan", "r.txt", "-i", "http://127.0.0.1:1/simple"});
