@@ -23,20 +23,6 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-const char* kind_name(graph::StepKind k) {
-  switch (k) {
-    case graph::StepKind::fetch:
-      return "fetch";
-    case graph::StepKind::unpack:
-      return "unpack";
-    case graph::StepKind::build:
-      return "build";
-    case graph::StepKind::link:
-      return "link";
-  }
-  return "?";
-}
-
 /// Files the installer writes into a dist-info dir rather than linking from the store.
 bool written_by_installer(const env::InstalledDist& d, const std::string& path) {
   if (!starts_with(path, d.dist_info_rel + "/")) return false;
@@ -81,6 +67,21 @@ std::string render_stamp(const Stamp& s) {
          s.env_path + "\n";
 }
 
+/// The existing env at `final_dir`, if its files can be reused: made by lavabuild for this
+/// interpreter and at this path (its scripts name the path; link keys leave it out). Its pins
+/// become the resolver's preferences, so a re-run moves nothing without cause.
+std::optional<env::Manifest> load_old_env(Context& ctx, Pipeline& pipe,
+                                          const std::string& final_dir,
+                                          const std::optional<Stamp>& stamp) {
+  if (!stamp || stamp->env_path != final_dir) return std::nullopt;
+  auto m = env::read_manifest(final_dir);
+  if (!m.ok() || m->interpreter_key != ctx.python.key) return std::nullopt;
+  for (const auto& d : m->dists)
+    if (auto v = pep::Version::parse(d.version); v.ok())
+      pipe.preferences.emplace(pep::normalize_name(d.name), *v);
+  return std::move(*m);
+}
+
 void print_json_result(const std::string& env_dir, const std::string& digest, const json& packages,
                        const json& executed, size_t hits, uint64_t bytes, double seconds) {
   json j = {{"env", env_dir},       {"digest", digest},   {"packages", packages},
@@ -108,7 +109,8 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   std::string stamp = pipe.compute_stamp();
 
   // No-op: same inputs as the env was built from; nothing is resolved or opened.
-  if (auto old = read_stamp(final_dir); old && old->stamp == stamp) {
+  std::optional<Stamp> old_stamp = read_stamp(final_dir);
+  if (auto& old = old_stamp; old && old->stamp == stamp) {
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (o.json) {
       print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
@@ -122,24 +124,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
 
   ctx.begin_reads();
-  std::optional<env::Manifest> old_manifest;
-  if (fs::exists(final_dir + "/.lavabuild/manifest.json")) {
-    auto m = env::read_manifest(final_dir);
-    if (m.ok()) {
-      old_manifest = std::move(*m);
-      // An env made for another interpreter, or moved here from elsewhere (its scripts name
-      // the old path), is rebuilt from scratch. Link keys leave the path out: it is this one.
-      auto old_stamp = read_stamp(final_dir);
-      if (old_manifest->interpreter_key != ctx.python.key || !old_stamp ||
-          old_stamp->env_path != final_dir)
-        old_manifest.reset();
-    }
-  }
-  if (old_manifest)
-    for (const auto& d : old_manifest->dists) {
-      auto v = pep::Version::parse(d.version);
-      if (v.ok()) pipe.preferences.emplace(pep::normalize_name(d.name), *v);
-    }
+  std::optional<env::Manifest> old_manifest = load_old_env(ctx, pipe, final_dir, old_stamp);
 
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
@@ -180,29 +165,30 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   }
 
   size_t to_run = 0, hits = 0;
-  auto fetched_early = pipe.provider().fetched_during_resolution();
   for (const auto& s : g.steps()) {
     if (s.needs_run) {
       ++to_run;
-      ctx.out->explain(std::string(kind_name(s.kind)) + " " + s.label + ": " + s.reason);
-    } else if (!(s.kind == graph::StepKind::fetch && fetched_early.count(s.package))) {
+      ctx.out->explain(std::string(graph::to_string(s.kind)) + " " + s.label + ": " + s.reason);
+    } else {
       ++hits;
     }
   }
+  for (const auto& d : resolved->dists)
+    if (d.fetched_while_resolving && !g.steps()[size_t(d.fetch_step)].needs_run) --hits;
   ctx.out->set_total(to_run);
   {
     // Downloads are I/O: fetch them all at once over parallel connections instead of
     // two at a time on the step pool; the fetch steps then find them in the store.
     std::vector<net::IndexFile> to_fetch;
-    for (size_t i = 0; i < resolved->dists.size(); ++i)
-      if (g.steps()[i * 3].needs_run) to_fetch.push_back(resolved->dists[i].file);
+    for (const auto& d : resolved->dists)
+      if (g.steps()[size_t(d.fetch_step)].needs_run) to_fetch.push_back(d.file);
     pipe.fetcher().prefetch(to_fetch);
   }
   auto result = graph::execute(g, o.jobs, [&](const graph::Step& s, bool started) {
     if (started)
-      ctx.out->step_started(kind_name(s.kind), s.label);
+      ctx.out->step_started(std::string(graph::to_string(s.kind)), s.label);
     else
-      ctx.out->step_finished(kind_name(s.kind), s.label);
+      ctx.out->step_finished(std::string(graph::to_string(s.kind)), s.label);
   });
   if (result.failure) {
     ctx.out->finish();
@@ -210,15 +196,15 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     cleanup();
     const auto& step = g.steps()[size_t(result.failure->first)];
     Error e = result.failure->second;
-    e.message = std::string(kind_name(step.kind)) + " " + step.label + " failed: " + e.message;
+    e.message =
+        std::string(graph::to_string(step.kind)) + " " + step.label + " failed: " + e.message;
     return fail(e);
   }
 
   // Unchanged distributions: hard-link their files from the old env.
   env::LinkReport relinks;
   for (size_t i = 0; i < resolved->dists.size(); ++i) {
-    const auto& s = g.steps()[i * 3 + 2];
-    if (s.needs_run) continue;
+    if (g.steps()[size_t(resolved->dists[i].link_step)].needs_run) continue;
     if (auto st = env::relink_dist(final_dir, work_dir, pipe.installed[i], relinks); !st.ok()) {
       cleanup();
       return fail(st.error());
@@ -277,9 +263,10 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   json executed = json::array();
   for (int id : result.executed) {
     const auto& s = g.steps()[size_t(id)];
-    executed.push_back({{"kind", kind_name(s.kind)}, {"package", s.package}});
+    executed.push_back({{"kind", std::string(graph::to_string(s.kind))}, {"package", s.package}});
   }
-  for (const auto& name : fetched_early) executed.push_back({{"kind", "fetch"}, {"package", name}});
+  for (const auto& d : resolved->dists)
+    if (d.fetched_while_resolving) executed.push_back({{"kind", "fetch"}, {"package", d.name}});
   uint64_t bytes = pipe.fetcher().downloaded_bytes();
   if (o.json) {
     print_json_result(final_dir, digest, packages, executed, hits, bytes, secs);
@@ -297,16 +284,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
 int cmd_plan(Context& ctx, Pipeline& pipe) {
   ctx.begin_reads();
   std::string final_dir = fs::absolute(ctx.opt.output.empty() ? ".venv" : ctx.opt.output);
-  std::optional<env::Manifest> old;
-  if (fs::exists(final_dir + "/.lavabuild/manifest.json")) {
-    auto m = env::read_manifest(final_dir);
-    if (m.ok() && m->interpreter_key == ctx.python.key) old = std::move(*m);
-  }
-  if (old)
-    for (const auto& d : old->dists) {
-      auto v = pep::Version::parse(d.version);
-      if (v.ok()) pipe.preferences.emplace(pep::normalize_name(d.name), *v);
-    }
+  std::optional<env::Manifest> old = load_old_env(ctx, pipe, final_dir, read_stamp(final_dir));
   auto resolved = pipe.resolve();
   if (!resolved.ok()) return fail(resolved.error());
   graph::Graph g;
@@ -352,10 +330,11 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
   std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
   // Every locked file must carry its size and hash: fetch what the store lacks, in parallel,
   // without holding the store's index (other processes may need it meanwhile).
+  std::vector<net::IndexFile> missing;
+  for (const auto& d : resolved->dists)
+    if (pipe.fetcher().cached_sha(d.file).empty()) missing.push_back(d.file);
   flush_or_warn(ctx);
-  std::vector<net::IndexFile> files;
-  for (const auto& d : resolved->dists) files.push_back(d.file);
-  pipe.fetcher().prefetch(files);
+  pipe.fetcher().prefetch(missing);
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};
   std::vector<std::optional<Error>> errors(resolved->dists.size());
@@ -375,7 +354,10 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     });
   for (auto& t : threads) t.join();
   for (const auto& e : errors)
-    if (e) return fail(*e);
+    if (e) {
+      flush_or_warn(ctx);  // what was downloaded stays useful
+      return fail(*e);
+    }
   for (const auto& d : resolved->dists) {
     lock::Package p;
     p.name = d.name;
@@ -453,16 +435,15 @@ int cmd_verify(const Options& o) {
   std::string dir = fs::absolute(o.inputs[0]);
   auto diffs = env::verify_env(dir);
   if (!diffs.ok()) return fail(diffs.error());
-  const char* names[] = {"added", "removed", "changed", "mode changed"};
   if (o.json) {
     json j = {{"env", dir}, {"ok", diffs->empty()}, {"differences", json::array()}};
     for (const auto& d : *diffs)
       j["differences"].push_back(
-          {{"kind", names[int(d.kind)]}, {"path", d.path}, {"detail", d.detail}});
+          {{"kind", env::difference_kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
     std::printf("%s\n", j.dump().c_str());
   } else {
     for (const auto& d : *diffs)
-      std::printf("%-12s %s%s\n", names[int(d.kind)], d.path.c_str(),
+      std::printf("%-12s %s%s\n", env::difference_kind_name(d.kind), d.path.c_str(),
                   d.detail.empty() ? "" : ("  (" + d.detail + ")").c_str());
     if (diffs->empty())
       std::fprintf(stderr, "%s matches its manifest\n", dir.c_str());
@@ -532,8 +513,6 @@ int run(int argc, char** argv) {
   Context ctx;
   if (auto st = ctx.init(o, out); !st.ok()) return fail(st.error());
   Pipeline pipe(ctx);
-  if (o.command == "env" && o.inputs.empty())
-    return fail(make_error("no requirements given", "lavabuild env requirements.txt -o DIR"));
   if (auto st = pipe.load_inputs(); !st.ok()) return fail(st.error());
   if (o.command != "env")  // env sets up the network only after its no-op check
     if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());

@@ -1,6 +1,7 @@
 #include "cli/fetch.hpp"
 
 #include "net/remote_zip.hpp"
+#include "net/url.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -9,13 +10,8 @@
 namespace lb::cli {
 
 std::string local_path_of(const std::string& url) {
-  if (starts_with(url, "file://")) {
-    std::string rest = url.substr(7);
-    if (starts_with(rest, "localhost/")) rest = rest.substr(9);
-    return percent_decode(rest);
-  }
-  if (url.find("://") == std::string::npos) return url;
-  return "";
+  if (auto path = net::file_url_to_path(url)) return *path;
+  return net::is_url(url) ? "" : url;
 }
 
 namespace {
@@ -106,19 +102,18 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
   return sha;
 }
 
-std::vector<std::string> Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
+void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   std::vector<net::Request> requests;
   std::vector<const net::IndexFile*> wanted;
   for (const auto& f : files) {
-    if (!local_path_of(f.url).empty() || ctx_.opt.offline || !cached_sha(f).empty()) continue;
+    if (!local_path_of(f.url).empty() || ctx_.opt.offline) continue;
     net::Request req;
     req.url = f.url;
     req.dest_path = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch"));
     requests.push_back(std::move(req));
     wanted.push_back(&f);
   }
-  std::vector<std::string> done;
-  if (requests.size() < 2) return done;  // one file gains nothing from batching
+  if (requests.size() < 2) return;  // one file gains nothing from batching
   auto responses = ctx_.http->fetch_all(requests);
   for (size_t i = 0; i < responses.size(); ++i) {
     const auto& r = responses[i];
@@ -132,12 +127,10 @@ std::vector<std::string> Fetcher::prefetch(const std::vector<net::IndexFile>& fi
         ctx_.defer_put("dl/" + wanted[i]->url, *sha + "\n0\n0");
         std::lock_guard lock(mutex_);
         memo_[wanted[i]->url] = *sha;
-        done.push_back(wanted[i]->url);
       }
     }
     (void)fs::remove_all(tmp);
   }
-  return done;
 }
 
 Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_wheel) {

@@ -24,10 +24,10 @@ class Fetcher {
   /// Make sure the store holds the file; returns its sha256. `ran` is set when bytes were
   /// downloaded or copied. Thread-safe; each URL is fetched at most once per run.
   Result<std::string> fetch(const net::IndexFile& file, bool& ran);
-  /// Download many remote files at once (parallel transfers over reused connections) so the
-  /// fetch steps that follow find them in the store. Failures are left for those steps to
-  /// report. Returns the URLs that were downloaded.
-  std::vector<std::string> prefetch(const std::vector<net::IndexFile>& files);
+  /// Download many remote files, which the caller knows are not in the store, at once (parallel
+  /// transfers over reused connections) so the fetch steps that follow find them in the store.
+  /// Failures are left for those steps to report.
+  void prefetch(const std::vector<net::IndexFile>& files);
   /// Core metadata of a wheel: from the store, a PEP 658 `.metadata` file, or the wheel itself.
   Result<std::string> metadata(const net::IndexFile& file, bool& fetched_wheel);
   uint64_t downloaded_bytes() const { return downloaded_bytes_; }

@@ -11,11 +11,11 @@
 namespace lb::cli {
 
 struct Options {
-  std::string command;              ///< env, plan, lock, verify, cache
-  std::vector<std::string> inputs;  ///< requirement files, pylock.toml, or (verify) the env
+  std::string command;                   ///< env, plan, lock, verify, cache
+  std::vector<std::string> inputs;       ///< requirement files, pylock.toml, or (verify) the env
   std::vector<std::string> constraints;  ///< -c: constraint files
-  std::string output;               ///< -o: env dir (env) or lock file (lock)
-  std::string python;               ///< --python
+  std::string output;                    ///< -o: env dir (env) or lock file (lock)
+  std::string python;                    ///< --python
   std::optional<std::string> index_url;
   std::vector<std::string> extra_index_urls;
   std::vector<std::string> find_links;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "net/url.hpp"
 #include "pep/name.hpp"
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
@@ -34,15 +35,15 @@ class StoreBlobs : public wheel::BlobSink, public env::BlobSource {
   store::Store& s_;
 };
 
+/// The file name a URL or a plain path ends in.
 std::string url_basename(const std::string& url) {
-  std::string u = url.substr(0, url.find_first_of("?#"));
-  return percent_decode(fs::basename(u));
+  return net::is_url(url) ? net::url_filename(url) : fs::basename(url);
 }
 
+/// The "#sha256=<hex>" of a URL, lower-cased; empty if none.
 std::string fragment_sha256(const std::string& url) {
-  auto pos = url.find("#sha256=");
-  if (pos == std::string::npos) return "";
-  return to_lower(url.substr(pos + 8, 64));
+  std::string frag = net::url_fragment(url);
+  return starts_with(frag, "sha256=") ? to_lower(frag.substr(7)) : "";
 }
 
 graph::Step new_step(graph::StepKind kind, const std::string& package, const std::string& label) {
@@ -94,7 +95,7 @@ Status check_pinned(const Planned& d, store::Store& store) {
 Status Pipeline::use_lock(const std::string& path) {
   lock_path_ = fs::absolute(path);
   auto text = fs::read_file(lock_path_);
-  if (!text.ok()) return make_error("cannot read lock file " + path, "check the --locked path");
+  if (!text.ok()) return make_error("cannot read lock file " + path, "check the path");
   LB_ASSIGN(auto l, lock::parse_pylock(*text, path));
   lock_ = std::move(l);
   ctx_.reqs.files_read.push_back(lock_path_);
@@ -112,16 +113,7 @@ Status Pipeline::load_inputs() {
         is_lock =
             starts_with(*head, "lock-version") || head->find("\nlock-version") != std::string::npos;
   }
-  if (is_lock) {
-    lock_path_ = fs::absolute(ctx_.opt.inputs[0]);
-    auto text = fs::read_file(lock_path_);
-    if (!text.ok())
-      return make_error("cannot read lock file " + ctx_.opt.inputs[0], "check the path");
-    LB_ASSIGN(auto l, lock::parse_pylock(*text, ctx_.opt.inputs[0]));
-    lock_ = std::move(l);
-    ctx_.reqs.files_read.push_back(lock_path_);
-    return {};
-  }
+  if (is_lock) return use_lock(ctx_.opt.inputs[0]);
   auto getenv = [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
     if (!v) return std::nullopt;
@@ -210,8 +202,6 @@ Result<Resolved> Pipeline::resolve() {
 
 Result<Resolved> Pipeline::resolve_lock() {
   Resolved r;
-  r.from_lock = true;
-  r.requires_python = lock_->requires_python;
   std::string lock_dir = fs::dirname(lock_path_);
   auto py = pep::Version::parse(ctx_.python.version);
   if (!lock_->requires_python.empty() && py.ok()) {
@@ -261,7 +251,7 @@ Result<Resolved> Pipeline::resolve_lock() {
     } else {
       std::string path =
           best->path.front() == '/' ? best->path : fs::join_path(lock_dir, best->path);
-      d.file.url = "file://" + fs::absolute(path);
+      d.file.url = net::path_to_file_url(path);
     }
     d.file.sha256 = best->sha256;
     d.allowed_hashes = {"sha256:" + best->sha256};
@@ -308,9 +298,9 @@ Result<Resolved> Pipeline::resolve_requirements() {
       d.version = *v;
       d.file.filename = filename;
       std::string local = local_path_of(link);
-      d.file.url = local.empty() ? link.substr(0, link.find('#')) : "file://" + fs::absolute(local);
+      d.file.url = local.empty() ? net::strip_fragment(link) : net::path_to_file_url(local);
       d.file.sha256 = fragment_sha256(link);
-      d.requested_url = local.empty() ? d.file.url : d.file.url;
+      d.requested_url = d.file.url;
       if (!ctx_.wheel_rank(filename))
         return make_error(where + ": " + filename + " is not compatible with this interpreter",
                           "it supports " + ctx_.python.tags.front().to_string() + " ... " +
@@ -404,13 +394,13 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
                     .field("sha256", d.file.sha256)
                     .hex();
     d.sha256 = fetcher_.cached_sha(d.file);
-    if (!d.sha256.empty() && !fetched_early.count(d.name)) {
+    d.fetched_while_resolving = fetched_early.count(d.file.url) > 0;
+    if (!d.sha256.empty()) {
       fetch.needs_run = false;
-      fetch.reason =
-          "wheel " + d.file.filename + " is in the store (sha256 " + d.sha256.substr(0, 12) + ")";
-    } else if (fetched_early.count(d.name)) {
-      fetch.needs_run = false;
-      fetch.reason = "fetched while resolving (its metadata was needed)";
+      fetch.reason = d.fetched_while_resolving
+                         ? "fetched while resolving (its metadata was needed)"
+                         : "wheel " + d.file.filename + " is in the store (sha256 " +
+                               d.sha256.substr(0, 12) + ")";
     } else {
       fetch.reason = "wheel " + d.file.filename + " is not in the store; fetching " + d.file.url;
     }
@@ -421,7 +411,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       d.sha256 = *sha;
       return {};
     };
-    int fetch_id = g.add(std::move(fetch));
+    int fetch_id = d.fetch_step = g.add(std::move(fetch));
 
     // unpack
     graph::Step unpack = new_step(graph::StepKind::unpack, d.name, label);
@@ -525,7 +515,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       }
       return {};
     };
-    g.add(std::move(link));
+    d.link_step = g.add(std::move(link));
   }
   return {};
 }

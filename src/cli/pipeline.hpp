@@ -35,6 +35,8 @@ struct Planned {
   std::optional<uint64_t> expected_size;  ///< from a lock
   std::string origin;                     ///< "req.txt:3" or "pylock.toml" for messages
   std::vector<std::string> dependencies;  ///< normalised names it requires in this solution
+  bool fetched_while_resolving = false;   ///< its wheel was downloaded to read METADATA
+  int fetch_step = -1, link_step = -1;    ///< ids in the step graph
 
   // Filled while planning / running.
   std::string sha256;  ///< wheel sha, when known
@@ -49,9 +51,6 @@ Status check_pinned(const Planned& d, store::Store& store);
 /// Read requirement files (or a lock) and resolve them to the distributions to install.
 struct Resolved {
   std::vector<Planned> dists;  ///< sorted by name
-  std::string stamp;           ///< identity of the inputs, for the no-op check
-  bool from_lock = false;
-  std::string requires_python;
 };
 
 class Pipeline {
@@ -77,7 +76,6 @@ class Pipeline {
   std::vector<env::InstalledDist> installed;
   env::LinkReport link_report;
   std::mutex link_mutex;
-  size_t cache_hits = 0;
   /// Pins of the existing env: the resolver tries them first, so a re-run moves nothing
   /// without cause.
   std::map<std::string, pep::Version> preferences;

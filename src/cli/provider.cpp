@@ -21,7 +21,7 @@ const DirectDist* IndexProvider::direct(const std::string& name) const {
   return it == direct_.end() ? nullptr : &it->second;
 }
 
-std::set<std::string> IndexProvider::fetched_during_resolution() const {
+std::map<std::string, std::string> IndexProvider::fetched_during_resolution() const {
   std::lock_guard lock(mutex_);
   return fetched_;
 }
@@ -171,7 +171,7 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
     reqs.push_back(std::move(*r));
   }
   std::lock_guard lock(mutex_);
-  if (fetched) fetched_.insert(name);
+  if (fetched) fetched_.emplace(file.url, name);
   deps_[key] = reqs;
   return reqs;
 }

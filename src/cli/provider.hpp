@@ -48,7 +48,8 @@ class IndexProvider : public resolve::Provider {
   /// packages named in a resolver failure.
   std::string notes_for(const std::string& message) const;
   /// Wheels fetched while reading metadata (they count as executed fetch steps).
-  std::set<std::string> fetched_during_resolution() const;
+  /// url -> package name.
+  std::map<std::string, std::string> fetched_during_resolution() const;
 
  private:
   struct Candidate {
@@ -66,7 +67,7 @@ class IndexProvider : public resolve::Provider {
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<Candidate>> candidates_;
   std::map<std::string, std::vector<pep::Requirement>> deps_;  // "name==version"
-  std::set<std::string> fetched_;
+  std::map<std::string, std::string> fetched_;                 // url -> package
   std::map<std::string, Error> notes_;
 };
 
