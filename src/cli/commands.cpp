@@ -12,6 +12,7 @@
 #include "cli/share.hpp"
 #include "env/manifest.hpp"
 #include "env/venv.hpp"
+#include "graph/thread_pool.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -201,13 +202,32 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     return fail(e);
   }
 
-  // Unchanged distributions: hard-link their files from the old env.
+  // Unchanged distributions: hard-link their files from the old env, in parallel.
   env::LinkReport relinks;
-  for (size_t i = 0; i < resolved->dists.size(); ++i) {
-    if (g.steps()[size_t(resolved->dists[i].link_step)].needs_run) continue;
-    if (auto st = env::relink_dist(final_dir, work_dir, pipe.installed[i], relinks); !st.ok()) {
-      cleanup();
-      return fail(st.error());
+  {
+    size_t n = resolved->dists.size();
+    std::vector<env::LinkReport> reports(n);
+    std::vector<std::optional<Error>> errors(n);
+    graph::ThreadPool pool(o.jobs);
+    for (size_t i = 0; i < n; ++i) {
+      if (g.steps()[size_t(resolved->dists[i].link_step)].needs_run) continue;
+      pool.submit([&, i] {
+        auto st = env::relink_dist(final_dir, work_dir, pipe.installed[i], reports[i]);
+        if (!st.ok()) errors[i] = st.error();
+      });
+    }
+    pool.wait();
+    for (size_t i = 0; i < n; ++i) {
+      if (errors[i]) {
+        cleanup();
+        return fail(*errors[i]);
+      }
+      relinks.linked += reports[i].linked;
+      relinks.copied += reports[i].copied;
+      if (reports[i].fell_back_to_copy && !relinks.fell_back_to_copy) {
+        relinks.fell_back_to_copy = true;
+        relinks.fallback_reason = reports[i].fallback_reason;
+      }
     }
   }
   if (pipe.link_report.fell_back_to_copy || relinks.fell_back_to_copy)
