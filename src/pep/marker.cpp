@@ -1,5 +1,6 @@
 #include "pep/marker.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "pep/name.hpp"
@@ -46,7 +47,19 @@ const std::pair<std::string_view, std::string_view> kVariables[] = {
     {"implementation_name", "implementation_name"},
     {"implementation_version", "implementation_version"},
     {"extra", "extra"},
+    {"extras", "extras"},                        // PEP 751, pylock.toml only
+    {"dependency_groups", "dependency_groups"},  // PEP 751, pylock.toml only
 };
+
+bool is_set_variable(const MarkerNode::Operand& o) {
+  return o.variable && (o.text == "extras" || o.text == "dependency_groups");
+}
+
+/// Variables whose value is always a PEP 440 version.
+bool is_version_variable(const MarkerNode::Operand& o) {
+  return o.variable && (o.text == "python_version" || o.text == "python_full_version" ||
+                        o.text == "implementation_version");
+}
 
 bool is_word(char c) {
   return detail::is_alnum(c) || c == '_';
@@ -100,13 +113,52 @@ Result<std::string> parse_op(Cursor& c) {
   return c.expected("marker operator (one of <=, <, !=, ==, >=, >, ~=, ===, in, not in)");
 }
 
-Result<Node> parse_item(Cursor& c) {
+/// PEP 751's set variables: only `"name" in VAR` / `"name" not in VAR`, only in pylock.toml.
+Status check_set_variables(const Cursor& c, const Node& n, size_t start, MarkerSyntax syntax) {
+  const Node::Operand* set = is_set_variable(n.rhs)   ? &n.rhs
+                             : is_set_variable(n.lhs) ? &n.lhs
+                                                      : nullptr;
+  if (!set) return {};
+  if (syntax != MarkerSyntax::pylock)
+    return c.expected("a marker variable other than '" + set->text +
+                          "' (it is defined only in pylock.toml files, PEP 751)",
+                      start);
+  if (set != &n.rhs || n.lhs.variable || (n.op != "in" && n.op != "not in"))
+    return c.expected("'\"name\" in " + set->text + "' or '\"name\" not in " + set->text + "' (" +
+                          set->text + " is a set of names)",
+                      start);
+  return {};
+}
+
+/// `~=` is defined between versions only (packaging raises UndefinedComparison otherwise).
+Status check_compatible_release(const Cursor& c, const Node& n, size_t start) {
+  if (n.op != "~=") return {};
+  auto is_version = [](const Node::Operand& o, bool rhs) {
+    if (o.variable) return is_version_variable(o);
+    return rhs ? Specifier::parse("~=" + o.text).ok() : Version::parse(o.text).ok();
+  };
+  for (bool rhs : {false, true}) {
+    const Node::Operand& o = rhs ? n.rhs : n.lhs;
+    if (!is_version(o, rhs))
+      return c.expected(std::string("a version on the ") + (rhs ? "right" : "left") + " of '~=' (" +
+                            (o.variable ? o.text : "\"" + o.text + "\"") +
+                            " is not one; '~=' is undefined between other strings)",
+                        start);
+  }
+  return {};
+}
+
+Result<Node> parse_item(Cursor& c, MarkerSyntax syntax) {
   Node n;
+  size_t start = c.pos;
   LB_ASSIGN(n.lhs, parse_operand(c));
   c.skip_ws();
   LB_ASSIGN(n.op, parse_op(c));
   c.skip_ws();
   LB_ASSIGN(n.rhs, parse_operand(c));
+  LB_TRY(check_set_variables(c, n, start, syntax));
+  LB_TRY(check_compatible_release(c, n, start));
+  if (is_set_variable(n.rhs)) n.lhs.text = normalize_name(n.lhs.text);
   // packaging normalises the extra name at parse time
   if (n.lhs.variable && n.lhs.text == "extra" && !n.rhs.variable)
     n.rhs.text = normalize_name(n.rhs.text);
@@ -115,35 +167,35 @@ Result<Node> parse_item(Cursor& c) {
   return n;
 }
 
-Result<Node> parse_chain(Cursor& c, int depth);
+Result<Node> parse_chain(Cursor& c, int depth, MarkerSyntax syntax);
 
-Result<Node> parse_atom(Cursor& c, int depth) {
+Result<Node> parse_atom(Cursor& c, int depth, MarkerSyntax syntax) {
   c.skip_ws();
   size_t open = c.pos;
   Node n;
   if (c.eat('(')) {
     if (depth > 200) return c.expected("less deeply nested parentheses", open);
     c.skip_ws();
-    LB_ASSIGN(n, parse_chain(c, depth + 1));
+    LB_ASSIGN(n, parse_chain(c, depth + 1, syntax));
     c.skip_ws();
     if (!c.eat(')'))
       return c.expected("')' to close the '(' at column " + std::to_string(open + 1));
   } else {
-    LB_ASSIGN(n, parse_item(c));
+    LB_ASSIGN(n, parse_item(c, syntax));
   }
   c.skip_ws();
   return n;
 }
 
-Result<Node> parse_chain(Cursor& c, int depth) {
+Result<Node> parse_chain(Cursor& c, int depth, MarkerSyntax syntax) {
   Node chain;
   chain.leaf = false;
-  LB_ASSIGN(Node first, parse_atom(c, depth));
+  LB_ASSIGN(Node first, parse_atom(c, depth, syntax));
   chain.items.push_back(std::move(first));
   while (at_word(c, "and") || at_word(c, "or")) {
     bool is_and = c.peek() == 'a';
     c.pos += is_and ? 3 : 2;
-    LB_ASSIGN(Node next, parse_atom(c, depth));
+    LB_ASSIGN(Node next, parse_atom(c, depth, syntax));
     chain.is_and.push_back(is_and);
     chain.items.push_back(std::move(next));
   }
@@ -158,7 +210,7 @@ bool compare_strings(const std::string& l, const std::string& op, const std::str
   if (op == "<=") return l <= r;
   if (op == ">") return l > r;
   if (op == ">=") return l >= r;
-  return false;  // "~=" has no string meaning
+  return false;  // "~=" between strings is refused by the parser
 }
 
 bool eval_op(const std::string& l, const std::string& op, const std::string& r) {
@@ -173,6 +225,12 @@ bool eval_op(const std::string& l, const std::string& op, const std::string& r) 
 }
 
 bool eval_leaf(const Node& n, const MarkerEnv& env, const std::set<std::string>& extras) {
+  if (is_set_variable(n.rhs)) {  // "name" in extras (the parser allows no other form)
+    const auto& names = n.rhs.text == "extras" ? env.extras : env.dependency_groups;
+    bool found = std::any_of(names.begin(), names.end(),
+                             [&](const std::string& x) { return normalize_name(x) == n.lhs.text; });
+    return (n.op == "in") == found;
+  }
   auto value = [&](const Node::Operand& o) -> std::string {
     if (!o.variable) return o.text;
     auto it = env.values.find(o.text);
@@ -237,16 +295,16 @@ bool reads_extra(const Node& n) {
 
 }  // namespace
 
-Result<Marker> Marker::parse_prefix(detail::Cursor& c) {
-  LB_ASSIGN(Node root, parse_chain(c, 0));
+Result<Marker> Marker::parse_prefix(detail::Cursor& c, MarkerSyntax syntax) {
+  LB_ASSIGN(Node root, parse_chain(c, 0, syntax));
   Marker m;
   m.root_ = std::make_shared<const Node>(std::move(root));
   return m;
 }
 
-Result<Marker> Marker::parse(std::string_view text) {
+Result<Marker> Marker::parse(std::string_view text, MarkerSyntax syntax) {
   Cursor c{text, 0};
-  LB_ASSIGN(Marker m, parse_prefix(c));
+  LB_ASSIGN(Marker m, parse_prefix(c, syntax));
   if (!c.at_end()) return c.expected("'and', 'or' or end of marker expression");
   return m;
 }

@@ -22,7 +22,14 @@ struct Cursor;
 /// implementation_name, implementation_version). A missing key reads as "".
 struct MarkerEnv {
   std::map<std::string, std::string> values;
+  /// PEP 751 (pylock.toml) set-valued variables: the extras and dependency groups being
+  /// installed. Compared by normalised name.
+  std::set<std::string> extras = {}, dependency_groups = {};
 };
+
+/// Where a marker is written. PEP 751 lock files may also test the set-valued `extras` and
+/// `dependency_groups` variables (`"name" in extras`); anywhere else they are an error.
+enum class MarkerSyntax { pep508, pylock };
 
 struct MarkerNode;  // the parsed expression, defined in marker.cpp
 
@@ -30,13 +37,17 @@ struct MarkerNode;  // the parsed expression, defined in marker.cpp
 class Marker {
  public:
   /// Parses a marker; errors name the column ("expected marker operator at column 16 in ...").
-  static Result<Marker> parse(std::string_view text);
+  /// `~=` needs a version on both sides (a quoted version or python_version,
+  /// python_full_version, implementation_version); between other strings it is undefined,
+  /// and an error here.
+  static Result<Marker> parse(std::string_view text, MarkerSyntax syntax = MarkerSyntax::pep508);
   /// Parses a marker that starts at `c.pos` and stops before anything it cannot use (used by
   /// Requirement::parse, whose error columns count from the start of the requirement).
-  static Result<Marker> parse_prefix(detail::Cursor& c);
+  static Result<Marker> parse_prefix(detail::Cursor& c, MarkerSyntax syntax = MarkerSyntax::pep508);
 
   /// Version operators compare as PEP 440 versions when both sides are versions, as strings
-  /// otherwise. `extra == "x"` is true iff normalize_name(x) is in `extras` (already
+  /// otherwise. `"x" in extras` / `"x" in dependency_groups` test env.extras /
+  /// env.dependency_groups. `extra == "x"` is true iff normalize_name(x) is in `extras` (already
   /// normalised); with no extras an `env.values["extra"]`, if present, is used instead.
   bool evaluate(const MarkerEnv& env, const std::set<std::string>& extras = {}) const;
   /// Canonical text: variables by their PEP 508 names, values in double quotes, extras

@@ -43,6 +43,38 @@ struct Cursor {
   Error expected(std::string_view what) const { return expected(what, pos); }
 };
 
+/// Length of the whitespace character (Python's str.isspace(): ASCII \t\n\v\f\r, space,
+/// \x1c-\x1f and the Unicode spaces, in UTF-8) that starts `s`, or 0.
+inline size_t py_space_at(std::string_view s) {
+  if (s.empty()) return 0;
+  auto b = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0U; };
+  unsigned c0 = b(0);
+  if ((c0 >= 0x09 && c0 <= 0x0d) || (c0 >= 0x1c && c0 <= 0x20)) return 1;
+  if (c0 == 0xc2 && (b(1) == 0x85 || b(1) == 0xa0)) return 2;  // U+0085, U+00A0
+  if (c0 == 0xe1 && b(1) == 0x9a && b(2) == 0x80) return 3;    // U+1680
+  unsigned c2 = b(2);
+  if (c0 == 0xe2 && b(1) == 0x80 &&  // U+2000-200A, U+2028, U+2029, U+202F
+      ((c2 >= 0x80 && c2 <= 0x8a) || c2 == 0xa8 || c2 == 0xa9 || c2 == 0xaf))
+    return 3;
+  if (c0 == 0xe2 && b(1) == 0x81 && b(2) == 0x9f) return 3;  // U+205F
+  if (c0 == 0xe3 && b(1) == 0x80 && b(2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+/// Length of the whitespace character that ends `s`, or 0.
+inline size_t py_space_before_end(std::string_view s) {
+  for (size_t n = 1; n <= 3 && n <= s.size(); ++n)
+    if (py_space_at(s.substr(s.size() - n)) == n) return n;
+  return 0;
+}
+
+/// `s` without leading and trailing whitespace, as Python's str.strip() removes it.
+inline std::string_view py_strip(std::string_view s) {
+  while (size_t n = py_space_at(s)) s.remove_prefix(n);
+  while (size_t n = py_space_before_end(s)) s.remove_suffix(n);
+  return s;
+}
+
 inline bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }

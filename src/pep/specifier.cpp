@@ -2,10 +2,13 @@
 
 #include <algorithm>
 
+#include "pep/parse_cursor.hpp"
 #include "util/strings.hpp"
 
 namespace lb::pep {
 namespace {
+
+using detail::py_strip;
 
 constexpr std::string_view kOperators[] = {"===", "==", "~=", "!=", "<=", ">=", "<", ">"};
 constexpr const char* kHint =
@@ -13,7 +16,13 @@ constexpr const char* kHint =
     "e.g. >=1.0,<2 or ==1.2.*";
 
 Error bad(std::string_view text, const std::string& why) {
-  return make_error("invalid version specifier " + quoted(trim(text)) + ": " + why, kHint);
+  return make_error("invalid version specifier " + quoted(py_strip(text)) + ": " + why, kHint);
+}
+
+bool has_space(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i)
+    if (detail::py_space_at(s.substr(i))) return true;
+  return false;
 }
 
 bool has_suffix_segments(const Version& v) {
@@ -50,10 +59,34 @@ std::string canonical(const Specifier& s) {
   return s.op + full.substr(0, epoch_len) + join_release(r, n) + full.substr(rest);
 }
 
+/// PEP 440 "Exclusive ordered comparison", `<V`: a pre-release of V itself is excluded unless
+/// V is a pre-release. A pre-release of V sorts below V only because of its pre/dev segment:
+/// same epoch and release and, when V is a post-release, the same post number ("<1.0"
+/// excludes 1.0a1 and 1.0.dev0; "<1.0.post2" excludes 1.0.post2.dev0 but not 1.0a1 or
+/// 1.0.post1.dev0). `v < V` is already known.
+bool excluded_below(const Version& v, const Version& s) {
+  if (s.is_prerelease() || !v.is_prerelease() || !Version::same_base(v, s)) return false;
+  if (!s.is_postrelease()) return true;
+  return v.pre_kind() == Version::Pre::kNone && v.post() == s.post();
+}
+
+/// `>V`: a post-release of V itself is excluded unless V is a post-release, and so is a local
+/// version of V. A post-release of V has V's epoch, release and pre-release segment plus a
+/// post number (">1.0" excludes 1.0.post1 and 1.0.post1.dev0; ">1.0a1" excludes 1.0a1.post1
+/// but not 1.0.post0). A dev-release has no post-releases of its own (">1.0.dev1" admits
+/// 1.0.post0). Local versions of other versions are admitted (">1.0a1" admits 1.0a2+x).
+/// `v > V` is already known; V has no local label (the parser refuses one with >).
+bool excluded_above(const Version& v, const Version& s) {
+  if (v.has_local() && Version::compare_public(v, s) == 0) return true;
+  if (s.is_postrelease() || s.is_devrelease() || !v.is_postrelease()) return false;
+  return Version::same_base(v, s) && v.pre_kind() == s.pre_kind() &&
+         (s.pre_kind() == Version::Pre::kNone || v.pre_number() == s.pre_number());
+}
+
 }  // namespace
 
 Result<Specifier> Specifier::parse(std::string_view text) {
-  std::string_view s = trim(text);
+  std::string_view s = py_strip(text);
   Specifier spec;
   for (std::string_view op : kOperators) {
     if (starts_with(s, op)) {
@@ -62,11 +95,11 @@ Result<Specifier> Specifier::parse(std::string_view text) {
     }
   }
   if (spec.op.empty()) return bad(text, "expected an operator before the version");
-  std::string_view rest = trim(s.substr(spec.op.size()));
+  std::string_view rest = py_strip(s.substr(spec.op.size()));
   spec.version = std::string(rest);
   spec.ready = true;
   if (spec.op == "===") {
-    if (rest.find_first_of(" \t\r\n\f\v;)") != std::string_view::npos)
+    if (rest.find_first_of(";)") != std::string_view::npos || has_space(rest))
       return bad(text, "=== takes one word without spaces, ';' or ')'");
     if (auto v = Version::parse(rest)) spec.parsed = std::move(*v);
     return spec;
@@ -76,7 +109,7 @@ Result<Specifier> Specifier::parse(std::string_view text) {
     if (spec.op != "==" && spec.op != "!=") return bad(text, "'.*' is only allowed with == and !=");
     rest.remove_suffix(2);
     spec.wildcard = true;
-    if (rest.empty() || rest.back() == ' ' || rest.back() == '\t')
+    if (rest.empty() || detail::py_space_before_end(rest))
       return bad(text, "'.*' must directly follow a release number, e.g. ==1.2.*");
   }
   auto v = Version::parse(rest);
@@ -109,15 +142,8 @@ bool Specifier::contains(const Version& v) const {
   }
   if (op == "<=") return Version::compare_public(v, s) <= 0;
   if (op == ">=") return Version::compare_public(v, s) >= 0;
-  if (op == "<") {
-    if (!(v < s)) return false;
-    return s.is_prerelease() || !v.is_prerelease() || !Version::same_base(v, s);
-  }
-  if (op == ">") {
-    if (!(v > s)) return false;
-    if (!s.is_postrelease() && v.is_postrelease() && Version::same_base(v, s)) return false;
-    return !v.has_local() || !Version::same_base(v, s);
-  }
+  if (op == "<") return v < s && !excluded_below(v, s);
+  if (op == ">") return v > s && !excluded_above(v, s);
   if (op == "~=")
     return Version::compare_public(v, s) >= 0 &&
            prefix_match(v, s.epoch(), s.release(), s.release().size() - 1);
@@ -135,11 +161,11 @@ bool Specifier::mentions_prerelease() const {
 Result<SpecifierSet> SpecifierSet::parse(std::string_view text) {
   SpecifierSet set;
   for (const std::string& part : split(text, ',')) {
-    if (trim(part).empty()) continue;
+    if (py_strip(part).empty()) continue;
     auto spec = Specifier::parse(part);
     if (!spec) {
       Error e = spec.error();
-      if (trim(part) != trim(text)) e.message += " in " + quoted(trim(text));
+      if (py_strip(part) != py_strip(text)) e.message += " in " + quoted(py_strip(text));
       return e;
     }
     set.add(std::move(*spec));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "pep/parse_cursor.hpp"
 #include "util/strings.hpp"
 
 namespace lb::pep {
@@ -151,8 +152,9 @@ class VersionParser {
 
 Result<Version> Version::parse(std::string_view text) {
   Version v;
-  VersionParser parser(trim(text));
-  if (trim(text).empty() || !parser.run(v))
+  std::string_view stripped = detail::py_strip(text);  // as Python's str.strip()
+  VersionParser parser(stripped);
+  if (stripped.empty() || !parser.run(v))
     return make_error("invalid version " + quoted(text),
                       "versions look like 1.2, 2.0rc1, 1.0.post1, 1.0.dev2, 1!2.0+local (PEP 440); "
                       "numbers may have at most 18 digits");

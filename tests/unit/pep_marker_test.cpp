@@ -62,7 +62,6 @@ TEST_CASE("marker: canonical text and evaluation", "[pep][marker]") {
        R"(python_version > "3" and (os_name == "a" or os_name == "b"))", false},
       {"platform_release >= '6'", R"(platform_release >= "6")", true},  // string comparison
       {"implementation_version ~= '3.11.0'", R"(implementation_version ~= "3.11.0")", true},
-      {"python_version ~= '3'", R"(python_version ~= "3")", false},
       {"'3.8' < python_version", R"("3.8" < python_version)", true},
       {"python_version === '3.11'", R"(python_version === "3.11")", true},
       {"platform_version == '#1 SMP'", R"(platform_version == "#1 SMP")", true},
@@ -149,4 +148,71 @@ TEST_CASE("marker: deep nesting is rejected, not a crash", "[pep][marker]") {
   CHECK_FALSE(Marker::parse(deep).ok());
   std::string ok = std::string(50, '(') + "os_name == 'posix'" + std::string(50, ')');
   CHECK(M(ok.c_str()).evaluate(linux311()));
+}
+
+TEST_CASE("marker: PEP 751 extras and dependency_groups in pylock.toml only",
+          "[pep][marker][pylock]") {
+  using lb::pep::MarkerSyntax;
+  auto lock_marker = [](const char* text) {
+    auto m = Marker::parse(text, MarkerSyntax::pylock);
+    INFO(text);
+    if (!m.ok()) INFO(m.error().message);
+    REQUIRE(m.ok());
+    return *m;
+  };
+  MarkerEnv env = linux311();
+  env.extras = {"socks", "Test_Utils"};
+  env.dependency_groups = {"dev"};
+  CHECK(lock_marker("'socks' in extras").evaluate(env));
+  CHECK(lock_marker("'test-utils' in extras").evaluate(env));  // names compare normalised
+  CHECK(lock_marker("'TEST.UTILS' in extras").evaluate(env));
+  CHECK_FALSE(lock_marker("'docs' in extras").evaluate(env));
+  CHECK(lock_marker("'docs' not in extras").evaluate(env));
+  CHECK(lock_marker("'dev' in dependency_groups").evaluate(env));
+  CHECK_FALSE(lock_marker("'dev' not in dependency_groups").evaluate(env));
+  CHECK(lock_marker("'dev' in dependency_groups and python_version >= '3.8'").evaluate(env));
+  CHECK_FALSE(lock_marker("'lint' in dependency_groups or 'x' in extras").evaluate(env));
+  CHECK_FALSE(lock_marker("'socks' in extras").evaluate(linux311()));  // none requested
+  CHECK(lock_marker("\"socks\"  in   extras").to_string() == R"("socks" in extras)");
+  // ordinary PEP 508 markers read the same in a lock
+  CHECK(lock_marker("sys_platform == 'linux'").evaluate(env));
+
+  // Anywhere else the variables are an error naming the column.
+  for (const char* text :
+       {"'socks' in extras", "python_version > '3' and 'dev' in dependency_groups"}) {
+    auto m = Marker::parse(text);
+    INFO(text);
+    REQUIRE_FALSE(m.ok());
+    CHECK_THAT(m.error().message, Catch::Contains("pylock.toml"));
+    CHECK_THAT(m.error().message, Catch::Contains("at column"));
+  }
+  // In a lock only the membership form is meaningful.
+  for (const char* text : {"extras == 'socks'", "'socks' == extras", "extras in 'socks'",
+                           "dependency_groups != 'dev'", "extras in extras"}) {
+    auto m = Marker::parse(text, MarkerSyntax::pylock);
+    INFO(text);
+    REQUIRE_FALSE(m.ok());
+    CHECK_THAT(m.error().message,
+               Catch::Contains("in extras") || Catch::Contains("in dependency_groups"));
+  }
+}
+
+TEST_CASE("marker: ~= between non-version strings is an error, not false",
+          "[pep][marker][compatible]") {
+  for (const char* text :
+       {"os_name ~= 'posix'", "'linux' ~= sys_platform", "python_version ~= '3'",
+        "python_version ~= 'foo'", "'foo' ~= '1.0'", "'foo' ~= python_version", "extra ~= 'test'",
+        "platform_release ~= '6.1'", "python_version ~= '3.*'"}) {
+    auto m = Marker::parse(text);
+    INFO(text);
+    REQUIRE_FALSE(m.ok());
+    CHECK_THAT(m.error().message, Catch::Contains("'~='"));
+  }
+  // Between versions it is the PEP 440 operator, either way round.
+  CHECK(M("python_version ~= '3.8'").evaluate(linux311()));
+  CHECK_FALSE(M("python_full_version ~= '3.11.8'").evaluate(linux311()));
+  CHECK(M("'3.11.9' ~= python_version").evaluate(linux311()));
+  CHECK(M("'1.4.9' ~= '1.4.5'").evaluate(linux311()));
+  // And a requirement carrying one is refused when the requirement is parsed.
+  CHECK_FALSE(lb::pep::Marker::parse("sys_platform ~= 'linux' or python_version >= '3'").ok());
 }

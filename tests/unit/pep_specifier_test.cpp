@@ -349,3 +349,84 @@ for line in sys.stdin.read().splitlines():
     CHECK(expected_mine[k] == theirs[k]);
   }
 }
+
+TEST_CASE("specifier: PEP 440 exclusive ordered comparisons", "[pep][specifier][exclusive]") {
+  struct X {
+    const char* spec;
+    const char* version;
+    bool in;  // Specifier(spec).contains(version), pre-release policy aside
+  };
+  const X cases[] = {
+      // <V.postN admits pre- and dev-releases of V's base; excludes pre-releases of V.postN.
+      {"<1.0.post1", "1.0a1", true},
+      {"<1.0.post1", "1.0.dev0", true},
+      {"<1.0.post1", "1.0rc1.post3", true},
+      {"<1.0.post1", "1.0", true},
+      {"<1.0.post1", "1.0.post0", true},
+      {"<1.0.post1", "1.0.post0.dev3", true},
+      {"<1.0.post1", "1.0.post1.dev0", false},
+      {"<1.0.post1", "1.0.post1", false},
+      {"<1.0.post2", "1.0.post1.dev0", true},
+      {"<1.0.post2", "1.0.post2.dev5", false},
+      {"<1.0.0.post1", "1.0a1", true},
+      // <V excludes pre-releases of V itself unless V is one; its neighbours are unchanged.
+      {"<1.0", "1.0a1", false},
+      {"<1.0", "1.0.dev0", false},
+      {"<1.0", "1.0a1.post1", false},
+      {"<1.0", "1.0a1+local", false},
+      {"<1.0", "0.9a1", true},
+      {"<1.0", "0.9.post1.dev1", true},
+      {"<1.0rc1", "1.0a1", true},
+      {"<1.0rc1", "1.0.dev0", true},
+      {"<1.0.dev5", "1.0.dev1", true},
+      {"<1!1.0.post1", "1.0a1", true},  // epoch 0 < epoch 1
+      {"<1!1.0.post1", "1!1.0a1", true},
+      {"<1!1.0", "1!1.0a1", false},
+      // >V with V a pre- or dev-release admits post-releases of the base release.
+      {">1.0a1", "1.0.post0", true},
+      {">1.0.dev1", "1.0.post0", true},
+      {">1.0.dev1", "1.0.post0.dev0", true},
+      {">1.0a1.dev1", "1.0a1.post1", true},
+      {">1.0a1", "1.0a1.post1", false},  // a post-release of 1.0a1 itself
+      {">1.0a1", "1.0a1.post1.dev0", false},
+      {">1.0a1", "1.0a2.post1", true},
+      {">1.0", "1.0.post1", false},
+      {">1.0", "1.0.post1.dev0", false},
+      {">1.0", "1.0.0.post1", false},
+      {">1.0.post1", "1.0.post2", true},
+      // >V excludes local versions of V only.
+      {">1.0a1", "1.0a2+local", true},
+      {">1.0a1", "1.0a1+local", false},
+      {">1.0.post1", "1.0.post2+local", true},
+      {">1.0.post1", "1.0.post1+local", false},
+      {">1.0", "1.0+local", false},
+      {">1.0", "1.0.0+local", false},
+      {">1.0", "1.0.1+local", true},
+      {">1.0.dev1", "1.0.dev2+local", true},
+      {">1.0.dev1", "1.0+local", true},
+  };
+  for (const X& c : cases) {
+    INFO(c.spec << " contains " << c.version);
+    auto spec = Specifier::parse(c.spec);
+    REQUIRE(spec.ok());
+    CHECK(spec->contains(V(c.version)) == c.in);
+    CHECK(S(c.spec).contains(V(c.version), true) == c.in);
+  }
+}
+
+TEST_CASE("specifier: Unicode whitespace is stripped as str.strip() does",
+          "[pep][specifier][whitespace]") {
+  // U+00A0 no-break space, U+2003 em space, U+3000 ideographic space, U+0085 next line, \x1f
+  CHECK(S("\xc2\xa0>=1.0\xe2\x80\x83").contains(V("1.5")));
+  CHECK(S(">=\xe3\x80\x80 1.0").contains(V("1.0")));
+  CHECK(S(">=1.0,\xc2\x85<2\x1f").to_string() == "<2,>=1.0");
+  CHECK(S("==\xe2\x80\xa8"
+          "1.*")
+            .contains(V("1.4")));
+  // inside an arbitrary-equality word it is not whitespace to strip but an error
+  CHECK_FALSE(SpecifierSet::parse("===1.0\xc2\xa0x").ok());
+  CHECK_FALSE(SpecifierSet::parse("==1.0\xc2\xa0.*").ok());
+  // bytes that merely start like a space (U+00A9, U+2030) stay part of the text
+  CHECK_FALSE(SpecifierSet::parse(">=1.0\xc2\xa9").ok());
+  CHECK_FALSE(SpecifierSet::parse(">=1.0\xe2\x80\xb0").ok());
+}

@@ -263,3 +263,35 @@ TEST_CASE("version: comparison does not allocate", "[pep][version]") {
   CHECK(less == 49);
   CHECK(after == before);
 }
+
+TEST_CASE("version: surrounding Unicode whitespace is stripped as str.strip() does",
+          "[pep][version][whitespace]") {
+  const char* spaced[] = {
+      "\xc2\xa0"
+      "1.0\xc2\xa0",  // U+00A0
+      "\xe2\x80\x80"
+      "1.0\xe2\x80\x8a",  // U+2000, U+200A
+      "\xe3\x80\x80"
+      "1.0",              // U+3000
+      "1.0\xe2\x80\xa9",  // U+2029
+      "\xe2\x81\x9f"
+      "1.0\xe2\x80\xaf",  // U+205F, U+202F
+      "\xe1\x9a\x80"
+      "1.0\xc2\x85",                   // U+1680, U+0085
+      "\x1c\x1d 1.0\x1e\x1f\x0b\x0c",  // the ASCII separators Python counts as space
+  };
+  for (const char* s : spaced) {
+    INFO(s);
+    auto v = lb::pep::Version::parse(s);
+    REQUIRE(v.ok());
+    CHECK(v->to_string() == "1.0");
+  }
+  // Not whitespace: U+00A9, U+200B (zero width space is not str.isspace()), inner spaces.
+  for (const char* s : {"1.0\xc2\xa9",
+                        "\xe2\x80\x8b"
+                        "1.0",
+                        "1.0\xc2\xa0"
+                        "1",
+                        "\xc2"})
+    CHECK_FALSE(lb::pep::Version::parse(s).ok());
+}
