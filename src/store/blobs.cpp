@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "store/store.hpp"
 #include "util/fs.hpp"
@@ -28,6 +29,9 @@ bool is_sha256_hex(std::string_view s) {
   return true;
 }
 
+// Every stored blob's mtime (see store.hpp).
+const struct timespec kBlobTimes[2] = {{kBlobMtime, 0}, {kBlobMtime, 0}};
+
 Error bad_sha(std::string_view sha) {
   return make_error("not a sha256 hex digest: " + quoted(sha),
                     "blob names are 64 lowercase hex digits");
@@ -43,7 +47,32 @@ std::string Store::blob_path(std::string_view sha, bool executable) const {
 }
 
 bool Store::has_blob(std::string_view sha, bool executable) const {
-  return fs::stat_path(blob_path(sha, executable)).is_regular;
+  return blob_state(sha, executable) == BlobState::intact;
+}
+
+BlobState Store::blob_state(std::string_view sha, bool executable, int64_t size) const {
+  std::string path = blob_path(sha, executable);
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return BlobState::missing;
+  if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != blob_mode(executable) ||
+      (size >= 0 && st.st_size != size))
+    return BlobState::damaged;
+  if (st.st_mtim.tv_sec == kBlobMtime && st.st_mtim.tv_nsec == 0) return BlobState::intact;
+  // Written in place since it was stored, or stored by a lavabuild that kept real mtimes:
+  // only the content can tell.
+  auto actual = sha256_file_hex(path);
+  if (!actual || *actual != sha) return BlobState::damaged;
+  (void)::utimensat(AT_FDCWD, path.c_str(), kBlobTimes, AT_SYMLINK_NOFOLLOW);
+  return BlobState::intact;
+}
+
+void Store::remove_damaged_blob(std::string_view sha, bool executable) const {
+  if (!is_sha256_hex(sha)) return;
+  std::string path = blob_path(sha, executable);
+  if (::unlink(path.c_str()) == 0)
+    options_.warn("removed damaged file " + path +
+                  " from the store (it was changed after it "
+                  "was stored); it is fetched or unpacked again");
 }
 
 Result<std::string> Store::put_blob(std::string_view content, bool executable) {
@@ -53,7 +82,15 @@ Result<std::string> Store::put_blob(std::string_view content, bool executable) {
 Result<std::string> Store::put_blob_hashed(std::string_view content, bool executable,
                                            std::string_view sha) {
   if (!is_sha256_hex(sha)) return bad_sha(sha);
-  if (has_blob(sha, executable)) return std::string(sha);
+  switch (blob_state(sha, executable, int64_t(content.size()))) {
+    case BlobState::intact:
+      return std::string(sha);
+    case BlobState::damaged:
+      remove_damaged_blob(sha, executable);
+      break;
+    case BlobState::missing:
+      break;
+  }
   // Fast path: an anonymous file in the blob's shard, linked in under its name once written
   // (open, write, link: no temp name to create, chmod and unlink). Unpacking writes
   // thousands of small blobs, so metadata operations are what it costs.
@@ -71,23 +108,32 @@ Result<std::string> Store::put_blob_hashed(std::string_view content, bool execut
       if (ok) off += size_t(n);
     }
     ok = ok && ::fchmod(fd, blob_mode(executable)) == 0;  // O_TMPFILE modes pass through umask
+    ok = ok && ::futimens(fd, kBlobTimes) == 0;
     std::string proc = "/proc/self/fd/" + std::to_string(fd);
     if (ok && ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0)
       ok = errno == EEXIST;  // the same content arrived meanwhile: fine
     ::close(fd);
     if (ok) return std::string(sha);
   }
-  // Filesystems without O_TMPFILE (or /proc): temp file in tmp/, then link().
+  // Filesystems without O_TMPFILE (or /proc), or a write that failed (a full disk: the
+  // anonymous file vanished with its descriptor): temp file in tmp/, then link().
   std::string tmp = fs::temp_sibling(fs::join_path(tmp_dir(), std::string(sha)));
-  LB_TRY(fs::write_file(tmp, content, blob_mode(executable)));
+  LB_TRY(fs::write_file(tmp, content, blob_mode(executable)));  // removes it on failure
   return link_into_place(tmp, sha, executable);
 }
 
 Result<std::string> Store::put_blob_file(const std::string& path, bool executable) {
   LB_ASSIGN(std::string sha, sha256_file_hex(path));
-  if (has_blob(sha, executable)) {
-    LB_TRY(fs::remove_all(path));
-    return sha;
+  auto size = int64_t(fs::stat_path(path).size);
+  switch (blob_state(sha, executable, size)) {
+    case BlobState::intact:
+      LB_TRY(fs::remove_all(path));
+      return sha;
+    case BlobState::damaged:
+      remove_damaged_blob(sha, executable);
+      break;
+    case BlobState::missing:
+      break;
   }
   return link_into_place(path, sha, executable);
 }
@@ -99,6 +145,8 @@ Result<std::string> Store::link_into_place(const std::string& tmp, std::string_v
                                            bool executable) {
   std::string target = blob_path(sha, executable);
   Status st = fs::set_mode(tmp, blob_mode(executable));
+  if (st && ::utimensat(AT_FDCWD, tmp.c_str(), kBlobTimes, AT_SYMLINK_NOFOLLOW) != 0)
+    st = make_error("cannot set the mtime of " + tmp + ": " + std::strerror(errno));
   if (st) {
     st = fs::hard_link(tmp, target);
     if (!st && !fs::exists(target)) {  // first blob of its shard, or another filesystem
@@ -109,6 +157,7 @@ Result<std::string> Store::link_into_place(const std::string& tmp, std::string_v
       std::string copy = fs::temp_sibling(fs::join_path(tmp_dir(), std::string(sha)));
       st = fs::copy_file(tmp, copy);
       if (st) st = fs::set_mode(copy, blob_mode(executable));
+      if (st) (void)::utimensat(AT_FDCWD, copy.c_str(), kBlobTimes, AT_SYMLINK_NOFOLLOW);
       if (st) st = fs::hard_link(copy, target);
       (void)fs::remove_all(copy);
     }

@@ -124,8 +124,13 @@ Result<std::unique_ptr<IndexHandle>> IndexHandle::open(
   impl->cache_dir = cache_dir;
   impl->path = fs::join_path(cache_dir, "index");
   std::string lock_path = fs::join_path(cache_dir, "index.lock");
-  LB_ASSIGN(impl->lock, IndexLock::acquire(lock_path, timeout));
-  if (!impl->lock.held()) {
+  LB_ASSIGN(impl->lock, IndexLock::acquire(lock_path, timeout, read_only, [&] {
+              static std::atomic<bool> said{false};  // once per process: waits are short
+              if (!said.exchange(true))
+                warn("waiting for another lavabuild process to release the cache index (" +
+                     lock_path + ", up to " + std::to_string(timeout.count() / 1000) + " s)");
+            }));
+  if (!impl->lock.held() && !impl->lock.unlockable()) {
     warn("another lavabuild process has held " + lock_path + " for " +
          std::to_string(timeout.count() / 1000) +
          " s; continuing without the cache index (index writes are journalled)");

@@ -1,6 +1,7 @@
 #include "store/store.hpp"
 
 #include <cstdio>
+#include <tuple>
 
 #include "store/index_db.hpp"
 #include "util/fs.hpp"
@@ -24,7 +25,12 @@ Store::Store(std::string dir, StoreOptions options)
     };
 }
 
-Store::~Store() = default;
+Store::~Store() {
+  if (tmp_) {
+    (void)fs::remove_all(tmp_->path());
+    tmp_->release();
+  }
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOptions options) {
   std::string dir = fs::absolute(cache_dir);
@@ -44,7 +50,43 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOp
 }
 
 std::string Store::tmp_dir() const {
-  return fs::join_path(dir_, "tmp");
+  std::lock_guard<std::mutex> g(tmp_mutex_);
+  if (!tmp_) {
+    auto d = fs::OwnedDir::create(fs::join_path(fs::join_path(dir_, "tmp"), "run"), 0700);
+    // A read-only cache has no temp dir: writes into tmp/ then fail with a clear error.
+    if (!d) return fs::join_path(dir_, "tmp");
+    tmp_ = std::move(*d);
+  }
+  return tmp_->path();
+}
+
+std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run) const {
+  uint64_t entries = 0, bytes = 0;
+  std::string root = fs::join_path(dir_, "tmp");
+  auto names = fs::list_dir(root);
+  if (!names) return {0, 0};
+  std::string mine;
+  {
+    std::lock_guard<std::mutex> g(tmp_mutex_);
+    if (tmp_) mine = tmp_->path();
+  }
+  for (const auto& n : *names) {
+    std::string path = fs::join_path(root, n);
+    if (path == mine) continue;
+    uint64_t size = fs::tree_size(path);
+    bool dead = dry_run ? fs::is_abandoned(path) : fs::remove_if_abandoned(path);
+    if (dead) {
+      ++entries;
+      bytes += size;
+    }
+  }
+  return {entries, bytes};
+}
+
+std::string Store::lock_path(std::string_view name) const {
+  std::string dir = fs::join_path(dir_, "locks");
+  (void)fs::create_dirs(dir);
+  return fs::join_path(dir, std::string(name));
 }
 std::string Store::dir() const {
   return dir_;
@@ -121,6 +163,13 @@ Status Store::erase(std::string_view key) {
   });
 }
 
+Status Store::erase_many(const std::vector<std::string>& keys) {
+  std::vector<detail::JournalRecord> records;
+  records.reserve(keys.size());
+  for (const auto& k : keys) records.push_back({k, std::nullopt});
+  return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
+}
+
 Status Store::scan(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& fn) {
   return with_index(true, [&](detail::IndexHandle& h) { return h.scan(prefix, fn); });
@@ -144,6 +193,7 @@ Result<Stats> Store::stats() {
     ++st.index_entries;
     return true;
   }));
+  std::tie(st.leftover_entries, st.leftover_bytes) = clean_leftovers(/*dry_run=*/true);
   return st;
 }
 

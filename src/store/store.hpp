@@ -7,7 +7,13 @@
 //     blobs/<aa>/<sha256hex>     regular files, mode 0444; <aa> = first two hex digits
 //     blobs/<aa>/<sha256hex>.x   executable variant, mode 0555 (hard links share the mode,
 //                                so the exec bit is part of a blob's identity)
-//     tmp/                       temp files, same filesystem as blobs/ (atomic link/rename)
+//                                Every blob's mtime is 1 s after the epoch (as in Nix): a
+//                                write in place (through a hard link in an env) changes it,
+//                                so a stat tells an intact blob from an edited one.
+//     tmp/run.tmp-<random>/      one directory per live process, holding its temp files;
+//                                the process holds an flock on the directory while it
+//                                lives, so what a killed run left is told apart and removed
+//                                (Store::clean_leftovers). Same filesystem as blobs/.
 //     index/                     RocksDB: the key-value index
 //     index.lock                 flock serialising every open of index/ across processes
 //     journal/                   index writes parked by processes that could not get the
@@ -17,8 +23,8 @@
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
 // "env/<path>", "meta/<sha>". The owner of each prefix documents its values: ac/ (unpack
 // outputs) and env/ (which unpack outputs an env uses) in cli/pipeline.hpp, dl/ and meta/ in
-// cli/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the raw
-// value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
+// cli/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the
+// raw value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
 //
 // Concurrency: RocksDB admits one process at a time, so the index is closed most of the
 // time. Each get/put locks index.lock, opens, works, closes — unless the caller holds a
@@ -39,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/fs.hpp"
 #include "util/result.hpp"
 
 namespace lb::store {
@@ -62,7 +69,15 @@ struct Stats {
   uint64_t blobs = 0;
   uint64_t bytes = 0;
   uint64_t index_entries = 0;
+  uint64_t leftover_entries = 0;  ///< temp entries of dead runs in tmp/
+  uint64_t leftover_bytes = 0;
 };
+
+/// What a stat of a blob says.
+enum class BlobState { intact, missing, damaged };
+
+/// The mtime (seconds since the epoch) every stored blob has.
+inline constexpr int64_t kBlobMtime = 1;
 
 class Store;
 
@@ -104,6 +119,14 @@ class Store {
   /// Hash the file at `path`, then move it into the store (link + unlink, copying when it is
   /// on another filesystem); `path` is gone afterwards. Best from a file under tmp_dir().
   Result<std::string> put_blob_file(const std::string& path, bool executable);
+  /// A stat (no hashing) of a blob: intact when it is a regular file with the blob mode,
+  /// `size` bytes (when size >= 0) and the stored mtime; a blob written by an older
+  /// lavabuild (another mtime) is re-hashed once and its mtime set. Nothing is changed for
+  /// a damaged blob: see remove_damaged_blob.
+  BlobState blob_state(std::string_view sha256_hex, bool executable, int64_t size = -1) const;
+  /// Remove a blob that is damaged (edited in place, wrong mode or size): envs that link it
+  /// keep their copy, the store forgets it, and the next put_blob writes it anew.
+  void remove_damaged_blob(std::string_view sha256_hex, bool executable) const;
   /// Re-hash a blob: false when its content no longer matches its name; error when missing.
   Result<bool> verify_blob(std::string_view sha256_hex, bool executable) const;
   /// Re-hash every blob and check modes; `report_bad` gets the path of each bad or stray file.
@@ -120,14 +143,22 @@ class Store {
   /// One atomic batch.
   Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs);
   Status erase(std::string_view key);
+  /// Erase several keys in one atomic batch.
+  Status erase_many(const std::vector<std::string>& keys);
   /// Visit entries whose key starts with `prefix`, in key order; `fn` returns false to stop.
   Status scan(std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& fn);
 
   /// Blob count and bytes, index entry count.
   Result<Stats> stats();
-  /// <cache_dir>/tmp: temp files for put_blob_file.
+  /// This process's own temp directory under <cache_dir>/tmp (created on first use and held
+  /// locked until the Store is destroyed, then removed): temp files for put_blob_file.
   std::string tmp_dir() const;
+  /// Remove what dead runs left in tmp/ (directories no live process holds; loose files
+  /// untouched for 10 minutes); with `dry_run`, only count them. Returns entries and bytes.
+  std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run = false) const;
+  /// Path of a named lock file under <cache_dir>/locks/ (created on demand).
+  std::string lock_path(std::string_view name) const;
   /// The cache directory (absolute).
   std::string dir() const;
 
@@ -140,6 +171,8 @@ class Store {
 
   std::string dir_;
   StoreOptions options_;
+  mutable std::mutex tmp_mutex_;
+  mutable std::optional<fs::OwnedDir> tmp_;
   std::mutex mutex_;  // guards session_ and serialises this Store's transient index opens
   std::weak_ptr<detail::IndexHandle> session_;
   bool session_read_only_ = false;

@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -85,23 +86,45 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Status write_file(const std::string& path, std::string_view data, uint32_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errno_error("cannot create", path);
+namespace {
+// Write `data` into the new file `fd` (at `path`), set `mode`; unlinks `path` on failure so
+// nothing half-written (a zero-byte file on a full disk) stays behind.
+Status fill_new_file(int fd, const std::string& path, std::string_view data, uint32_t mode) {
   Status st = write_all(fd, data, path);
-  ::close(fd);
-  if (!st.ok()) return st;
-  if (::chmod(path.c_str(), mode) != 0) return errno_error("cannot chmod", path);
-  return {};
+  if (st.ok() && ::fchmod(fd, mode) != 0) st = errno_error("cannot chmod", path);
+  if (::close(fd) != 0 && st.ok()) st = errno_error("cannot write", path);
+  if (!st.ok()) ::unlink(path.c_str());
+  return st;
+}
+}  // namespace
+
+Status write_file(const std::string& path, std::string_view data, uint32_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return errno_error("cannot create", path);
+  return fill_new_file(fd, path, data, mode);
+}
+
+Result<std::string> create_temp_file(const std::string& path, uint32_t mode) {
+  for (int attempt = 0;; ++attempt) {
+    std::string tmp = temp_sibling(path);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0) {
+      ::close(fd);
+      return tmp;
+    }
+    if (errno != EEXIST || attempt > 16) return errno_error("cannot create", tmp);
+  }
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode) {
-  std::string tmp = temp_sibling(path);
-  Status st = write_file(tmp, data, mode);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp = temp_sibling(path);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && (errno != EEXIST || attempt > 16)) return errno_error("cannot create", tmp);
   }
+  LB_TRY(fill_new_file(fd, tmp, data, mode));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -168,7 +191,10 @@ Status exchange_paths(const std::string& a, const std::string& b) {
     ::rename(aside.c_str(), b.c_str());
     return errno_error("cannot rename " + a + " to", b, err);
   }
-  return rename_path(aside, a);
+  // `aside` holds what was at b; a cleaner may already have taken it (it is unlocked).
+  if (::rename(aside.c_str(), a.c_str()) != 0 && errno != ENOENT)
+    return errno_error("cannot rename " + aside + " to", a);
+  return {};
 }
 
 Status hard_link(const std::string& existing, const std::string& link) {
@@ -292,9 +318,139 @@ std::string absolute(const std::string& path) {
   return s;
 }
 
+std::string random_hex(size_t n) {
+  std::string bytes(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::getrandom(bytes.data() + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      // No entropy source at all: fall back to time and address bits (still exclusive
+      // creation protects correctness; only unpredictability is lost).
+      uint64_t x = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                   uint64_t(reinterpret_cast<uintptr_t>(&bytes)) ^ (uint64_t(::getpid()) << 32);
+      for (size_t i = got; i < n; ++i, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+        bytes[i] = char(x >> 56);
+      break;
+    }
+    got += size_t(r);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (unsigned char c : bytes) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
 std::string temp_sibling(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return path + std::string(kTempInfix) + random_hex(8);
+}
+
+OwnedDir::~OwnedDir() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+OwnedDir& OwnedDir::operator=(OwnedDir&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(o.path_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void OwnedDir::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Result<OwnedDir> OwnedDir::create(const std::string& base, uint32_t mode) {
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    std::string path = temp_sibling(base);
+    if (::mkdir(path.c_str(), mode) != 0) {
+      if (errno == EEXIST) continue;
+      return errno_error("cannot create directory", path);
+    }
+    // Between mkdir and flock a cleaner may take the lock and remove the directory: then our
+    // lock is on a removed directory (or fails), and we try another name.
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat held, now;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &held) != 0 ||
+        ::lstat(path.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      ::close(fd);
+      continue;
+    }
+    OwnedDir d;
+    d.path_ = std::move(path);
+    d.fd_ = fd;
+    return d;
+  }
+  return make_error("cannot create a temp directory beside " + base);
+}
+
+namespace {
+bool abandoned_impl(const std::string& path, bool remove) {
+  struct stat first;
+  if (::lstat(path.c_str(), &first) != 0) return false;
+  if (!S_ISDIR(first.st_mode)) {
+    // Temp files hold no lock; one untouched for this long belongs to no live writer.
+    constexpr time_t kStaleFileSeconds = 600;
+    if (::time(nullptr) - first.st_mtime < kStaleFileSeconds) return false;
+    return !remove || ::unlink(path.c_str()) == 0;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool removed = false;
+  struct stat held, now;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 &&
+      ::lstat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+    removed = !remove || remove_all(path).ok();
+  }
+  ::close(fd);
+  return removed;
+}
+}  // namespace
+
+bool remove_if_abandoned(const std::string& path) {
+  return abandoned_impl(path, true);
+}
+bool is_abandoned(const std::string& path) {
+  return abandoned_impl(path, false);
+}
+
+uint64_t tree_size(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  if (!S_ISDIR(st.st_mode)) return S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat e;
+    if (::lstat(it->path().c_str(), &e) == 0 && S_ISREG(e.st_mode)) total += uint64_t(e.st_size);
+  }
+  return total;
+}
+
+std::vector<std::string> temp_siblings_of(const std::string& base) {
+  std::vector<std::string> out;
+  std::string dir = dirname(base), prefix = basename(base) + std::string(kTempInfix);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix)
+      out.push_back(join_path(dir, name));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 FileLock::~FileLock() {
@@ -320,6 +476,14 @@ Result<FileLock> FileLock::acquire(const std::string& path) {
     return errno_error("cannot lock", path, err);
   }
   return FileLock(fd);
+}
+
+Result<FileLock> FileLock::acquire_or_wait(const std::string& path,
+                                           const std::function<void()>& on_wait) {
+  LB_ASSIGN(FileLock l, try_acquire(path));
+  if (l.held()) return l;
+  if (on_wait) on_wait();
+  return acquire(path);
 }
 
 Result<FileLock> FileLock::try_acquire(const std::string& path) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,9 +31,12 @@ bool exists(const std::string& path);
 bool is_dir(const std::string& path);
 
 Result<std::string> read_file(const std::string& path);
-/// Write `data` to `path` via a temp file in the same directory, fsync-free, then rename.
+/// Write `data` to `path` via a temp file in the same directory (random name, created with
+/// O_EXCL), fsync-free, then rename over `path`. Never writes through an existing file, so a
+/// hard link at `path` (a store blob) is replaced, not changed.
 Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode = 0644);
-/// Write in place (for files inside a directory that is itself renamed into place later).
+/// Create a new file (O_CREAT|O_EXCL: fails when anything exists at `path`, symlinks
+/// included) and write `data`. For files in a directory this process just created.
 Status write_file(const std::string& path, std::string_view data, uint32_t mode = 0644);
 
 /// mkdir -p.
@@ -59,8 +63,51 @@ std::string dirname(std::string_view path);
 std::string basename(std::string_view path);
 /// Absolute, lexically normalised path (no symlink resolution).
 std::string absolute(const std::string& path);
-/// A unique sibling temp name: "<path>.tmp-<pid>-<counter>".
+/// A sibling temp name "<path>.tmp-<16 random hex digits>" (getrandom: unpredictable, and
+/// unique across processes, PID namespaces and pid reuse). Create it exclusively (O_EXCL,
+/// mkdir) and retry with a new name on EEXIST.
 std::string temp_sibling(const std::string& path);
+/// `n` random bytes as lowercase hex (getrandom).
+std::string random_hex(size_t n = 8);
+/// The suffix temp_sibling() puts after a path: names "<base>.tmp-<hex>" are temp names.
+inline constexpr std::string_view kTempInfix = ".tmp-";
+/// Create, with O_EXCL and a random name, a temp file beside `path`; returns its path.
+Result<std::string> create_temp_file(const std::string& path, uint32_t mode = 0644);
+
+/// A directory this process created under a random name and holds an flock on (on the
+/// directory itself) while it lives: a live run's temp directory, which a later run may
+/// remove only when it can take that lock (see remove_if_abandoned). The lock follows the
+/// directory when it is renamed. Removing the directory is up to the owner.
+class OwnedDir {
+ public:
+  OwnedDir() = default;
+  ~OwnedDir();
+  OwnedDir(OwnedDir&& o) noexcept : path_(std::move(o.path_)), fd_(o.fd_) { o.fd_ = -1; }
+  OwnedDir& operator=(OwnedDir&& o) noexcept;
+  OwnedDir(const OwnedDir&) = delete;
+  OwnedDir& operator=(const OwnedDir&) = delete;
+  /// mkdir "<base>.tmp-<random>" exclusively, then flock it; race-free against a concurrent
+  /// remove_if_abandoned (the lock is checked to be on the directory still at that path).
+  static Result<OwnedDir> create(const std::string& base, uint32_t mode = 0755);
+  const std::string& path() const { return path_; }
+  /// Stop owning (closes the lock); the directory stays.
+  void release();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+/// For leftovers of killed runs: if `path`, a directory made by OwnedDir::create, is not
+/// locked by a live process, remove it and return true; a plain temp file (which holds no
+/// lock) only when untouched for 10 minutes. Safe against several cleaners at once.
+bool remove_if_abandoned(const std::string& path);
+/// remove_if_abandoned without removing: would it be removed?
+bool is_abandoned(const std::string& path);
+/// Bytes of the regular files under `path` (or of the file itself).
+uint64_t tree_size(const std::string& path);
+/// Leftover temp entries "<name>.tmp-*" of `base` beside it (siblings in dirname(base)).
+std::vector<std::string> temp_siblings_of(const std::string& base);
 
 /// An advisory exclusive lock (flock) on a file, released on destruction.
 class FileLock {
@@ -75,6 +122,9 @@ class FileLock {
   static Result<FileLock> acquire(const std::string& path);
   /// Returns an unlocked FileLock (held()==false) when someone else holds it.
   static Result<FileLock> try_acquire(const std::string& path);
+  /// As acquire; when another process holds it, calls `on_wait` once, then blocks.
+  static Result<FileLock> acquire_or_wait(const std::string& path,
+                                          const std::function<void()>& on_wait);
   bool held() const { return fd_ >= 0; }
 
  private:

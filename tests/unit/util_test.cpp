@@ -1,4 +1,8 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -92,4 +96,86 @@ TEST_CASE("run_process captures output and exit code") {
   REQUIRE(c.ok());
   CHECK(c->out == "pipedv\n");
   CHECK_FALSE(run_process({"definitely-not-a-program-lb"}).ok());
+}
+
+TEST_CASE("writes never go through an existing file or link") {
+  char tmpl[] = "/tmp/lb-util-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string blob = dir + "/blob", env_file = dir + "/env-file";
+  REQUIRE(fs::write_file(blob, "stored", 0444).ok());
+  REQUIRE(fs::hard_link(blob, env_file).ok());
+  // write_file creates: an existing path (here a hard link to the blob) is an error.
+  CHECK_FALSE(fs::write_file(env_file, "evil").ok());
+  CHECK(*fs::read_file(blob) == "stored");
+  // write_file_atomic replaces the link with a new file; the blob keeps its content.
+  REQUIRE(fs::write_file_atomic(env_file, "fresh").ok());
+  CHECK(*fs::read_file(blob) == "stored");
+  CHECK(*fs::read_file(env_file) == "fresh");
+  CHECK(fs::stat_path(blob).inode != fs::stat_path(env_file).inode);
+  // A symlink planted at the path is not followed either.
+  REQUIRE(fs::symlink(blob, dir + "/planted").ok());
+  CHECK_FALSE(fs::write_file(dir + "/planted", "evil").ok());
+  CHECK(*fs::read_file(blob) == "stored");
+  CHECK(fs::list_dir(dir)->size() == 3);  // no temp file left behind
+  REQUIRE(fs::remove_all(dir).ok());
+}
+
+TEST_CASE("temp names are random and created exclusively") {
+  std::string a = fs::temp_sibling("/x/env"), b = fs::temp_sibling("/x/env");
+  CHECK(a != b);
+  CHECK(a.rfind("/x/env.tmp-", 0) == 0);
+  CHECK(a.size() == std::string("/x/env.tmp-").size() + 16);
+  CHECK(a.find(std::to_string(::getpid())) == std::string::npos);
+  CHECK(fs::random_hex(4).size() == 8);
+}
+
+TEST_CASE("owned temp dirs: a live owner's dir is kept, a dead owner's is removed") {
+  char tmpl[] = "/tmp/lb-util-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string base = dir + "/env";
+  auto live = fs::OwnedDir::create(base);
+  REQUIRE(live.ok());
+  REQUIRE(fs::write_file(live->path() + "/f", "x").ok());
+  auto dead = fs::OwnedDir::create(base);
+  REQUIRE(dead.ok());
+  std::string dead_path = dead->path();
+  dead->release();  // as if its process was killed: the flock is gone
+  auto found = fs::temp_siblings_of(base);
+  CHECK(found.size() == 2);
+  CHECK_FALSE(fs::is_abandoned(live->path()));
+  CHECK_FALSE(fs::remove_if_abandoned(live->path()));
+  CHECK(fs::exists(live->path() + "/f"));
+  CHECK(fs::is_abandoned(dead_path));
+  CHECK(fs::remove_if_abandoned(dead_path));
+  CHECK_FALSE(fs::exists(dead_path));
+  // The lock follows the directory through a rename.
+  std::string moved = dir + "/final";
+  REQUIRE(fs::rename_path(live->path(), moved).ok());
+  CHECK_FALSE(fs::remove_if_abandoned(moved));
+  // A fresh plain temp file is left alone (it holds no lock; only stale ones go).
+  REQUIRE(fs::write_file(base + ".tmp-0123456789abcdef", "partial").ok());
+  CHECK_FALSE(fs::remove_if_abandoned(base + ".tmp-0123456789abcdef"));
+  REQUIRE(fs::remove_all(dir).ok());
+}
+
+TEST_CASE("acquire_or_wait says when it waits") {
+  std::string path = "/tmp/lb-util-wait-" + fs::random_hex();
+  int waited = 0;
+  {
+    auto first = fs::FileLock::acquire_or_wait(path, [&] { ++waited; });
+    REQUIRE(first.ok());
+    CHECK(waited == 0);
+  }
+  auto holder = fs::FileLock::acquire(path);
+  REQUIRE(holder.ok());
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    *holder = fs::FileLock();
+  });
+  auto second = fs::FileLock::acquire_or_wait(path, [&] { ++waited; });
+  release.join();
+  REQUIRE(second.ok());
+  CHECK(second->held());
+  CHECK(waited == 1);
+  ::unlink(path.c_str());
 }
