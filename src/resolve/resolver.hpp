@@ -33,9 +33,24 @@ class Provider {
                                                              const pep::Version& version) = 0;
   /// Hint: these (name, version) pairs will be needed soon (fetch metadata in parallel).
   virtual void prefetch(const std::vector<std::pair<std::string, pep::Version>>& /*wanted*/) {}
+  /// Why name==version was yanked (PEP 592 reason), "" when none was given.
+  virtual std::string yanked_reason(const std::string& /*name*/, const pep::Version& /*version*/) {
+    return {};
+  }
 };
 
 /// How to resolve.
+///
+/// Candidate rules, decided per package from the user's own requirements (the roots and the
+/// constraints; a dependency's requirements never widen them):
+/// - a yanked release (PEP 592) is a candidate only when the user's requirements pin it
+///   exactly (== without wildcard, or ===); then it is one for every requirement on the
+///   package, and the resolution carries a warning saying why it was yanked;
+/// - pre-releases of a package are candidates for every requirement on it when the user's
+///   requirements on it mention a pre-release (any operator, e.g. c>=2.0b1), with allow_pre,
+///   for a requirement that itself mentions one (PEP 440 ==, >=, <=, ~=, ===), or when they
+///   are the only versions matching a requirement (PEP 440).
+/// A failure explanation names the releases these rules left out that would have matched.
 struct Options {
   pep::MarkerEnv env;                               ///< target interpreter for markers
   bool allow_pre = false;                           ///< --pre: pre-releases always allowed
@@ -53,7 +68,8 @@ struct Pinned {
 
 /// A complete solution.
 struct Resolution {
-  std::vector<Pinned> packages;  ///< sorted by name
+  std::vector<Pinned> packages;       ///< sorted by name
+  std::vector<std::string> warnings;  ///< e.g. a yanked release chosen because it was pinned
 };
 
 /// Resolve `roots` (markers evaluated against options.env). On failure the error message is

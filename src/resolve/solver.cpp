@@ -81,9 +81,10 @@ Result<int> Solver::resolve_conflict(int id) {
   for (;;) {
     const Incompatibility ic = ics_[static_cast<size_t>(current)];
     if (ic.terms.empty() || (ic.terms.size() == 1 && ic.terms[0].pkg == 0)) {
-      return make_error(explain(ics_, packages_, current),
-                        "relax one of the requirements named above (or allow pre-releases with "
-                        "--pre if a pre-release would fit)");
+      std::string text = explain(ics_, packages_, current);
+      std::string hint = "relax one of the requirements named above";
+      text += exclusion_notes(text, hint);
+      return make_error(text, hint);
     }
     // The earliest assignment after which the whole incompatibility holds.
     int sat = -1;

@@ -29,7 +29,16 @@ class Solver {
 
   Result<int> package(const std::string& name, const std::string& extra);
   Status load_versions(const std::string& name);
-  VersionSet allowed(int pkg, const pep::Requirement& req) const;
+  /// The versions of `pkg` that `req` admits under the yanked and pre-release rules; the
+  /// matching versions those rules leave out are remembered for the failure explanation
+  /// (`from` says whose requirement it is).
+  VersionSet allowed(int pkg, const pep::Requirement& req, const std::string& from);
+  /// Does a requirement of the user's (root or constraint) pin name==v exactly?
+  bool user_pins(const std::string& name, const pep::Version& v) const;
+  /// Do the user's requirements on `name` mention a pre-release (any operator)?
+  bool user_wants_pre(const std::string& name) const;
+  /// "note: ..." lines for the releases left out of packages named in `explanation`.
+  std::string exclusion_notes(const std::string& explanation, std::string& hint);
   int add(Incompatibility ic);
   /// Makes incompatibility `id` visible to unit propagation.
   void index(int id);
@@ -52,6 +61,15 @@ class Solver {
   PartialSolution solution_;
   std::map<std::pair<int, size_t>, std::vector<std::string>> dependency_names_;
   std::multimap<std::string, const pep::Requirement*> constraints_;
+  /// The user's requirements (roots whose markers hold, and constraints), by normalised name.
+  std::multimap<std::string, const pep::Requirement*> user_;
+  /// A release that matched a requirement's specifier but was left out by a rule.
+  struct Excluded {
+    size_t version;
+    bool yanked;              ///< else: a pre-release
+    std::string requirement;  ///< "c>=1.0 (required by b==1.0)", "c>=1 (your requirement)"
+  };
+  std::map<int, std::vector<Excluded>> excluded_;  ///< by plain package id
 };
 
 }  // namespace lb::resolve

@@ -1,6 +1,9 @@
 // Solver: turning the Provider's data into packages, version sets and incompatibilities.
 #include <algorithm>
+#include <cctype>
 #include <set>
+
+#include "util/strings.hpp"
 
 #include "pep/name.hpp"
 #include "resolve/solver.hpp"
@@ -26,9 +29,30 @@ Solver::Solver(const std::vector<pep::Requirement>& roots, Provider& provider,
   packages_.add(std::move(root));
   by_pkg_.resize(1);
   for (const auto& c : options_.constraints) {
-    if (!c.marker || c.marker->evaluate(options_.env))
+    if (!c.marker || c.marker->evaluate(options_.env)) {
       constraints_.emplace(c.normalized_name(), &c);
+      user_.emplace(c.normalized_name(), &c);
+    }
   }
+  for (const auto& r : roots_)
+    if (!r.marker || r.marker->evaluate(options_.env)) user_.emplace(r.normalized_name(), &r);
+}
+
+bool Solver::user_pins(const std::string& name, const pep::Version& v) const {
+  auto [from, to] = user_.equal_range(name);
+  for (auto it = from; it != to; ++it)
+    if (pins_exactly(it->second->specifier, v)) return true;
+  return false;
+}
+
+bool Solver::user_wants_pre(const std::string& name) const {
+  auto [from, to] = user_.equal_range(name);
+  for (auto it = from; it != to; ++it)
+    for (const auto& s : it->second->specifier.specifiers())
+      if (s.ready && !s.wildcard && s.parsed.is_prerelease() &&
+          (s.op != "===" || pep::Version::parse(s.version).ok()))
+        return true;
+  return false;
 }
 
 Status Solver::load_versions(const std::string& name) {
@@ -79,24 +103,107 @@ Result<int> Solver::package(const std::string& name, const std::string& extra) {
   return id;
 }
 
-VersionSet Solver::allowed(int pkg, const pep::Requirement& req) const {
+VersionSet Solver::allowed(int pkg, const pep::Requirement& req, const std::string& from) {
   const PackageInfo& info = packages_[pkg];
   VersionSet set(info.universe());
   std::vector<size_t> matched;
+  std::vector<Excluded> left_out;
   bool any_final = false;
+  std::string text = info.display() + req.specifier.to_string() + " (" + from + ")";
   for (size_t i = 0; i < info.versions.size(); ++i) {
     const pep::Version& v = info.versions[i];
-    if (info.yanked[i] && !pins_exactly(req.specifier, v)) continue;
     if (!req.specifier.contains(v, true)) continue;
+    if (info.yanked[i] && !user_pins(info.name, v)) {
+      left_out.push_back({i, true, text});
+      continue;
+    }
     matched.push_back(i);
     any_final = any_final || !v.is_prerelease();
   }
-  // PEP 440: pre-releases only when asked for, mentioned, or the only matches.
-  bool pre_ok = options_.allow_pre || req.specifier.mentions_prerelease() || !any_final;
-  for (size_t i : matched)
-    if (pre_ok || !info.versions[i].is_prerelease()) set.set(i);
+  // PEP 440: pre-releases only when asked for (--pre, or the user's requirements on this
+  // package mention one), mentioned by this requirement, or the only matches.
+  bool pre_ok = options_.allow_pre || user_wants_pre(info.name) ||
+                req.specifier.mentions_prerelease() || !any_final;
+  for (size_t i : matched) {
+    if (pre_ok || !info.versions[i].is_prerelease())
+      set.set(i);
+    else
+      left_out.push_back({i, false, text});
+  }
   if (set.empty()) set.set(info.phantom());
+  auto& list = excluded_[info.base];
+  for (auto& e : left_out) {
+    bool seen = std::any_of(list.begin(), list.end(), [&](const Excluded& x) {
+      return x.version == e.version && x.yanked == e.yanked && x.requirement == e.requirement;
+    });
+    if (!seen && list.size() < 64) list.push_back(std::move(e));
+  }
   return set;
+}
+
+std::string Solver::exclusion_notes(const std::string& explanation, std::string& hint) {
+  std::string out;
+  bool any_pre = false, any_yanked = false;
+  for (const auto& [id, list] : excluded_) {
+    const PackageInfo& info = packages_[id];
+    // Only packages the explanation talks about (as a whole word; names are normalised).
+    auto word = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    };
+    bool named = false;
+    for (size_t at = explanation.find(info.name); at != std::string::npos && !named;
+         at = explanation.find(info.name, at + 1)) {
+      size_t end = at + info.name.size();
+      named = (at == 0 || !word(explanation[at - 1])) &&
+              (end == explanation.size() || !word(explanation[end]));
+    }
+    if (!named) continue;
+    for (bool yanked : {true, false}) {
+      std::set<size_t> versions;
+      std::vector<std::string> reqs;
+      for (const auto& e : list) {
+        if (e.yanked != yanked) continue;
+        versions.insert(e.version);
+        if (std::find(reqs.begin(), reqs.end(), e.requirement) == reqs.end() && reqs.size() < 3)
+          reqs.push_back(e.requirement);
+      }
+      if (versions.empty()) continue;
+      std::vector<std::string> names;
+      for (size_t v : versions) {
+        std::string n = info.versions[v].to_string();
+        if (yanked) {
+          std::string why = provider_.yanked_reason(info.name, info.versions[v]);
+          n += why.empty() ? " (yanked, no reason given)" : " (yanked: \"" + why + "\")";
+        }
+        names.push_back(n);
+      }
+      if (names.size() > 5) names.erase(names.begin(), names.end() - 5);
+      std::string latest = info.versions[*versions.rbegin()].to_string();
+      out += "\nnote: " + info.name + " " + join(names, ", ") + " would match " + join(reqs, "; ") +
+             ", but ";
+      if (yanked) {
+        any_yanked = true;
+        out += std::string(versions.size() > 1 ? "they were" : "it was") +
+               " left out: a yanked release is used only when your requirements pin it "
+               "exactly (e.g. " +
+               info.name + "==" + latest + ")";
+      } else {
+        any_pre = true;
+        out += std::string(versions.size() > 1 ? "they are pre-releases" : "it is a pre-release") +
+               ", left out: pre-releases of a package are used only when your own "
+               "requirements on it mention one (e.g. " +
+               info.name + "==" + latest + "), when they are the only matches, or with --pre";
+      }
+    }
+  }
+  if (any_pre || any_yanked) {
+    std::vector<std::string> ways;
+    if (any_pre) ways.push_back("pass --pre or require the pre-release yourself");
+    if (any_yanked) ways.push_back("pin the yanked release exactly with ==");
+    hint =
+        "relax one of the requirements named above, or " + join(ways, "; or ") + " (see the notes)";
+  }
+  return out;
 }
 
 int Solver::add(Incompatibility ic) {
@@ -143,6 +250,8 @@ Result<std::vector<int>> Solver::add_dependencies(int pkg, size_t version) {
   VersionSet only(info.universe());
   only.set(version);
   Term depender{pkg, true, only, exact};
+  std::string from =
+      info.is_root() ? std::string("your requirement") : "required by " + info.display() + exact;
   std::vector<int> added;
   std::vector<std::string> names;
   std::vector<std::pair<std::string, pep::Version>> soon;
@@ -167,7 +276,7 @@ Result<std::vector<int>> Solver::add_dependencies(int pkg, size_t version) {
       if (name != info.name || e != info.extra) targets.push_back(e);
     for (const auto& extra : targets) {
       LB_ASSIGN(int target, package(name, extra));
-      VersionSet set = allowed(target, r);
+      VersionSet set = allowed(target, r, from);
       const PackageInfo& t = packages_[target];
       if (extra.empty() && solution_.decision_of(target) < 0 && !set.test(t.phantom()))
         soon.push_back({name, t.versions[static_cast<size_t>(choose_version(target, set))]});
@@ -195,6 +304,17 @@ Resolution Solver::solution() const {
     if (it != dependency_names_.end()) deps[info.name].insert(it->second.begin(), it->second.end());
   }
   Resolution out;
+  for (int id = 1; id < packages_.size(); ++id) {
+    const PackageInfo& info = packages_[id];
+    int v = solution_.decision_of(id);
+    if (v < 0 || !info.extra.empty() || !info.yanked[static_cast<size_t>(v)]) continue;
+    const pep::Version& version = info.versions[static_cast<size_t>(v)];
+    std::string why = provider_.yanked_reason(info.name, version);
+    out.warnings.push_back(info.name + " " + version.to_string() + " is yanked (" +
+                           (why.empty() ? "no reason given" : "reason: \"" + why + "\"") +
+                           "); using it because your requirements pin " + info.name +
+                           "==" + version.to_string());
+  }
   for (auto& [name, p] : pinned) {
     p.dependencies.assign(deps[name].begin(), deps[name].end());
     out.packages.push_back(std::move(p));

@@ -53,7 +53,12 @@ class FakeIndex : public lb::resolve::Provider {
   void prefetch(const std::vector<std::pair<std::string, Version>>& wanted) override {
     prefetched += static_cast<int>(wanted.size());
   }
+  std::string yanked_reason(const std::string& name, const Version& version) override {
+    auto it = reasons.find(name + "==" + version.to_string());
+    return it == reasons.end() ? std::string() : it->second;
+  }
   int version_calls = 0, dependency_calls = 0, prefetched = 0;
+  std::map<std::string, std::string> reasons;  ///< "name==version" -> why it was yanked
 
  private:
   struct Entry {
@@ -267,6 +272,107 @@ TEST_CASE("resolve: yanked versions only when pinned exactly") {
   CHECK(pins(solve(idx, {"foo==2.0"})) == Pins{{"foo", "2.0"}});
   CHECK(pins(solve(idx, {"foo===2.0"})) == Pins{{"foo", "2.0"}});
   CHECK_THAT(failure(solve(idx, {"foo>=2"})), Contains("2.0 (yanked)"));
+}
+
+TEST_CASE("resolve: a yanked pin holds for every requirement on the package (PEP 592)",
+          "[yanked]") {
+  FakeIndex idx;
+  idx.add("a", "1.0.0", {"b>0.1"}).add("b", "0.1.0").add("b", "1.0.0", {}, /*yanked=*/true);
+  idx.reasons["b==1.0.0"] = "broken build";
+  auto r = solve(idx, {"b==1.0.0", "a"});
+  CHECK(pins(r) == Pins{{"a", "1.0.0"}, {"b", "1.0.0"}});
+  REQUIRE(r->warnings.size() == 1);
+  CHECK_THAT(r->warnings[0], Contains("b 1.0.0 is yanked"));
+  CHECK_THAT(r->warnings[0], Contains("broken build"));
+  CHECK_THAT(r->warnings[0], Contains("b==1.0.0"));
+  // Order of the requirements does not matter, nor does === or a constraint as the pin.
+  CHECK(pins(solve(idx, {"a", "b===1.0.0"})) == Pins{{"a", "1.0.0"}, {"b", "1.0.0"}});
+  Options opt;
+  opt.constraints = {R("b==1.0.0")};
+  CHECK(pins(solve(idx, {"a"}, opt)) == Pins{{"a", "1.0.0"}, {"b", "1.0.0"}});
+  // A dependency's exact pin is not the user's: the yanked release stays out.
+  idx.add("c", "1.0", {"b==1.0.0"});
+  std::string msg = failure(solve(idx, {"c"}));
+  CHECK_THAT(msg, Contains("note: b 1.0.0 (yanked: \"broken build\") would match b==1.0.0 "
+                           "(required by c==1.0), but it was left out"));
+  CHECK_THAT(msg, Contains("pin it exactly (e.g. b==1.0.0)"));
+  // A wildcard is not an exact pin; nor is a range.
+  CHECK_THAT(failure(solve(idx, {"b==1.0.*"})), Contains("yanked release is used only when"));
+  CHECK(pins(solve(idx, {"b>=0.1"})) == Pins{{"b", "0.1.0"}});
+  // Without a yanked release chosen there is no warning.
+  CHECK(solve(idx, {"b>=0.1"})->warnings.empty());
+}
+
+TEST_CASE("resolve: pre-release opt-in is decided per package (PEP 440)", "[pre]") {
+  FakeIndex idx;
+  idx.add("a", "1.0", {"c>=1.0,<=3.0"}).add("c", "1.0.0").add("c", "2.0.0b1");
+  // The user's own requirement mentions a pre-release (any operator): allowed everywhere.
+  CHECK(pins(solve(idx, {"c>=0.0.0a1", "a"})) == Pins{{"a", "1.0"}, {"c", "2.0.0b1"}});
+  CHECK(pins(solve(idx, {"a", "c>0.0.0a1"})) == Pins{{"a", "1.0"}, {"c", "2.0.0b1"}});
+  CHECK(pins(solve(idx, {"a", "c!=3.0a1"})) == Pins{{"a", "1.0"}, {"c", "2.0.0b1"}});
+  CHECK(pins(solve(idx, {"a", "c==2.0.0b1"})) == Pins{{"a", "1.0"}, {"c", "2.0.0b1"}});
+  // Nobody asked: the final release.
+  CHECK(pins(solve(idx, {"a", "c"})) == Pins{{"a", "1.0"}, {"c", "1.0.0"}});
+  CHECK(pins(solve(idx, {"a"})) == Pins{{"a", "1.0"}, {"c", "1.0.0"}});
+  // --pre allows them everywhere.
+  Options pre;
+  pre.allow_pre = true;
+  CHECK(pins(solve(idx, {"a"}, pre)) == Pins{{"a", "1.0"}, {"c", "2.0.0b1"}});
+  // A dependency mentioning a pre-release opts in for its own requirement only.
+  idx.add("d", "1.0", {"c>=2.0.0a1"});
+  CHECK(pins(solve(idx, {"d"})) == Pins{{"c", "2.0.0b1"}, {"d", "1.0"}});
+  // ... so another dependency's plain range still leaves the pre-release out (the user did
+  // not opt in), and the explanation says so.
+  idx.add("e", "1.0", {"c>=2.0.0a1"}).add("f", "1.0", {"c<3"});
+  std::string msg = failure(solve(idx, {"e", "f"}));
+  CHECK_THAT(
+      msg,
+      Contains("note: c 2.0.0b1 would match c<3 (required by f==1.0), but it is a pre-release"));
+  CHECK(pins(solve(idx, {"e", "f", "c>=2.0.0a1"})) ==
+        Pins{{"c", "2.0.0b1"}, {"e", "1.0"}, {"f", "1.0"}});
+  // The user's opt-in on one package says nothing about another.
+  idx.add("g", "1.0").add("g", "2.0rc1");
+  CHECK(pins(solve(idx, {"c>=2.0.0b1", "g"})) == Pins{{"c", "2.0.0b1"}, {"g", "1.0"}});
+  // The user's pre-release mention behind a false marker does not count.
+  CHECK(pins(solve(idx, {"a", "c>=0.0.0a1; sys_platform == 'nowhere'"})) ==
+        Pins{{"a", "1.0"}, {"c", "1.0.0"}});
+}
+
+TEST_CASE("resolve: explanations name the releases the rules left out", "[pre][yanked]") {
+  FakeIndex idx;
+  idx.add("a", "1.0", {"c>=1.5"}).add("c", "1.0").add("c", "2.0.0b1").add("c", "2.1rc2");
+  // a needs c>=1.5: only pre-releases match, so they are allowed for it; the user's c<=3
+  // has a final release, so its pre-releases are left out. Without the note the two
+  // sentences look compatible.
+  std::string msg = failure(solve(idx, {"a", "c<=3"}));
+  INFO(msg);
+  CHECK_THAT(msg, Contains("you require c<=3"));
+  CHECK_THAT(msg, Contains("note: c 2.0.0b1, 2.1rc2 would match c<=3 (your requirement), but "
+                           "they are pre-releases"));
+  CHECK_THAT(msg, Contains("--pre"));
+  auto r = solve(idx, {"a", "c<=3"});
+  CHECK_THAT(r.error().hint, Contains("--pre"));
+  CHECK(pins(solve(idx, {"a", "c<=3.0a1"})) == Pins{{"a", "1.0"}, {"c", "2.1rc2"}});
+  // The example: a root pin on a final that a dependency's range excludes, with the
+  // pre-release the range would take left out.
+  FakeIndex idx2;
+  idx2.add("x", "1.0", {"c>=1.0,<=3.0"}).add("c", "0.5").add("c", "2.0.0b1").add("c", "4.0");
+  std::string m2 = failure(solve(idx2, {"c==4.0", "x"}));
+  INFO(m2);
+  CHECK_THAT(m2, Contains("x==1.0 depends on c"));
+  CHECK_THAT(m2, !Contains("note: c 2.0.0b1"));  // it matches, but c==4.0 excludes it anyway
+  // Yanked releases that would match are named with their reason, and the fix.
+  FakeIndex idx3;
+  idx3.add("y", "1.0", {}, true).add("y", "0.5");
+  idx3.reasons["y==1.0"] = "security hole";
+  std::string m3 = failure(solve(idx3, {"y>=1"}));
+  INFO(m3);
+  CHECK_THAT(
+      m3, Contains("note: y 1.0 (yanked: \"security hole\") would match y>=1 (your requirement)"));
+  CHECK_THAT(m3, Contains("pin it exactly (e.g. y==1.0)"));
+  CHECK_THAT(solve(idx3, {"y>=1"}).error().hint, Contains("pin the yanked release"));
+  // No note when nothing was left out.
+  CHECK_THAT(failure(solve(idx3, {"y>=2"})), !Contains("note:"));
 }
 
 TEST_CASE("resolve: constraints restrict but never add") {
