@@ -344,6 +344,7 @@ Result<Resolved> Pipeline::resolve_requirements() {
     return e;
   }
   auto& resolution = *resolution_or;
+  for (const auto& w : resolution.warnings) ctx_.out->warn(w);  // e.g. a yanked pin
 
   Resolved out;
   std::vector<std::string> unhashed;

@@ -46,6 +46,7 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     std::set<std::string> allowed;
     if (auto h = hashes_.find(name); h != hashes_.end()) allowed = h->second;
     size_t sdists = 0, incompatible = 0, wrong_python = 0;
+    std::map<pep::Version, size_t> slot;  // version -> index in `out`: linear in the files
     std::set<std::string> other_platforms;
     for (auto& f : files) {
       if (!ends_with(f.filename, ".whl")) {
@@ -73,12 +74,9 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
       if (sha256_pins && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
       auto v = pep::Version::parse(wf->version);
       if (!v.ok()) continue;
-      auto it =
-          std::find_if(out.begin(), out.end(), [&](const Candidate& c) { return c.version == *v; });
-      if (it == out.end()) {
-        out.push_back(Candidate{*v, true, {}});
-        it = out.end() - 1;
-      }
+      auto [at, fresh] = slot.emplace(*v, out.size());
+      if (fresh) out.push_back(Candidate{*v, true, {}});
+      auto it = out.begin() + std::ptrdiff_t(at->second);
       if (!f.yanked) it->yanked = false;
       it->files.emplace_back(*rank, f);
     }
@@ -122,6 +120,16 @@ Result<std::vector<std::pair<pep::Version, bool>>> IndexProvider::versions(
   std::vector<std::pair<pep::Version, bool>> out;
   for (const auto& c : *cands) out.emplace_back(c.version, c.yanked);
   return out;
+}
+
+std::string IndexProvider::yanked_reason(const std::string& name, const pep::Version& version) {
+  auto cands = candidates(name);
+  if (!cands.ok()) return {};
+  for (const auto& c : **cands)
+    if (c.version == version)
+      for (const auto& [rank, f] : c.files)
+        if (f.yanked && !f.yanked_reason.empty()) return f.yanked_reason;
+  return {};
 }
 
 Result<net::IndexFile> IndexProvider::best_file(const std::string& name,

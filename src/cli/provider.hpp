@@ -40,6 +40,7 @@ class IndexProvider : public resolve::Provider {
   Result<std::vector<pep::Requirement>> dependencies(const std::string& name,
                                                      const pep::Version& version) override;
   void prefetch(const std::vector<std::pair<std::string, pep::Version>>& items) override;
+  std::string yanked_reason(const std::string& name, const pep::Version& version) override;
 
   /// The file to install for name==version (best tag rank).
   Result<net::IndexFile> best_file(const std::string& name, const pep::Version& version);
