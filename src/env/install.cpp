@@ -140,6 +140,9 @@ class Installer {
   };
   Result<Target> route(const std::string& member) const;
   Status conflict(const std::string& rel) const;
+  /// Why `rel` (where `member` would go) is a path lavabuild writes itself, or "".
+  std::string installer_owned(const std::string& member, const std::string& rel,
+                              const std::set<std::string>& script_rels) const;
   Status place_member(const wheel::WheelMember& m, const std::string& rel, bool is_script);
   Status add_generated(const std::string& rel, const std::string& content, bool exec, bool per_env);
 
@@ -187,7 +190,30 @@ Result<Installer::Target> Installer::route(const std::string& member) const {
   std::string rel = normalize_rel(join_rel(base, rest.substr(slash2 + 1)));
   if (rel.empty())
     return make_error(w_.dist_info + ": " + member + " would be installed outside the env");
+  // lib64 is a symlink to lib in a 64-bit venv (create_venv): record the real path, which is
+  // what `verify` walks (it does not follow symlinks).
+  if (starts_with(rel, "lib64/") && sizeof(void*) == 8 && starts_with(in_.purelib, "lib/"))
+    rel = "lib/" + rel.substr(6);
   return Target{rel, key == "scripts"};
+}
+
+std::string Installer::installer_owned(const std::string& member, const std::string& rel,
+                                       const std::set<std::string>& script_rels) const {
+  if (rel == ".lavabuild" || starts_with(rel, ".lavabuild/")) return "lavabuild's own state";
+  if (rel == "pyvenv.cfg" || rel == ".gitignore") return "a file of the venv";
+  if (script_rels.count(rel)) return "a console script generated from entry_points.txt";
+  const std::string dir = rel.substr(0, rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/'));
+  const std::string base = base_name(rel);
+  if (dir == in_.scripts &&
+      (versioned_name(base, "python", '\0') || base == base_name(in_.executable) ||
+       base == "activate" || starts_with(base, "activate.") || base == "Activate.ps1"))
+    return "a file of the venv";
+  // RECORD, INSTALLER, REQUESTED and direct_url.json of any dist; the wheel's own top-level
+  // copies are skipped or installed as they are, never written over.
+  if (ends_with(dir, ".dist-info") && !starts_with(member, w_.dist_info + "/") &&
+      (base == "RECORD" || base == "INSTALLER" || base == "REQUESTED" || base == "direct_url.json"))
+    return "a file the installer writes";
+  return "";
 }
 
 Status Installer::conflict(const std::string& rel) const {
@@ -254,13 +280,23 @@ Result<InstalledDist> Installer::run(bool requested, const DirectUrl& direct) {
   std::map<std::string, wheel::EntryPoint> scripts;
   for (auto& ep : console_specs(w_.entry_points.console_scripts, in_)) scripts[ep.name] = ep;
   for (auto& ep : w_.entry_points.gui_scripts) scripts[ep.name] = ep;
-  std::set<std::string> ep_names;
-  for (auto& [name, ep] : scripts) ep_names.insert(name);
+  std::set<std::string> ep_names, script_rels;
+  for (auto& [name, ep] : scripts) {
+    ep_names.insert(name);
+    script_rels.insert(join_rel(in_.scripts, name));
+  }
 
   for (const auto& m : w_.members) {
     if (skip.count(m.path)) continue;
     LB_ASSIGN(Target t, route(m.path));
     if (t.is_script && is_entrypoint_wrapper(base_name(m.path), ep_names)) continue;
+    // Such a member would be linked from the store, and lavabuild's own write there would
+    // then fail or, worse, reach the shared stored file.
+    if (std::string why = installer_owned(m.path, t.rel, script_rels); !why.empty())
+      return make_error("cannot install " + w_.metadata.name + " " + w_.metadata.version +
+                            ": wheel member '" + m.path + "' would be installed at " + t.rel +
+                            ", " + why,
+                        "the wheel is malformed or hostile; do not install it");
     LB_TRY(place_member(m, t.rel, t.is_script));
   }
   for (const auto& [name, ep] : scripts) {

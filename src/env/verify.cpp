@@ -20,6 +20,12 @@
 namespace lb::env {
 namespace {
 
+/// A .pyc file or anything inside a __pycache__ directory.
+bool is_bytecode(const std::string& rel) {
+  return ends_with(rel, ".pyc") || starts_with(rel, "__pycache__/") ||
+         rel.find("/__pycache__/") != std::string::npos;
+}
+
 struct DiskEntry {
   std::string rel;
   struct stat st;
@@ -77,8 +83,11 @@ class Verifier {
       seen_.insert(e.rel);
       LB_TRY(compare(e, *it->second, diffs));
     }
+    // Bytecode a wheel shipped is listed (relinking needs it) but, like the bytecode Python
+    // writes at run time, not checked: Python replaces a .pyc whose source mtime differs.
     for (const auto& [path, f] : expected_)
-      if (!seen_.count(path)) diffs.push_back({Difference::removed, path, "missing from the env"});
+      if (!seen_.count(path) && !is_bytecode(path))
+        diffs.push_back({Difference::removed, path, "missing from the env"});
     std::sort(diffs.begin(), diffs.end(), [](const Difference& a, const Difference& b) {
       return a.path != b.path ? a.path < b.path : a.kind < b.kind;
     });

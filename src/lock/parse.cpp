@@ -6,8 +6,11 @@
 #include <toml++/toml.h>
 
 #include "lock/pylock.hpp"
+#include "pep/marker.hpp"
 #include "pep/name.hpp"
+#include "pep/tags.hpp"
 #include "pep/version.hpp"
+#include "util/strings.hpp"
 
 namespace lb::lock {
 namespace {
@@ -49,9 +52,19 @@ Result<FileRef> parse_file(const toml::table& t, const std::string& kind, const 
   }
   std::string what = kind + " '" + f.name + "'";
   if (f.url.empty() && f.path.empty()) return w.fail(what + " has neither url nor path");
-  auto size = t["size"].value<int64_t>();
-  if (!size || *size < 0) return w.fail(what + " has no valid size");
-  f.size = static_cast<uint64_t>(*size);
+  if (f.name.empty() || f.name == "." || f.name == ".." ||
+      f.name.find_first_of("/\\") != std::string::npos)
+    return w.fail(what + ": the file name must be a plain file name");
+  // Check the node's type before converting: toml++'s conversion of a float (or of an
+  // out-of-range value) to an integer is not checked.
+  const toml::node* size = t.get("size");
+  if (!size) return w.fail(what + " has no size");
+  if (!size->is_integer())
+    return w.fail(what + ": 'size' must be a whole number of bytes, not a " +
+                  std::string(size->is_floating_point() ? "float" : "non-integer"));
+  int64_t bytes = size->as_integer()->get();
+  if (bytes < 0) return w.fail(what + ": 'size' " + std::to_string(bytes) + " is negative");
+  f.size = static_cast<uint64_t>(bytes);
   if (const toml::node* up = t.get("upload-time")) {
     const auto* dt = up->as_date_time();
     if (!dt) return w.fail(what + ": upload-time must be a TOML datetime");
@@ -71,11 +84,17 @@ Result<Package> parse_package(const toml::table& t, size_t index, const std::str
   Package p;
   LB_ASSIGN(p.name, opt_string(t, "name", w));
   if (p.name.empty()) return w.fail("has no name");
+  if (!pep::is_valid_name(p.name))
+    return w.fail("name " + quoted(p.name) +
+                  " is not a valid package name (letters, digits, and '-', '_', '.' inside)");
   w.package = "package '" + p.name + "'";
   LB_ASSIGN(p.version, opt_string(t, "version", w));
   if (p.version.empty()) return w.fail("has no version");
   w.package += " " + p.version;
   LB_ASSIGN(p.marker, opt_string(t, "marker", w));
+  if (!p.marker.empty())
+    if (auto m = pep::Marker::parse(p.marker); !m.ok())
+      return w.fail("'marker' is not a valid marker: " + m.error().message);
   LB_ASSIGN(p.requires_python, opt_string(t, "requires-python", w));
   LB_ASSIGN(p.index, opt_string(t, "index", w));
   if (const toml::node* deps = t.get("dependencies")) {
@@ -94,6 +113,15 @@ Result<Package> parse_package(const toml::table& t, size_t index, const std::str
       const toml::table* wt = wheel.as_table();
       if (!wt) return w.fail("'wheels' must be an array of tables");
       LB_ASSIGN(auto f, parse_file(*wt, "wheel", w));
+      auto wf = pep::WheelFilename::parse(f.name);
+      if (!wf.ok())
+        return w.fail("wheel '" + f.name +
+                      "' is not a valid wheel file name: " + wf.error().message);
+      if (wf->normalized_name() != pep::normalize_name(p.name))
+        return w.fail("wheel '" + f.name + "' is a file of " + wf->name + ", not of " + p.name);
+      auto wv = pep::Version::parse(wf->version), pv = pep::Version::parse(p.version);
+      if (wv.ok() && pv.ok() && !(*wv == *pv))
+        return w.fail("wheel '" + f.name + "' is version " + wf->version + ", not " + p.version);
       p.wheels.push_back(std::move(f));
     }
   }
@@ -147,6 +175,9 @@ Result<Lock> parse_pylock(std::string_view text, const std::string& filename) {
     for (const auto& e : *arr) {
       auto s = e.value<std::string>();
       if (!s) return w.fail("'environments' must be an array of strings");
+      if (auto m = pep::Marker::parse(*s); !m.ok())
+        return w.fail("'environments' entry " + quoted(*s) +
+                      " is not a valid marker: " + m.error().message);
       lock.environments.push_back(*s);
     }
   }

@@ -1,8 +1,10 @@
 // entry_points.txt and the console scripts pip generates from it.
 #include <algorithm>
+#include <unordered_map>
 
 #include "util/strings.hpp"
 #include "wheel/metadata.hpp"
+#include "wheel/zip_reader.hpp"
 
 namespace lb::wheel {
 namespace {
@@ -25,6 +27,7 @@ bool is_dotted_name(std::string_view s) {
 // A script name becomes a file name in bin/: distlib's (\w|[-.+])+, and not "." / "..".
 bool is_script_name(std::string_view s) {
   if (s.empty() || s.find_first_not_of('.') == std::string_view::npos) return false;
+  if (!detail::valid_utf8(s)) return false;
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return is_word(c) || c == '-' || c == '.' || c == '+'; });
 }
@@ -46,13 +49,14 @@ Result<EntryPoint> parse_script_value(std::string_view value) {
   return ep;
 }
 
-void add_or_replace(std::vector<EntryPoint>& list, EntryPoint ep) {
-  for (auto& e : list)
-    if (e.name == ep.name) {  // later entries win, as in pip's dict
-      e = std::move(ep);
-      return;
-    }
-  list.push_back(std::move(ep));
+/// Later entries win, as in pip's dict; `index` (name -> position) keeps this linear.
+void add_or_replace(std::vector<EntryPoint>& list, std::unordered_map<std::string, size_t>& index,
+                    EntryPoint ep) {
+  auto [it, fresh] = index.emplace(ep.name, list.size());
+  if (fresh)
+    list.push_back(std::move(ep));
+  else
+    list[it->second] = std::move(ep);
 }
 
 }  // namespace
@@ -60,6 +64,7 @@ void add_or_replace(std::vector<EntryPoint>& list, EntryPoint ep) {
 Result<EntryPoints> parse_entry_points(std::string_view text) {
   EntryPoints out;
   std::vector<EntryPoint>* group = nullptr;  // null: a group we do not use
+  std::unordered_map<std::string, size_t> console_index, gui_index, *index = nullptr;
   int lineno = 0;
   for (const auto& raw : split(text, '\n')) {
     ++lineno;
@@ -70,6 +75,7 @@ Result<EntryPoints> parse_entry_points(std::string_view text) {
       group = section == "console_scripts" ? &out.console_scripts
               : section == "gui_scripts"   ? &out.gui_scripts
                                            : nullptr;
+      index = section == "console_scripts" ? &console_index : &gui_index;
       continue;
     }
     if (!group) continue;
@@ -84,7 +90,7 @@ Result<EntryPoints> parse_entry_points(std::string_view text) {
     auto ep = parse_script_value(trim(line.substr(eq + 1)));
     if (!ep.ok()) return make_error(where + ": " + ep.error().message, hint);
     ep->name = std::move(name);
-    add_or_replace(*group, std::move(*ep));
+    add_or_replace(*group, *index, std::move(*ep));
   }
   return out;
 }

@@ -49,7 +49,8 @@ std::string serialize_unpacked(const UnpackedWheel& w) {
              {{"console_scripts", entry_points_json(w.entry_points.console_scripts)},
               {"gui_scripts", entry_points_json(w.entry_points.gui_scripts)}}},
             {"members", std::move(members)}};
-  return j.dump();
+  // Member paths are checked UTF-8; free-text metadata (Summary) may not be.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<UnpackedWheel> deserialize_unpacked(std::string_view text) {

@@ -34,8 +34,12 @@ std::vector<Header> parse_email_headers(std::string_view text) {
     if (line.empty()) break;  // the body starts
     if (line[0] == ' ' || line[0] == '\t') {
       if (!headers.empty()) {  // folded: unfold by dropping the line break (RFC 5322)
+        // v = trim(v + line), in place: linear in the header's length however it is folded.
         std::string& v = headers.back().second;
-        v = std::string(trim(v + std::string(line)));
+        std::string_view add = v.empty() ? trim(line) : line;
+        v.append(add.data(), add.size());
+        size_t keep = trim(v).size();
+        v.resize(keep);  // v had no leading blanks, so trim only drops trailing ones
       }
     } else if (first_line && starts_with(line, "From ")) {
       // mbox "From " line: ignored, like Python's parser

@@ -4,7 +4,9 @@
 #include "wheel/wheel.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -41,10 +43,38 @@ struct Scan {
   std::set<std::string> dist_infos;               // top-level *.dist-info directories
 };
 
+std::string size_text(uint64_t n) {
+  if (n >= (uint64_t(1) << 30) && n % (uint64_t(1) << 30) == 0)
+    return std::to_string(n >> 30) + " GiB";
+  if (n >= (uint64_t(1) << 20) && n % (uint64_t(1) << 20) == 0)
+    return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
+/// "123", "64K", "512M", "2G", "2GiB" (binary multiples); nullopt when malformed.
+std::optional<uint64_t> parse_size(std::string_view s) {
+  s = trim(s);
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 18) return std::nullopt;
+  uint64_t n = std::stoull(std::string(s.substr(0, digits)));
+  std::string unit = to_lower(std::string(trim(s.substr(digits))));
+  if (ends_with(unit, "ib")) unit.resize(unit.size() - 2);
+  if (ends_with(unit, "b") && unit.size() == 2) unit.resize(1);
+  int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
+  if (shift < 0 || n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
+}
+
 class Unpacker {
  public:
-  Unpacker(std::string_view bytes, std::string label, std::string filename, BlobSink* sink)
-      : bytes_(bytes), label_(std::move(label)), filename_(std::move(filename)), sink_(sink) {}
+  Unpacker(std::string_view bytes, std::string label, std::string filename, BlobSink* sink,
+           const WheelLimits& limits)
+      : bytes_(bytes),
+        label_(std::move(label)),
+        filename_(std::move(filename)),
+        sink_(sink),
+        limits_(limits) {}
 
   Result<UnpackedWheel> run() {
     LB_ASSIGN(auto fn, pep::WheelFilename::parse(filename_));
@@ -73,6 +103,45 @@ class Unpacker {
     return is_unhashed(path) && path != in_dist_info("RECORD");
   }
 
+  Error over_limit(std::string_view member, const std::string& what, const char* var) const {
+    std::string where = member.empty() ? label_ : label_ + ": member '" + std::string(member) + "'";
+    return make_error(where + ": " + what + " (a zip bomb?)",
+                      std::string("do not install this wheel; if you trust it, raise the limit "
+                                  "with ") +
+                          var + " (see docs/LIMITS.md)");
+  }
+
+  // Sizes as the central directory declares them; reading never goes past them.
+  Status check_limits(const ZipEntry& e, uint64_t total) const {
+    const WheelLimits& l = limits_;
+    if (l.max_member_size && e.size > l.max_member_size)
+      return over_limit(e.path,
+                        "uncompressed size " + std::to_string(e.size) + " bytes exceeds the " +
+                            size_text(l.max_member_size) + " limit per member",
+                        "LAVABUILD_MAX_MEMBER_SIZE");
+    if (l.max_ratio && e.size > l.ratio_floor &&
+        e.size / l.max_ratio >= std::max<uint64_t>(e.compressed_size, 1))
+      return over_limit(e.path,
+                        "compressed " + std::to_string(e.compressed_size) + " bytes expand to " +
+                            std::to_string(e.size) + ", more than the " +
+                            std::to_string(l.max_ratio) + ":1 compression-ratio limit",
+                        "LAVABUILD_MAX_COMPRESSION_RATIO");
+    if (l.max_wheel_size && total > l.max_wheel_size)
+      return over_limit("",
+                        "uncompressed size exceeds the " + size_text(l.max_wheel_size) +
+                            " limit per wheel (at member '" + e.path + "')",
+                        "LAVABUILD_MAX_WHEEL_SIZE");
+    if (l.max_ratio && total > l.ratio_floor &&
+        total / l.max_ratio >= std::max<uint64_t>(bytes_.size(), 1))
+      return over_limit("",
+                        "its " + std::to_string(bytes_.size()) + " bytes expand to more than " +
+                            std::to_string(total) + " (at member '" + e.path +
+                            "'), more than the " + std::to_string(l.max_ratio) +
+                            ":1 compression-ratio limit",
+                        "LAVABUILD_MAX_COMPRESSION_RATIO");
+    return {};
+  }
+
   Status scan() {
     LB_ASSIGN(auto zip, ZipReader::open(bytes_, label_));
     uint64_t total = 0;
@@ -81,18 +150,19 @@ class Unpacker {
       if (!next.ok()) return next.error().context(label_);
       if (!*next) break;
       ZipEntry& e = **next;
+      if (!e.utf8)
+        return fail(e.path,
+                    "the name is not valid UTF-8 (shown with \\x escapes); wheels "
+                    "must name their members in UTF-8");
       if (e.encrypted) return fail(e.path, "is encrypted");
       if (e.type == ZipEntry::Type::other)
-        return fail(e.path, "is a symlink or special file, not a regular file");
+        return fail(e.path, std::string("is ") + e.kind + ", not a regular file");
       Status ok = check_member_path(e.path, e.type == ZipEntry::Type::dir);
       if (!ok) return fail(e.path, ok.error().message);
       if (e.type == ZipEntry::Type::dir) continue;
       if (scan_.index.count(e.path)) return fail(e.path, "appears twice in the archive");
-      if (e.size > kMaxMemberSize)
-        return fail(e.path, "uncompressed size " + std::to_string(e.size) +
-                                " exceeds the 1 GiB limit (a zip bomb?)");
-      total += e.size;
-      if (total > kMaxWheelSize) return fail("uncompressed size exceeds the 4 GiB limit");
+      total += std::min<uint64_t>(e.size, uint64_t(1) << 62);
+      LB_TRY(check_limits(e, total));
       size_t slash = e.path.find('/');
       std::string top = e.path.substr(0, slash);
       if (slash != std::string::npos && ends_with(top, ".dist-info")) {
@@ -278,6 +348,7 @@ class Unpacker {
   std::string_view bytes_;
   std::string label_, filename_;
   BlobSink* sink_;
+  WheelLimits limits_;
   Scan scan_;
   std::vector<RecordRow> rows_;
   std::unordered_map<std::string, const RecordRow*> record_;
@@ -286,15 +357,47 @@ class Unpacker {
 
 }  // namespace
 
+Result<WheelLimits> WheelLimits::from_env() {
+  WheelLimits l;
+  struct Var {
+    const char* name;
+    uint64_t* field;
+    bool is_size;
+  };
+  for (const Var& v : {Var{"LAVABUILD_MAX_MEMBER_SIZE", &l.max_member_size, true},
+                       Var{"LAVABUILD_MAX_WHEEL_SIZE", &l.max_wheel_size, true},
+                       Var{"LAVABUILD_MAX_COMPRESSION_RATIO", &l.max_ratio, false}}) {
+    const char* text = std::getenv(v.name);
+    if (!text || !*text) continue;
+    auto n = parse_size(text);
+    if (!n || (!v.is_size &&
+               std::string_view(text).find_first_not_of("0123456789 ") != std::string_view::npos))
+      return make_error(
+          std::string(v.name) + "=" + text + " is not " + (v.is_size ? "a size" : "a whole number"),
+          v.is_size ? "give bytes, or a number with K, M or G (binary); 0 = no limit"
+                    : "give a whole number such as 100; 0 = no limit");
+    *v.field = *n;
+  }
+  return l;
+}
+
+Result<UnpackedWheel> unpack_wheel_from_memory(std::string_view bytes,
+                                               const std::string& wheel_filename, BlobSink& sink,
+                                               const WheelLimits& limits) {
+  return Unpacker(bytes, wheel_filename, wheel_filename, &sink, limits).run();
+}
+
 Result<UnpackedWheel> unpack_wheel_from_memory(std::string_view bytes,
                                                const std::string& wheel_filename, BlobSink& sink) {
-  return Unpacker(bytes, wheel_filename, wheel_filename, &sink).run();
+  LB_ASSIGN(WheelLimits limits, WheelLimits::from_env());
+  return Unpacker(bytes, wheel_filename, wheel_filename, &sink, limits).run();
 }
 
 Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, const std::string& wheel_filename,
                                    BlobSink& sink) {
+  LB_ASSIGN(WheelLimits limits, WheelLimits::from_env());
   LB_ASSIGN(auto map, detail::MappedFile::open(wheel_path));
-  return Unpacker(map.bytes(), wheel_path, wheel_filename, &sink).run();
+  return Unpacker(map.bytes(), wheel_path, wheel_filename, &sink, limits).run();
 }
 
 Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, BlobSink& sink) {

@@ -59,18 +59,31 @@ struct UnpackedWheel {
   std::vector<std::string> warnings;  // e.g. a newer minor Wheel-Version; not serialised
 };
 
-/// Refuse more than this per member (uncompressed) ...
-inline constexpr uint64_t kMaxMemberSize = uint64_t(1) << 30;
-/// ... and more than this for the whole wheel: zip bombs.
-inline constexpr uint64_t kMaxWheelSize = uint64_t(4) << 30;
+/// Limits on what unpacking one wheel may produce (zip bombs), checked against the central
+/// directory before anything is decompressed or stored. Documented in docs/LIMITS.md.
+struct WheelLimits {
+  /// Uncompressed bytes per member (LAVABUILD_MAX_MEMBER_SIZE). A member is held in memory
+  /// while it is hashed and stored, so this also bounds memory.
+  uint64_t max_member_size = uint64_t(2) << 30;
+  /// Uncompressed bytes of the whole wheel (LAVABUILD_MAX_WHEEL_SIZE).
+  uint64_t max_wheel_size = uint64_t(8) << 30;
+  /// Uncompressed : compressed, per member and for the whole wheel
+  /// (LAVABUILD_MAX_COMPRESSION_RATIO) ...
+  uint64_t max_ratio = 100;
+  /// ... applied only above this many uncompressed bytes (small files compress well).
+  uint64_t ratio_floor = uint64_t(16) << 20;
+  /// The defaults, overridden by the variables above (bytes, or a number with K, M or G,
+  /// binary; 0 = no limit). A malformed value is an error naming the variable.
+  static Result<WheelLimits> from_env();
+};
 
 /// Read a wheel: validate (no "..", absolute paths, backslashes, drive letters, symlinks,
-/// duplicate members, exactly one top-level .dist-info matching the file name, Wheel-Version
-/// major 1, every file listed in RECORD with matching sha256 and size, no unlisted files except
-/// RECORD/RECORD.jws/RECORD.p7s, no RECORD rows missing from the archive, size limits), then
-/// store each member through `sink` (nothing reaches the sink before its hash is checked).
-/// Errors name the wheel and the member. The wheel's name and version come from the basename
-/// of `wheel_path`, which must be a PEP 427 file name.
+/// duplicate members, FIFOs/devices/sockets, names that are not UTF-8, exactly one top-level
+/// .dist-info matching the file name, Wheel-Version major 1, every file listed in RECORD with
+/// matching sha256 and size, no unlisted files except RECORD/RECORD.jws/RECORD.p7s, no RECORD rows
+/// missing from the archive, size limits), then store each member through `sink` (nothing reaches
+/// the sink before its hash is checked). Errors name the wheel and the member. The wheel's name and
+/// version come from the basename of `wheel_path`, which must be a PEP 427 file name.
 Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, BlobSink& sink);
 /// Same, when the file on disk is not named after the wheel (e.g. a cached download):
 /// `wheel_filename` is the PEP 427 file name, used for validation and in errors.
@@ -79,6 +92,10 @@ Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, const std::str
 /// Same, from bytes in memory (tests, fuzzing).
 Result<UnpackedWheel> unpack_wheel_from_memory(std::string_view bytes,
                                                const std::string& wheel_filename, BlobSink& sink);
+/// Same, with explicit limits instead of WheelLimits::from_env().
+Result<UnpackedWheel> unpack_wheel_from_memory(std::string_view bytes,
+                                               const std::string& wheel_filename, BlobSink& sink,
+                                               const WheelLimits& limits);
 
 /// Read only `<dist-info>/METADATA` (for the resolver); stops at the first top-level
 /// `*.dist-info/METADATA` (whose project name matches the file name when the basename of

@@ -8,10 +8,180 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace lb::wheel::detail {
+namespace {
+
+constexpr const char* kHostileHint = "the wheel is malformed or hostile; do not install it";
+
+uint16_t le16(const unsigned char* p) {
+  return uint16_t(p[0] | (p[1] << 8));
+}
+uint32_t le32(const unsigned char* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+uint64_t le64(const unsigned char* p) {
+  return uint64_t(le32(p)) | (uint64_t(le32(p + 4)) << 32);
+}
+
+/// One central-directory record, as we read it ourselves: libarchive does not expose the
+/// compressed size, and maps FIFOs to regular files and decodes names by locale.
+struct CdEntry {
+  std::string name;  // raw bytes
+  uint64_t csize = 0, usize = 0, offset = 0;
+  uint32_t ext_attr = 0;
+  uint16_t made_by = 0, flags = 0;
+};
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n >= s.size() - i) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+std::string escape_bytes(std::string_view s) {
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+Error cd_error(const std::string& what) {
+  return make_error("central directory: " + what, kHostileHint);
+}
+
+/// Parse the end-of-central-directory record (zip64 aware) and every central-directory entry.
+Result<std::vector<CdEntry>> read_central_directory(std::string_view bytes) {
+  const auto* base = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n < 22) return cd_error("the file is too short to be a zip archive");
+  size_t eocd = std::string::npos;
+  size_t lowest = n - 22 > 65535 ? n - 22 - 65535 : 0;
+  for (size_t p = n - 22 + 1; p-- > lowest;)
+    if (le32(base + p) == 0x06054b50) {
+      eocd = p;
+      break;
+    }
+  if (eocd == std::string::npos) return cd_error("no end-of-central-directory record");
+  uint64_t count = le16(base + eocd + 10);
+  uint64_t cd_size = le32(base + eocd + 12);
+  uint64_t cd_offset = le32(base + eocd + 16);
+  if (eocd >= 20 && le32(base + eocd - 20) == 0x07064b50) {
+    uint64_t z64 = le64(base + eocd - 20 + 8);
+    if (z64 > n || n - z64 < 56 || le32(base + z64) != 0x06064b50)
+      return cd_error("the zip64 end-of-central-directory record is missing");
+    count = le64(base + z64 + 32);
+    cd_size = le64(base + z64 + 40);
+    cd_offset = le64(base + z64 + 48);
+  }
+  if (cd_offset > n || cd_size > n - cd_offset)
+    return cd_error("it lies outside the file (is the file truncated?)");
+  if (count > cd_size / 46 + 1) return cd_error("it declares more entries than it can hold");
+  std::vector<CdEntry> out;
+  out.reserve(size_t(count));
+  size_t p = size_t(cd_offset);
+  const size_t end = size_t(cd_offset + cd_size);
+  for (uint64_t i = 0; i < count; ++i) {
+    if (end - p < 46 || le32(base + p) != 0x02014b50)
+      return cd_error("entry " + std::to_string(i + 1) + " is malformed");
+    CdEntry e;
+    e.made_by = le16(base + p + 4);
+    e.flags = le16(base + p + 8);
+    e.csize = le32(base + p + 20);
+    e.usize = le32(base + p + 24);
+    size_t name_len = le16(base + p + 28), extra_len = le16(base + p + 30),
+           comment_len = le16(base + p + 32);
+    e.ext_attr = le32(base + p + 38);
+    e.offset = le32(base + p + 42);
+    if (end - p - 46 < name_len + extra_len + comment_len)
+      return cd_error("entry " + std::to_string(i + 1) + " is truncated");
+    e.name.assign(bytes.data() + p + 46, name_len);
+    // The zip64 extra field holds, in this order, each field that is 0xFFFFFFFF above.
+    const unsigned char* x = base + p + 46 + name_len;
+    for (size_t off = 0; off + 4 <= extra_len;) {
+      uint16_t id = le16(x + off), len = le16(x + off + 2);
+      if (off + 4 + len > extra_len) break;
+      if (id == 0x0001) {
+        const unsigned char* f = x + off + 4;
+        size_t left = len;
+        auto take = [&](uint64_t& field) {
+          if (field != 0xFFFFFFFFu) return;
+          if (left >= 8) {
+            field = le64(f);
+            f += 8;
+            left -= 8;
+          }
+        };
+        take(e.usize);
+        take(e.csize);
+        take(e.offset);
+      }
+      off += 4 + size_t(len);
+    }
+    out.push_back(std::move(e));
+    p += 46 + name_len + extra_len + comment_len;
+  }
+  // libarchive reads members in local-header order: so do we.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const CdEntry& a, const CdEntry& b) { return a.offset < b.offset; });
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i > 0 && out[i].offset == out[i - 1].offset)
+      return cd_error("members '" + escape_bytes(out[i - 1].name) + "' and '" +
+                      escape_bytes(out[i].name) +
+                      "' share the same data (an overlapping zip bomb?)");
+    if (out[i].name.rfind("__MACOSX/", 0) == 0)
+      return cd_error("member '" + escape_bytes(out[i].name) +
+                      "' is macOS resource-fork metadata, which wheels must not contain");
+    if (out[i].offset >= n)
+      return cd_error("member '" + escape_bytes(out[i].name) + "' starts outside the file");
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -48,6 +218,8 @@ MappedFile::~MappedFile() {
 struct ZipReader::Impl {
   archive* a = nullptr;
   archive_entry* entry = nullptr;
+  std::vector<CdEntry> cd;  // in local-header order, like libarchive's iteration
+  size_t next = 0;
   ~Impl() {
     if (a) archive_read_free(a);
   }
@@ -64,6 +236,9 @@ ZipReader::~ZipReader() = default;
 
 Result<ZipReader> ZipReader::open(std::string_view bytes, const std::string& label) {
   auto impl = std::make_unique<Impl>();
+  auto cd = read_central_directory(bytes);
+  if (!cd.ok()) return cd.error().context(label + ": not a readable zip archive");
+  impl->cd = std::move(*cd);
   impl->a = archive_read_new();
   if (!impl->a) return make_error(label + ": out of memory");
   archive_read_support_format_zip_seekable(impl->a);
@@ -74,23 +249,69 @@ Result<ZipReader> ZipReader::open(std::string_view bytes, const std::string& lab
 
 Result<std::optional<ZipEntry>> ZipReader::next() {
   int rc = archive_read_next_header(impl_->a, &impl_->entry);
-  if (rc == ARCHIVE_EOF) return std::optional<ZipEntry>();
+  if (rc == ARCHIVE_EOF) {
+    if (impl_->next != impl_->cd.size())
+      return make_error("the archive has " + std::to_string(impl_->cd.size()) +
+                            " central-directory entries, but only " + std::to_string(impl_->next) +
+                            " could be read",
+                        kHostileHint);
+    return std::optional<ZipEntry>();
+  }
   if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return impl_->fail("cannot read member header");
+  if (impl_->next >= impl_->cd.size())
+    return make_error("the archive has more members than its central directory lists",
+                      kHostileHint);
+  const CdEntry& cd = impl_->cd[impl_->next++];
   archive_entry* e = impl_->entry;
   ZipEntry z;
-  const char* name = archive_entry_pathname_utf8(e);
-  if (!name) name = archive_entry_pathname(e);
-  if (!name) return impl_->fail("member name is not valid UTF-8");
-  z.path = name;
+  z.utf8 = valid_utf8(cd.name);
+  z.path = z.utf8 ? cd.name : escape_bytes(cd.name);
+  const bool slash = !cd.name.empty() && cd.name.back() == '/';
+  z.type = slash ? ZipEntry::Type::dir : ZipEntry::Type::file;
+  uint32_t unix_mode = (cd.made_by >> 8) == 3 ? cd.ext_attr >> 16 : 0;
+  switch (unix_mode & S_IFMT) {
+    case 0:
+      if (!slash && (cd.made_by >> 8) != 3 && (cd.ext_attr & 0x10)) z.type = ZipEntry::Type::dir;
+      break;
+    case S_IFREG:
+      break;
+    case S_IFDIR:
+      z.type = ZipEntry::Type::dir;
+      break;
+    case S_IFLNK:
+      z.type = ZipEntry::Type::other, z.kind = "a symlink";
+      break;
+    case S_IFIFO:
+      z.type = ZipEntry::Type::other, z.kind = "a FIFO";
+      break;
+    case S_IFCHR:
+    case S_IFBLK:
+      z.type = ZipEntry::Type::other, z.kind = "a device";
+      break;
+    case S_IFSOCK:
+      z.type = ZipEntry::Type::other, z.kind = "a socket";
+      break;
+    default:
+      z.type = ZipEntry::Type::other, z.kind = "a special file";
+  }
   auto type = archive_entry_filetype(e);
-  z.type = type == AE_IFREG   ? ZipEntry::Type::file
-           : type == AE_IFDIR ? ZipEntry::Type::dir
-                              : ZipEntry::Type::other;
-  if (archive_entry_hardlink(e)) z.type = ZipEntry::Type::other;
-  z.mode = uint32_t(archive_entry_perm(e));
-  z.size_known = archive_entry_size_is_set(e) != 0;
-  z.size = z.size_known ? uint64_t(archive_entry_size(e)) : 0;
-  z.encrypted = archive_entry_is_encrypted(e) != 0;
+  if (z.type != ZipEntry::Type::other &&
+      ((type != AE_IFREG && type != AE_IFDIR) || archive_entry_hardlink(e))) {
+    z.type = ZipEntry::Type::other;
+    z.kind = type == AE_IFLNK ? "a symlink" : "a link or special file";
+  }
+  z.mode = unix_mode ? (unix_mode & 07777) : uint32_t(archive_entry_perm(e));
+  z.size_known = true;
+  z.size = cd.usize;
+  z.compressed_size = cd.csize;
+  // libarchive reads from the local headers in this same order: the sizes must agree.
+  if (z.type == ZipEntry::Type::file && archive_entry_size_is_set(e) &&
+      uint64_t(archive_entry_size(e)) != cd.usize)
+    return make_error("member '" + z.path + "': the central directory says " +
+                          std::to_string(cd.usize) + " bytes, the local header " +
+                          std::to_string(archive_entry_size(e)),
+                      kHostileHint);
+  z.encrypted = (cd.flags & 1) != 0 || archive_entry_is_encrypted(e) != 0;
   return std::optional<ZipEntry>(std::move(z));
 }
 

@@ -12,6 +12,9 @@
 
 namespace lb::wheel::detail {
 
+/// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or values > U+10FFFF).
+bool valid_utf8(std::string_view s);
+
 /// A read-only memory map of a whole file (or a borrowed buffer).
 class MappedFile {
  public:
@@ -29,13 +32,17 @@ class MappedFile {
   bool owned_ = false;
 };
 
-/// One zip member as the central directory describes it.
+/// One zip member as the central directory describes it (our own reading of the central
+/// directory, cross-checked against libarchive's, which decompresses).
 struct ZipEntry {
-  std::string path;  // raw name (UTF-8), not yet validated
+  std::string path;  // raw name, not yet validated; when !utf8, the bytes escaped as \xNN
+  bool utf8 = true;  // the raw name is valid UTF-8
   enum class Type { file, dir, other } type = Type::file;
-  uint32_t mode = 0;  // permission bits from the external attributes
+  const char* kind = "";  // for Type::other: "a symlink", "a FIFO", "a device", ...
+  uint32_t mode = 0;      // permission bits from the external attributes
   bool size_known = false;
-  uint64_t size = 0;  // declared uncompressed size
+  uint64_t size = 0;             // declared uncompressed size
+  uint64_t compressed_size = 0;  // declared compressed size (central directory)
   bool encrypted = false;
 };
 

@@ -512,7 +512,7 @@ TEST_CASE("verify_env detects added, removed, changed and mode-changed files") {
   REQUIRE(fs::write_file(site + "/extra.py", "new\n").ok());
   REQUIRE(fs::remove_all(site + "/foo_extra.py").ok());
   REQUIRE(fs::set_mode(site + "/foo/__init__.py", 0644).ok());
-  REQUIRE(fs::write_file(site + "/foo/__init__.py", "def main(): return 1\n").ok());
+  REQUIRE(fs::write_file_atomic(site + "/foo/__init__.py", "def main(): return 1\n").ok());
   REQUIRE(fs::set_mode(dir + "/bin/plain.sh", 0644).ok());
   REQUIRE(fs::remove_all(dir + "/bin/foo-cli").ok());
   REQUIRE(fs::write_file(dir + "/bin/foo-cli", "#!/elsewhere/python\n", 0755).ok());
@@ -656,4 +656,78 @@ TEST_CASE("pip's own entry points get pip's versioned wrappers") {
   auto names = fs::list_dir(t / "env/bin");
   REQUIRE(names.ok());
   CHECK(*names == std::vector<std::string>{"pip", "pip3", "pip3.11", "pipx-like"});
+}
+
+TEST_CASE("install_wheel refuses members that claim paths lavabuild writes itself") {
+  // Linked from the store, such a member would let lavabuild's own later write reach the
+  // shared stored file (issue 6): it is refused, naming the member.
+  struct Case {
+    std::string member, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"foo-1.0.data/purelib/foo-1.0.dist-info/RECORD", "installer writes"},
+           {"foo-1.0.data/platlib/foo-1.0.dist-info/INSTALLER", "installer writes"},
+           {"foo-1.0.data/purelib/other-2.0.dist-info/direct_url.json", "installer writes"},
+           {"foo-1.0.data/data/.lavabuild/stamp", "lavabuild's own state"},
+           {"foo-1.0.data/data/.lavabuild/manifest.json", "lavabuild's own state"},
+           {"foo-1.0.data/data/pyvenv.cfg", "venv"},
+           {"foo-1.0.data/scripts/python3", "venv"},
+           {"foo-1.0.data/data/bin/activate", "venv"},
+           {"foo-1.0.data/data/bin/foo-cli", "console script"},
+       }) {
+    INFO(c.member);
+    TempDir t;
+    FakeStore store(t / "store");
+    auto in = fake_interp();
+    WheelBuilder b(store, "foo", "1.0");
+    b.add(c.member, "");
+    b.w.entry_points.console_scripts.push_back({"foo-cli", "foo", "main"});
+    LinkReport report;
+    auto r =
+        install_wheel(t / "env", t / "env", in, b.w, store, LinkMode::hardlink, false, {}, report);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().to_string());
+    CHECK(r.error().message.find("'" + c.member + "'") != std::string::npos);
+    CHECK(r.error().message.find(c.expect) != std::string::npos);
+    CHECK(r.error().message.find("foo 1.0") != std::string::npos);
+  }
+}
+
+TEST_CASE("install_wheel: .data/data/lib64 lands in lib, bytecode members verify") {
+  TempDir t;
+  FakeStore store(t / "store");
+  auto in = fake_interp();
+  std::string dir = t / "env";
+  std::vector<FileEntry> venv_files;
+  REQUIRE(create_venv(dir, dir, in, &venv_files).ok());
+  WheelBuilder b(store, "foo", "1.0");
+  b.add("foo/__init__.py", "")
+      .add("foo/__pycache__/__init__.cpython-311.pyc", "pyc")
+      .add("foo/legacy.pyc", "old pyc")
+      .add("foo-1.0.data/data/lib64/foo-extra.txt", "via lib64\n");
+  LinkReport report;
+  auto dist = install_wheel(dir, dir, in, b.w, store, LinkMode::hardlink, false, {}, report);
+  REQUIRE(dist.ok());
+  bool lib_path = false;
+  for (const auto& f : dist->files) {
+    CHECK_FALSE(f.path.rfind("lib64/", 0) == 0);
+    lib_path = lib_path || f.path == "lib/foo-extra.txt";
+  }
+  CHECK(lib_path);
+  Manifest m;
+  m.env_path = dir;
+  m.venv_files = venv_files;
+  m.dists.push_back(*dist);
+  REQUIRE(write_manifest(dir, m).ok());
+  auto diffs = verify_env(dir);
+  REQUIRE(diffs.ok());
+  std::string found;
+  for (const auto& d : *diffs) found += d.path + ": " + d.detail + "\n";
+  INFO(found);
+  CHECK(diffs->empty());
+  // Python may replace or drop shipped bytecode; verify ignores it either way.
+  REQUIRE(fs::remove_all(dir + "/lib/python3.11/site-packages/foo/__pycache__").ok());
+  diffs = verify_env(dir);
+  REQUIRE(diffs.ok());
+  CHECK(diffs->empty());
 }

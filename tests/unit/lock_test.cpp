@@ -109,12 +109,13 @@ TEST_CASE("lock: shuffled input gives the same bytes") {
 
 TEST_CASE("lock: strings are escaped") {
   Lock lock;
-  Package p{"a", "1.0", "extra == \"x\\y\"\n\t\x01", "", "", {}, {}, {}};
-  p.wheels.push_back(wheel("a.whl", 1));
+  Package p{"a", "1.0", "extra == \"x\\y\"", ">=3\n\t\x01\"", "", {}, {}, {}};
+  p.wheels.push_back(wheel("a-1.0-py3-none-any.whl", 1));
   lock.packages.push_back(p);
   auto back = parse_pylock(write_pylock(lock), "x.toml");
   REQUIRE(back.ok());
   CHECK(back->packages[0].marker == p.marker);
+  CHECK(back->packages[0].requires_python == p.requires_python);
 }
 
 TEST_CASE("lock: parses the example of the specification") {
@@ -198,7 +199,7 @@ TEST_CASE("lock: validation errors name the file and package") {
                       "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{url = "
                       "'https://x/a-1-py3-none-any.whl', hashes = {sha256 = '" +
                       kHash + "'}}]\n"),
-             Contains("wheel 'a-1-py3-none-any.whl' has no valid size"));
+             Contains("wheel 'a-1-py3-none-any.whl' has no size"));
   CHECK_THAT(error_of(head + "[[packages]]\nname = 'a'\nversion = '1'\nwheels = [{name = 'a.whl', "
                              "path = 'a.whl', size = 3}]\n"),
              Contains("wheel 'a.whl' has no valid hashes.sha256"));
@@ -219,4 +220,36 @@ TEST_CASE("lock: accepts 1.x and normalises hashes") {
   auto r = parse_pylock(std::string("lock-version = '1.1'\n") + kValidPackage, "pylock.toml");
   REQUIRE(r.ok());
   CHECK(r->packages[0].wheels[0].sha256 == kHash);
+}
+
+TEST_CASE("lock: names, markers and sizes are checked (issue 6)") {
+  std::string head = "lock-version = '1.0'\n";
+  auto pkg = [&](const std::string& name, const std::string& extra, const std::string& wheel,
+                 const std::string& size) {
+    return head + "[[packages]]\nname = '" + name + "'\nversion = '1.0'\n" + extra +
+           "wheels = [{name = '" + wheel + "', url = 'https://x/" + wheel + "', size = " + size +
+           ", hashes = {sha256 = '" + kHash + "'}}]\n";
+  };
+  const std::string good = "a-1.0-py3-none-any.whl";
+  REQUIRE(parse_pylock(pkg("a", "", good, "3"), "pylock.toml").ok());
+  CHECK_THAT(error_of(pkg("../x", "", good, "3")),
+             Contains("pylock.toml: package #1: name \"../x\" is not a valid package name"));
+  CHECK_THAT(error_of(pkg("b", "", good, "3")),
+             Contains("package 'b' 1.0: wheel 'a-1.0-py3-none-any.whl' is a file of a, not of b"));
+  CHECK_THAT(error_of(pkg("a", "", "a-2.0-py3-none-any.whl", "3")),
+             Contains("is version 2.0, not 1.0"));
+  CHECK_THAT(error_of(pkg("a", "", "../a-1.0-py3-none-any.whl", "3")),
+             Contains("must be a plain file name"));
+  CHECK_THAT(error_of(pkg("a", "", "a.whl", "3")), Contains("not a valid wheel file name"));
+  CHECK_THAT(error_of(pkg("a", "marker = 'python_version >>> \"3\"'\n", good, "3")),
+             Contains("package 'a' 1.0: 'marker' is not a valid marker"));
+  CHECK_THAT(error_of(head + "environments = ['os_name ==']\n"),
+             Contains("pylock.toml: 'environments' entry \"os_name ==\" is not a valid marker"));
+  CHECK_THAT(error_of(pkg("a", "", good, "-1")),
+             Contains("package 'a' 1.0: wheel '" + good + "': 'size' -1 is negative"));
+  CHECK_THAT(error_of(pkg("a", "", good, "1.0e30")), Contains("'size' must be a whole number"));
+  CHECK_THAT(error_of(pkg("a", "", good, "3.0")), Contains("'size' must be a whole number"));
+  CHECK_THAT(error_of(pkg("a", "", good, "'3'")), Contains("'size' must be a whole number"));
+  // Beyond int64: TOML itself cannot hold it; an error naming the file, not UB.
+  CHECK_THAT(error_of(pkg("a", "", good, "99999999999999999999")), Contains("pylock.toml"));
 }

@@ -167,3 +167,39 @@ TEST_CASE("RECORD: rows render like Python's csv.writer") {
   CHECK((*back)[0].path == "we\"ird,\npath");
   CHECK((*back)[0].size == 7u);
 }
+
+TEST_CASE("core metadata: hostile sizes parse in linear time") {
+  // A 2 MB folded header took minutes when each fold copied the value.
+  std::string folded = "Metadata-Version: 2.1\nName: x\nVersion: 1\nSummary: start  \n";
+  for (int i = 0; i < 100000; ++i) folded += "  folded line  \n";
+  auto m = parse_core_metadata(folded);
+  REQUIRE(m.ok());
+  CHECK(m->summary.size() == 5 + 100000 * std::string("  folded line").size());
+  CHECK(m->summary.substr(0, 20) == "start  folded line  ");
+  std::string extras = "Metadata-Version: 2.1\nName: x\nVersion: 1\n";
+  for (int i = 0; i < 100000; ++i)
+    extras += "Provides-Extra: e" + std::to_string(i) + "\nRequires-Dist: d; extra == 'e" +
+              std::to_string(i) + "'\n";
+  m = parse_core_metadata(extras);
+  REQUIRE(m.ok());
+  CHECK(m->provides_extra.size() == 100000);
+  CHECK(m->requires_dist.size() == 100000);
+  std::string eps = "[console_scripts]\n";
+  for (int i = 0; i < 100000; ++i) eps += "s" + std::to_string(i % 50000) + " = m:f\n";
+  auto parsed = parse_entry_points(eps);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->console_scripts.size() == 50000);
+}
+
+TEST_CASE("folding keeps Python's unfolding: inner blanks kept, outer trimmed") {
+  auto h = parse_email_headers("A:  x  \n  y  \n\tz \nB:\n   \n  w\n");
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].second == "x  y\tz");
+  CHECK(h[1].second == "w");
+}
+
+TEST_CASE("entry points: a script name that is not UTF-8 is refused") {
+  auto r = parse_entry_points("[console_scripts]\nbad\xff = m:f\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("entry_points.txt:2"));
+}

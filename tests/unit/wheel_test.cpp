@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "util/fs.hpp"
@@ -408,4 +409,125 @@ TEST_CASE("real wheels from /usr/share/python-wheels unpack consistently") {
     ++seen;
   }
   if (seen) SUCCEED("checked " << seen << " wheels");
+}
+
+namespace {
+
+// Rewrite one central-directory entry of `zip` (found by name) in place.
+void patch_central_entry(std::string& zip, const std::string& name,
+                         const std::function<void(unsigned char* entry)>& fn) {
+  for (size_t p = zip.find("PK\x01\x02"); p != std::string::npos;
+       p = zip.find("PK\x01\x02", p + 4)) {
+    auto* e = reinterpret_cast<unsigned char*>(zip.data() + p);
+    size_t name_len = size_t(e[28] | (e[29] << 8));
+    if (zip.compare(p + 46, name_len, name) == 0) return fn(e);
+  }
+  FAIL("no central-directory entry " << name);
+}
+
+}  // namespace
+
+TEST_CASE("unpack refuses a FIFO member like a device or a socket") {
+  TestWheel tw;
+  tw.files.push_back({"demo/named_pipe", ""});
+  std::string zip = tw.build();
+  patch_central_entry(zip, "demo/named_pipe", [](unsigned char* e) {
+    e[5] = 3;  // made by Unix
+    uint32_t attr = uint32_t(0010644) << 16;
+    for (int i = 0; i < 4; ++i) e[38 + i] = static_cast<unsigned char>(attr >> (8 * i));
+  });
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(zip, kName, sink);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("demo/named_pipe"));
+  CHECK_THAT(r.error().message, Catch::Contains("a FIFO"));
+  CHECK(sink.blobs.empty());
+}
+
+TEST_CASE("unpack refuses a member name that is not UTF-8, with a readable message") {
+  TestWheel tw;
+  tw.unlisted.push_back({"demo/PLACEHOLDER.py", ""});
+  std::string zip = tw.build();
+  for (size_t p = zip.find("PLACEHOLDER"); p != std::string::npos; p = zip.find("PLACEHOLDER"))
+    zip.replace(p, 11, "bad\xff\xfe__name");
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(zip, kName, sink);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().to_string());
+  CHECK_THAT(r.error().message, Catch::Contains("demo/bad\\xff\\xfe__name.py"));
+  CHECK_THAT(r.error().message, Catch::Contains("not valid UTF-8"));
+  CHECK(sink.blobs.empty());
+}
+
+TEST_CASE("unpack limits: member size, wheel size and compression ratio, before storing") {
+  TestWheel tw;
+  tw.files.push_back({"demo/zeros.bin", std::string(size_t(1) << 20, '\0')});
+  tw.files.push_back(
+      {"demo/more.bin", std::string(size_t(300) << 10, 'x'), 0644, Member::file, true});
+  const std::string zip = tw.build();
+  auto refused = [&](const WheelLimits& limits, const std::string& needle, const std::string& var) {
+    MapSink sink;
+    auto r = unpack_wheel_from_memory(zip, kName, sink, limits);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().to_string());
+    CHECK_THAT(r.error().message, Catch::Contains(kName));
+    CHECK_THAT(r.error().message, Catch::Contains(needle));
+    CHECK_THAT(r.error().hint, Catch::Contains(var));
+    CHECK(sink.blobs.empty());  // nothing of a refused wheel reaches the store
+  };
+  WheelLimits l;
+  l.max_member_size = 512 << 10;
+  refused(l, "demo/zeros.bin", "LAVABUILD_MAX_MEMBER_SIZE");
+  l = WheelLimits();
+  l.max_wheel_size = 1200 << 10;
+  refused(l, "1228800 bytes limit per wheel", "LAVABUILD_MAX_WHEEL_SIZE");
+  l = WheelLimits();
+  l.ratio_floor = 64 << 10;
+  refused(l, "demo/zeros.bin", "LAVABUILD_MAX_COMPRESSION_RATIO");
+  l.max_ratio = 0;  // no ratio limit
+  MapSink sink;
+  CHECK(unpack_wheel_from_memory(zip, kName, sink, l).ok());
+  CHECK(unpack_wheel_from_memory(zip, kName, sink, WheelLimits()).ok());  // the defaults
+}
+
+TEST_CASE("WheelLimits::from_env reads sizes with binary units and rejects garbage") {
+  ::setenv("LAVABUILD_MAX_MEMBER_SIZE", "3M", 1);
+  ::setenv("LAVABUILD_MAX_WHEEL_SIZE", "2GiB", 1);
+  ::setenv("LAVABUILD_MAX_COMPRESSION_RATIO", "0", 1);
+  auto l = WheelLimits::from_env();
+  REQUIRE(l.ok());
+  CHECK(l->max_member_size == (uint64_t(3) << 20));
+  CHECK(l->max_wheel_size == (uint64_t(2) << 30));
+  CHECK(l->max_ratio == 0);
+  ::setenv("LAVABUILD_MAX_COMPRESSION_RATIO", "1.5", 1);
+  auto bad = WheelLimits::from_env();
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("LAVABUILD_MAX_COMPRESSION_RATIO"));
+  ::setenv("LAVABUILD_MAX_MEMBER_SIZE", "lots", 1);
+  ::unsetenv("LAVABUILD_MAX_COMPRESSION_RATIO");
+  bad = WheelLimits::from_env();
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("LAVABUILD_MAX_MEMBER_SIZE=lots"));
+  ::unsetenv("LAVABUILD_MAX_MEMBER_SIZE");
+  ::unsetenv("LAVABUILD_MAX_WHEEL_SIZE");
+  auto d = WheelLimits::from_env();
+  REQUIRE(d.ok());
+  CHECK(d->max_member_size == WheelLimits().max_member_size);
+}
+
+TEST_CASE("unpack refuses members sharing their data (overlapping zip bomb)") {
+  TestWheel tw;
+  std::string zip = tw.build();
+  // Point demo/cli.py's central entry at demo/__init__.py's local header.
+  uint32_t first = 0;
+  patch_central_entry(zip, "demo/__init__.py", [&](unsigned char* e) {
+    first = uint32_t(e[42] | (e[43] << 8) | (e[44] << 16) | (uint32_t(e[45]) << 24));
+  });
+  patch_central_entry(zip, "demo/cli.py", [&](unsigned char* e) {
+    for (int i = 0; i < 4; ++i) e[42 + i] = static_cast<unsigned char>(first >> (8 * i));
+  });
+  MapSink sink;
+  auto r = unpack_wheel_from_memory(zip, kName, sink);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("share the same data"));
 }
