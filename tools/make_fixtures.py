@@ -435,7 +435,104 @@ def corpus_hostile() -> list[tuple[str, list[tuple[str, bytes, int]]]]:
     wheel("duplicate", [("duplicate/__init__.py", *init), ("duplicate/twice.py", b"A = 1\n", 0o100644)],
           extra_after_record=[("duplicate/twice.py", b"import os; os.system('echo pwned')\n", 0o100644)])
     wheel("futurewheel", [("futurewheel/__init__.py", *init)], wheel_version="2.0")
+
+    # Members that claim a path lavabuild writes itself (issue 6, point 1): they would be
+    # linked from the store, and lavabuild's own write would reach the shared stored file.
+    def colliding(name, member, extra=()):
+        wheel(name, [(f"{name}/__init__.py", *init), (member, b"", 0o100644), *extra])
+    colliding("colrecord", "colrecord-1.0.data/purelib/colrecord-1.0.dist-info/RECORD")
+    colliding("colinstaller", "colinstaller-1.0.data/platlib/colinstaller-1.0.dist-info/INSTALLER")
+    colliding("colstate", "colstate-1.0.data/data/.lavabuild/stamp")
+    colliding("colmanifest", "colmanifest-1.0.data/data/.lavabuild/manifest.json")
+    colliding("colvenv", "colvenv-1.0.data/data/pyvenv.cfg")
+    colliding("colpython", "colpython-1.0.data/scripts/python3")
+    colliding("colscript", "colscript-1.0.data/data/bin/colscript-run",
+              [("colscript-1.0.dist-info/entry_points.txt",
+                b"[console_scripts]\ncolscript-run = colscript:main\n", 0o100644)])
+    # A FIFO member is refused like a symlink or a device.
+    wheel("fifo", [("fifo/__init__.py", *init), ("fifo/named_pipe", b"", 0o010644)])
+    # A member name that is not UTF-8: written with a placeholder, patched in write_corpus.
+    wheel("nonutf8", [("nonutf8/__init__.py", *init), ("nonutf8/PLACEHOLDER_ZZ.py", b"", 0o100644)],
+          record_for=lambda p: [] if "PLACEHOLDER" in p else [p])
+
+    # Hostile but installable: must install in linear time and bounded memory, then verify.
+    def custom_metadata(name, headers: bytes):
+        di = f"{name}-1.0.dist-info"
+        meta = Dist(name, "1.0")
+        members = [(f"{name}/__init__.py", b"", 0o100644),
+                   (f"{di}/METADATA", b"Metadata-Version: 2.1\nName: " + name.encode() +
+                    b"\nVersion: 1.0\n" + headers + b"\nbody\n", 0o100644),
+                   (f"{di}/WHEEL", meta.wheel_file(), 0o100644)]
+        record = make_record([(p, c, False) for p, c, _ in members], f"{di}/RECORD")
+        out.append((f"{name}-1.0-py3-none-any.whl", members + [(f"{di}/RECORD", record, 0o100644)]))
+    custom_metadata("folded", b"Summary: start\n" + b" folded continuation line\n" * 80_000)  # 2 MB
+    custom_metadata("manyextras", b"".join(b"Provides-Extra: e%d\nRequires-Dist: absent-%d; extra == 'e%d'\n"
+                                           % (i, i, i) for i in range(50_000)))
+    custom_metadata("longline", b"Summary: " + b"x" * (8 << 20) + b"\n")
+    wheel("pycache", [("pycache/__init__.py", *init),
+                      ("pycache/__pycache__/__init__.cpython-311.pyc", b"\x00" * 16, 0o100644),
+                      ("pycache/legacy.pyc", b"\x00" * 16, 0o100644)])
+    wheel("lib64data", [("lib64data/__init__.py", *init),
+                        ("lib64data-1.0.data/data/lib64/lib64data-extra.txt", b"via lib64\n", 0o100644)])
     return out
+
+
+# Installable cases of the hostile corpus (wheel name -> a file it installs, env-relative glob).
+HOSTILE_INSTALLABLE = ("folded", "manyextras", "longline", "pycache", "lib64data")
+
+
+class Stream:
+    """A member too big to hold in memory: `size` bytes of zeros, or of pseudo-random bytes."""
+    def __init__(self, size: int, random: bool = False):
+        self.size, self.random = size, random
+
+    def chunks(self):
+        import random
+        rng = random.Random(self.size)
+        zeros = bytes(1 << 20)
+        left = self.size
+        while left:
+            take = min(left, 1 << 20)
+            yield rng.randbytes(take) if self.random else zeros[:take]
+            left -= take
+
+
+def write_bomb(outdir: str, name: str, sizes: list, random: bool = False) -> None:
+    """A wheel whose members are big Streams (zeros compress ~1000:1): a zip bomb, or with
+    `random`, big members that only a size limit refuses."""
+    di = f"{name}-1.0.dist-info"
+    meta = Dist(name, "1.0")
+    small = [(f"{name}/__init__.py", b""), (f"{di}/METADATA", meta.metadata()),
+             (f"{di}/WHEEL", meta.wheel_file())]
+    big = [(f"{name}/member{i}.bin", Stream(n, random)) for i, n in enumerate(sizes)]
+    rows = []
+    for path, c in big:
+        h = hashlib.sha256()
+        for chunk in c.chunks():
+            h.update(chunk)
+        digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        rows.append((path, "sha256=" + digest, c.size))
+    rows += [(p, record_hash(c), len(c)) for p, c in small]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for r in rows:
+        w.writerow(r)
+    w.writerow([f"{di}/RECORD", "", ""])
+    with zipfile.ZipFile(os.path.join(outdir, f"{name}-1.0-py3-none-any.whl"), "w") as zf:
+        for path, c in big:
+            with zf.open(zip_info(path, 0o100644), "w", force_zip64=True) as f:
+                for chunk in c.chunks():
+                    f.write(chunk)
+        for path, c in small:
+            zf.writestr(zip_info(path, 0o100644), c)
+        zf.writestr(zip_info(f"{di}/RECORD", 0o100644), buf.getvalue().encode())
+
+
+def write_hostile_bombs(outdir: str) -> None:
+    write_bomb(outdir, "bomb", [1 << 30])                        # 1 GiB of zeros in ~1 MB
+    write_bomb(outdir, "bombfour", [256 << 20] * 4)              # 4 x 256 MiB of zeros
+    write_bomb(outdir, "bigmember", [2 << 20], random=True)      # with LAVABUILD_MAX_MEMBER_SIZE=1M
+    write_bomb(outdir, "bigwheel", [1 << 20] * 4, random=True)   # with LAVABUILD_MAX_WHEEL_SIZE=3M
 
 
 # Shaped like a Django web service's pinned dependency set:
@@ -668,6 +765,16 @@ def write_corpus(corpus: str, out: str, native_tag: str) -> None:
     elif corpus == "hostile":
         for fn, entries in corpus_hostile():
             write_zip(os.path.join(out, fn), entries)
+        # Raw bytes zipfile cannot write: a member name that is not UTF-8 (same length).
+        path = os.path.join(out, "nonutf8-1.0-py3-none-any.whl")
+        with open(path, "rb") as f:
+            data = f.read()
+        assert data.count(b"PLACEHOLDER_ZZ") == 2  # local header + central directory
+        with open(path, "wb") as f:
+            bad = b"bad\xff\xfe_name_zzz"
+            assert len(bad) == len(b"PLACEHOLDER_ZZ")
+            f.write(data.replace(b"PLACEHOLDER_ZZ", bad))
+        write_hostile_bombs(out)
     elif corpus == "bench":
         dists, reqs = corpus_bench(native_tag)
         for d in dists:
