@@ -223,10 +223,7 @@ Result<Resolved> Pipeline::resolve_lock() {
                         "lock again for this environment, or pass the right --python");
   }
   for (const auto& p : lock_->packages) {
-    if (!p.marker.empty()) {
-      auto m = pep::Marker::parse(p.marker);
-      if (m.ok() && !m->evaluate(ctx_.python.markers)) continue;
-    }
+    if (!lock::selected(*lock_, p, ctx_.python.markers)) continue;  // PEP 751 markers
     const lock::FileRef* best = nullptr;
     size_t best_rank = 0;
     for (const auto& w : p.wheels) {

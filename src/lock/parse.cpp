@@ -93,7 +93,7 @@ Result<Package> parse_package(const toml::table& t, size_t index, const std::str
   w.package += " " + p.version;
   LB_ASSIGN(p.marker, opt_string(t, "marker", w));
   if (!p.marker.empty())
-    if (auto m = pep::Marker::parse(p.marker); !m.ok())
+    if (auto m = pep::Marker::parse(p.marker, pep::MarkerSyntax::pylock); !m.ok())
       return w.fail("'marker' is not a valid marker: " + m.error().message);
   LB_ASSIGN(p.requires_python, opt_string(t, "requires-python", w));
   LB_ASSIGN(p.index, opt_string(t, "index", w));
@@ -181,6 +181,15 @@ Result<Lock> parse_pylock(std::string_view text, const std::string& filename) {
       lock.environments.push_back(*s);
     }
   }
+  if (const toml::node* groups = doc.get("default-groups")) {
+    const toml::array* arr = groups->as_array();
+    if (!arr) return w.fail("'default-groups' must be an array of strings");
+    for (const auto& g : *arr) {
+      auto s = g.value<std::string>();
+      if (!s) return w.fail("'default-groups' must be an array of strings");
+      lock.default_groups.push_back(*s);
+    }
+  }
   const toml::node* packages = doc.get("packages");
   const toml::array* arr = packages ? packages->as_array() : nullptr;
   if (packages && !arr) return w.fail("'packages' must be an array of tables");
@@ -194,6 +203,17 @@ Result<Lock> parse_pylock(std::string_view text, const std::string& filename) {
     lock.packages.push_back(std::move(p));
   }
   return lock;
+}
+
+bool selected(const Lock& lock, const Package& p, const pep::MarkerEnv& env,
+              const std::set<std::string>& extras) {
+  if (p.marker.empty()) return true;
+  auto m = pep::Marker::parse(p.marker, pep::MarkerSyntax::pylock);
+  if (!m.ok()) return true;  // parse_pylock refuses it; a hand-built Lock installs it
+  pep::MarkerEnv with_sets = env;
+  with_sets.extras = extras;
+  with_sets.dependency_groups.insert(lock.default_groups.begin(), lock.default_groups.end());
+  return m->evaluate(with_sets);
 }
 
 }  // namespace lb::lock

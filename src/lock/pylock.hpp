@@ -29,10 +29,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pep/marker.hpp"
 #include "util/result.hpp"
 
 namespace lb::lock {
@@ -60,9 +62,16 @@ struct Lock {
   std::string lock_version = "1.0";
   std::string created_by = "lavabuild";
   std::string requires_python;
-  std::vector<std::string> environments;  ///< marker strings
+  std::vector<std::string> environments;    ///< marker strings
+  std::vector<std::string> default_groups;  ///< PEP 751 `default-groups` (read, not written)
   std::vector<Package> packages;
 };
+
+/// PEP 751: is `p` part of an install on `env`? Its marker may test the lock-only set
+/// variables: `extras` is `extras` (the extras requested), `dependency_groups` the lock's
+/// default-groups. parse_pylock has checked the marker, so this cannot fail.
+bool selected(const Lock& lock, const Package& p, const pep::MarkerEnv& env,
+              const std::set<std::string>& extras = {});
 
 /// Serialises `lock` in the canonical form above (sorted; trailing newline).
 std::string write_pylock(const Lock& lock);

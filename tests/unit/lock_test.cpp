@@ -253,3 +253,35 @@ TEST_CASE("lock: names, markers and sizes are checked (issue 6)") {
   // Beyond int64: TOML itself cannot hold it; an error naming the file, not UB.
   CHECK_THAT(error_of(pkg("a", "", good, "99999999999999999999")), Contains("pylock.toml"));
 }
+
+TEST_CASE("lock: PEP 751 extras and dependency_groups markers (issue 11)") {
+  std::string head = "lock-version = '1.0'\ndefault-groups = ['dev']\n";
+  auto pkg = [&](const std::string& name, const std::string& marker) {
+    std::string wheel = name + "-1.0-py3-none-any.whl";
+    return "[[packages]]\nname = '" + name + "'\nversion = '1.0'\nmarker = \"" + marker +
+           "\"\nwheels = [{name = '" + wheel + "', url = 'https://x/" + wheel +
+           "', size = 1, hashes = {sha256 = '" + kHash + "'}}]\n";
+  };
+  std::string text = head + pkg("a", "'dev' in dependency_groups") +
+                     pkg("b", "'docs' in dependency_groups") + pkg("c", "'socks' in extras") +
+                     pkg("d", "'socks' not in extras and python_version >= '3'") +
+                     pkg("e", "sys_platform == 'nowhere' or 'Dev' in dependency_groups");
+  auto lock = parse_pylock(text, "pylock.toml");
+  if (!lock.ok()) FAIL(lock.error().message);
+  CHECK(lock->default_groups == std::vector<std::string>{"dev"});
+  lb::pep::MarkerEnv env;
+  env.values = {{"python_version", "3.11"}, {"sys_platform", "linux"}};
+  std::vector<std::string> chosen;
+  for (const auto& p : lock->packages)
+    if (lb::lock::selected(*lock, p, env)) chosen.push_back(p.name);
+  CHECK(chosen == std::vector<std::string>{"a", "d", "e"});
+  chosen.clear();
+  for (const auto& p : lock->packages)
+    if (lb::lock::selected(*lock, p, env, {"socks"})) chosen.push_back(p.name);
+  CHECK(chosen == std::vector<std::string>{"a", "c", "e"});
+  // Only the membership form; and `default-groups` must be strings.
+  CHECK_THAT(error_of(head + pkg("a", "extras == 'socks'")),
+             Contains("package 'a' 1.0: 'marker' is not a valid marker"));
+  CHECK_THAT(error_of("lock-version = '1.0'\ndefault-groups = 'dev'\n"),
+             Contains("'default-groups' must be an array of strings"));
+}
