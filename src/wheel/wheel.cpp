@@ -317,7 +317,8 @@ class Unpacker {
       bool listed = row != record_.end() && row->second->size;
       uint64_t limit = listed ? *row->second->size : kMaxControlFile;
       content.clear();
-      content.reserve(size_t(std::min(f.declared, limit)));
+      // Declared sizes are only claims: grow past 64 MiB as the data actually arrives.
+      content.reserve(size_t(std::min({f.declared, limit, uint64_t(64) << 20})));
       Sha256 sha;
       Status read = zip.read(limit, [&](std::string_view d) {
         sha.update(d);

@@ -175,6 +175,9 @@ Result<std::vector<CdEntry>> read_central_directory(std::string_view bytes) {
     if (out[i].name.rfind("__MACOSX/", 0) == 0)
       return cd_error("member '" + escape_bytes(out[i].name) +
                       "' is macOS resource-fork metadata, which wheels must not contain");
+    if (out[i].csize > n - std::min<uint64_t>(out[i].offset, n))
+      return cd_error("member '" + escape_bytes(out[i].name) +
+                      "': its compressed data would extend past the end of the file");
     if (out[i].offset >= n)
       return cd_error("member '" + escape_bytes(out[i].name) + "' starts outside the file");
   }
