@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/cache_verify.hpp"
 #include "cli/context.hpp"
 #include "cli/pipeline.hpp"
 #include "cli/share.hpp"
@@ -15,6 +16,7 @@
 #include "graph/thread_pool.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/strings.hpp"
 
 namespace lb::cli {
@@ -103,11 +105,48 @@ Status check_replaceable(const std::string& dir) {
                     "remove it, or choose another -o");
 }
 
+/// What killed runs left: temp envs beside `final_dir` and temp files in the store, each
+/// removed only when no live process holds it.
+void remove_leftovers(Context& ctx, const std::string& final_dir) {
+  uint64_t entries = 0, bytes = 0;
+  for (const auto& path : fs::temp_siblings_of(final_dir)) {
+    uint64_t size = fs::tree_size(path);
+    if (fs::remove_if_abandoned(path)) {
+      ++entries;
+      bytes += size;
+    }
+  }
+  auto [store_entries, store_bytes] = ctx.store->clean_leftovers();
+  entries += store_entries;
+  bytes += store_bytes;
+  if (entries > 0) {
+    char line[160];
+    std::snprintf(line, sizeof line, "removed %llu leftovers of interrupted runs (%.1f MB)",
+                  (unsigned long long)entries, double(bytes) / 1e6);
+    ctx.out->info(line);
+  }
+}
+
+/// The lock that serialises runs on one target: a lock file in the store, or in a read-only
+/// store (nothing there to write) the target's parent directory itself.
+Result<fs::FileLock> lock_target(Context& ctx, const std::string& final_dir) {
+  auto on_wait = [&] {
+    ctx.out->warn("waiting for another lavabuild run that is building " + final_dir);
+  };
+  auto l = fs::FileLock::acquire_or_wait(
+      ctx.store->lock_path("env-" + sha256_hex(final_dir).substr(0, 32)), on_wait);
+  if (l.ok()) return l;
+  std::string parent = fs::dirname(final_dir);
+  LB_TRY(fs::create_dirs(parent));
+  return fs::FileLock::acquire_existing_or_wait(parent, on_wait);
+}
+
 int cmd_env(Context& ctx, Pipeline& pipe) {
   auto start = Clock::now();
   const Options& o = ctx.opt;
   std::string final_dir = fs::absolute(o.output);
   std::string stamp = pipe.compute_stamp();
+  remove_leftovers(ctx, final_dir);  // two directory reads when there are none
 
   // No-op: same inputs as the env was built from; nothing is resolved or opened.
   std::optional<Stamp> old_stamp = read_stamp(final_dir);
@@ -122,6 +161,21 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     return 0;
   }
   if (auto st = check_replaceable(final_dir); !st.ok()) return fail(st.error());
+
+  // One run at a time per target (runs on other targets go on): a second run waits, then
+  // finds the env the first one built.
+  auto target_lock = lock_target(ctx, final_dir);
+  if (!target_lock.ok()) return fail(target_lock.error());
+  old_stamp = read_stamp(final_dir);
+  if (auto& old = old_stamp; old && old->stamp == stamp) {
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (o.json)
+      print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
+    else
+      ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
+                    " packages)");
+    return 0;
+  }
   if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
 
   ctx.begin_reads();
@@ -133,15 +187,22 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     return fail(resolved.error());
   }
 
-  std::string work_dir = fs::temp_sibling(final_dir);
+  if (auto st = fs::create_dirs(fs::dirname(final_dir)); !st.ok()) return fail(st.error());
+  // Built beside the target under a random name, locked while this run lives: a later run
+  // removes it only if this one was killed.
+  auto owned_work_dir = fs::OwnedDir::create(final_dir);
+  if (!owned_work_dir.ok()) return fail(owned_work_dir.error());
+  std::string work_dir = owned_work_dir->path();
   graph::Graph g;
   auto built = pipe.build_graph(*resolved, final_dir, work_dir,
                                 old_manifest ? &old_manifest->dists : nullptr, g);
-  if (!built.ok()) return fail(built.error());
+  if (!built.ok()) {
+    (void)fs::remove_all(work_dir);
+    return fail(built.error());
+  }
   ctx.end_reads();
 
   auto cleanup = [&] { (void)fs::remove_all(work_dir); };
-  if (auto st = fs::create_dirs(fs::dirname(final_dir)); !st.ok()) return fail(st.error());
   std::vector<env::FileEntry> venv_files;
   if (auto st = env::create_venv(work_dir, final_dir, ctx.python, &venv_files); !st.ok()) {
     cleanup();
@@ -149,6 +210,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   }
 
   if (old_manifest) {
+    const int64_t built_ns = fs::stat_path(final_dir + "/.lavabuild/stamp").mtime_ns;
     // The venv's own files (pyvenv.cfg, activate scripts) are usually unchanged: keep the old
     // env's inodes, so an incremental run touches only the distributions that differ.
     std::map<std::string, const env::FileEntry*> old_files;
@@ -159,12 +221,15 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
           it->second->mode != f.mode)
         continue;
       std::string fresh = work_dir + "/" + f.path, old = final_dir + "/" + f.path;
+      auto old_info = fs::stat_path(old);  // edited since it was built: keep the fresh file
+      if (!old_info.is_regular || old_info.mtime_ns > built_ns) continue;
       std::string aside = fs::temp_sibling(fresh);
       if (fs::hard_link(old, aside).ok() && !fs::rename_path(aside, fresh).ok())
         (void)fs::remove_all(aside);
     }
   }
 
+  for (const auto& r : pipe.repaired) ctx.out->info("repairing " + r);
   size_t to_run = 0, hits = 0;
   for (const auto& s : g.steps()) {
     if (s.needs_run) {
@@ -321,6 +386,7 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
 }
 
 int cmd_lock(Context& ctx, Pipeline& pipe) {
+  (void)ctx.store->clean_leftovers();  // what killed runs left in the store
   ctx.begin_reads();
   // Re-locking moves nothing without cause: the existing lock's pins are preferences.
   if (auto text = fs::read_file(ctx.opt.output); text.ok()) {
@@ -474,6 +540,33 @@ int cmd_verify(const Options& o) {
   return diffs->empty() ? 0 : 1;
 }
 
+int cmd_cache_verify(store::Store& store, const Options& o) {
+  auto problems = check_cache(store);
+  if (!problems.ok()) return fail(problems.error());
+  for (const auto& f : problems->bad_files) std::printf("corrupt %s\n", f.c_str());
+  for (size_t i = 0; i < problems->bad_entries.size(); ++i)
+    std::printf("dangling %s: %s\n", problems->bad_entries[i].c_str(),
+                problems->entry_detail[i].c_str());
+  size_t files = problems->bad_files.size(), entries = problems->bad_entries.size();
+  if (problems->empty()) {
+    std::fprintf(stderr, "%s: all files verified\n", o.cache_dir.c_str());
+    return 0;
+  }
+  std::string what = std::to_string(files) + " corrupt files, " + std::to_string(entries) +
+                     " index entries that need them";
+  if (!o.repair) {
+    std::fprintf(stderr,
+                 "%s: %s\n  hint: `lavabuild cache verify --repair` removes them; the "
+                 "next run fetches or unpacks them again\n",
+                 o.cache_dir.c_str(), what.c_str());
+    return 1;
+  }
+  if (auto st = repair_cache(store, *problems); !st.ok()) return fail(st.error());
+  std::fprintf(stderr, "%s: removed %s; the next run fetches or unpacks them again\n",
+               o.cache_dir.c_str(), what.c_str());
+  return 0;
+}
+
 int cmd_cache(const Options& o, Reporter& out) {
   store::StoreOptions so;
   so.warn = [&](const std::string& w) { out.warn(w); };
@@ -482,31 +575,38 @@ int cmd_cache(const Options& o, Reporter& out) {
   if (o.cache_action == "stats") {
     auto st = (*s)->stats();
     if (!st.ok()) return fail(st.error());
+    // Temp envs that killed runs left beside the envs this cache built.
+    uint64_t env_left = 0, env_left_bytes = 0;
+    (void)(*s)->scan("env/", [&](std::string_view key, std::string_view) {
+      for (const auto& p : fs::temp_siblings_of(std::string(key.substr(4))))
+        if (fs::is_abandoned(p)) {
+          ++env_left;
+          env_left_bytes += fs::tree_size(p);
+        }
+      return true;
+    });
+    uint64_t left = st->leftover_entries + env_left;
+    uint64_t left_bytes = st->leftover_bytes + env_left_bytes;
     if (o.json) {
       std::printf("%s\n", json({{"dir", o.cache_dir},
                                 {"blobs", st->blobs},
                                 {"bytes", st->bytes},
-                                {"index_entries", st->index_entries}})
+                                {"index_entries", st->index_entries},
+                                {"leftovers", left},
+                                {"leftover_bytes", left_bytes}})
                               .dump()
                               .c_str());
     } else {
       std::printf("%s: %llu files, %.1f MB, %llu index entries\n", o.cache_dir.c_str(),
                   (unsigned long long)st->blobs, double(st->bytes) / 1e6,
                   (unsigned long long)st->index_entries);
+      if (left > 0)
+        std::printf("%llu leftovers of interrupted runs, %.1f MB (the next run removes them)\n",
+                    (unsigned long long)left, double(left_bytes) / 1e6);
     }
     return 0;
   }
-  if (o.cache_action == "verify") {
-    size_t bad = 0;
-    auto st = (*s)->verify_all([&](const std::string& what) {
-      ++bad;
-      std::printf("corrupt %s\n", what.c_str());
-    });
-    if (!st.ok()) return fail(st.error());
-    std::fprintf(stderr, "%s: %s\n", o.cache_dir.c_str(),
-                 bad ? (std::to_string(bad) + " corrupt files").c_str() : "all files verified");
-    return bad ? 1 : 0;
-  }
+  if (o.cache_action == "verify") return cmd_cache_verify(**s, o);
   std::fprintf(stderr, "error: unknown cache action '%s' (stats, verify)\n",
                o.cache_action.c_str());
   return 2;

@@ -31,7 +31,7 @@ commands:
   plan REQ_FILE ... [--format text|dot|json]  show the step graph and what would run, and why
   lock REQ_FILE ... -o pylock.toml          resolve, pin and hash (PEP 751)
   verify ENV                                 compare an env with its manifest
-  cache stats|verify                         inspect the store
+  cache stats|verify [--repair]              inspect the store (and repair it)
 
 )";
 
@@ -68,12 +68,16 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "pre", po::bool_switch(&o.pre), "allow pre-releases")("seed", po::bool_switch(&o.seed),
                                                             "also install pip into the env")(
       "jobs,j", po::value<int>(&o.jobs), "parallel steps (default: cores)")(
+      "timeout", po::value<long>(&o.timeout),
+      "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(
       "cache-dir", po::value<std::string>(&o.cache_dir),
       "the store (default $XDG_CACHE_HOME/lavabuild)")(
       "link-mode", po::value<std::string>(&o.link_mode), "hardlink|clone|copy")(
       "locked", po::value<std::string>(&o.locked), "fail unless the requirements match this lock")(
       "format", po::value<std::string>(&o.format), "plan output: text|dot|json")(
       "json", po::bool_switch(&o.json), "one JSON object on stdout")(
+      "repair", po::bool_switch(&o.repair),
+      "cache verify: remove corrupt files and the entries that need them")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs");
   po::options_description hidden;
@@ -142,6 +146,8 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
                       "lavabuild env requirements.txt -o DIR");
   if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify")
     return make_error("usage: lavabuild cache stats|verify, not '" + o.cache_action + "'");
+  if (vm.count("timeout") && o.timeout <= 0)
+    return make_error("usage: --timeout must be a positive number of seconds");
   if (o.command == "verify" && o.inputs.size() != 1)
     return make_error("usage: lavabuild verify ENV");
   return o;

@@ -32,6 +32,8 @@ struct Options {
   std::string locked;           ///< --locked pylock.toml
   std::string format = "text";  ///< plan --format
   std::string cache_action;     ///< cache stats|verify
+  long timeout = 0;             ///< --timeout SECONDS (0: $LAVABUILD_HTTP_TIMEOUT or the default)
+  bool repair = false;          ///< cache verify --repair
 };
 
 /// Parse argv (argv[0] is the program). Usage errors are returned as Error; `--help` output

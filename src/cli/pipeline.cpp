@@ -373,9 +373,29 @@ Result<Resolved> Pipeline::resolve_requirements() {
   return out;
 }
 
+std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
+                                int64_t built_ns) {
+  for (const auto& f : dist.files) {
+    auto st = fs::stat_path(env_dir + "/" + f.path);
+    if (!st.exists) return f.path + " was deleted";
+    if (f.mode == env::kModeSymlink) {
+      if (!st.is_symlink) return f.path + " was replaced";
+      continue;
+    }
+    if (!st.is_regular) return f.path + " was replaced";
+    // Stored blobs keep mtime 1 s and copies are older than the stamp: a later mtime is a
+    // write since the env was built (through a link, the store's copy changed too).
+    if (st.mtime_ns > built_ns) return f.path + " was changed";
+    if (!f.per_env && st.size != f.size) return f.path + " has the wrong size";
+  }
+  return "";
+}
+
 Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
                              const std::vector<env::InstalledDist>* old_dists, graph::Graph& g) {
   installed.assign(r.dists.size(), {});
+  // When the existing env was built: its files must not be newer.
+  const int64_t built_ns = fs::stat_path(final_dir + "/.lavabuild/stamp").mtime_ns;
   auto blobs = std::make_shared<StoreBlobs>(*ctx_.store);
   env::LinkMode mode = env::LinkMode::hardlink;
   env::parse_link_mode(ctx_.opt.link_mode, mode);
@@ -423,8 +443,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
         bool complete = uw.ok();
         if (complete)
           for (const auto& m : uw->members)
-            if (!ctx_.store->has_blob(m.sha256, m.executable)) {
-              complete = false;
+            if (ctx_.store->blob_state(m.sha256, m.executable, int64_t(m.size)) !=
+                store::BlobState::intact) {
+              complete = false;  // missing, or changed since stored: unpack again
               break;
             }
         if (complete) {
@@ -433,7 +454,8 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
           unpack.reason =
               "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
         } else {
-          unpack.reason = "stored unpack output is incomplete (files missing from the store)";
+          unpack.reason =
+              "stored unpack output is incomplete (files missing from the store or changed)";
         }
       } else {
         unpack.reason =
@@ -481,10 +503,15 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     if (!d.unpack_key.empty()) {
       d.link_key = link_key_of();
       link.key = d.link_key;
-      if (old && old->link_key == d.link_key) {
+      std::string drift;
+      if (old && old->link_key == d.link_key &&
+          (drift = changed_since_built(*old, final_dir, built_ns)).empty()) {
         link.needs_run = false;
         link.reason = "unchanged in the existing env; its files are re-linked as they are";
         installed[i] = *old;
+      } else if (old && old->link_key == d.link_key) {
+        link.reason = "repair: " + drift + " in the existing env since it was built";
+        repaired.push_back(d.name + " (" + drift + ")");
       } else if (old) {
         link.reason = "the existing env has " + old->name + " " + old->version +
                       " from other inputs (link key changed)";

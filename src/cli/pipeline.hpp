@@ -45,6 +45,12 @@ struct Planned {
   std::shared_ptr<wheel::UnpackedWheel> unpacked;
 };
 
+/// Why the files of `dist` in the env at `env_dir` differ from what was installed (deleted,
+/// replaced, written since `built_ns`, the mtime of the env's stamp), or "" when they do not.
+/// One lstat per file; no hashing.
+std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
+                                int64_t built_ns);
+
 /// The fetched wheel of `d` (in the store by d.sha256) against its pinned hashes and size.
 Status check_pinned(const Planned& d, store::Store& store);
 
@@ -79,6 +85,9 @@ class Pipeline {
   /// Pins of the existing env: the resolver tries them first, so a re-run moves nothing
   /// without cause.
   std::map<std::string, pep::Version> preferences;
+  /// Distributions whose files in the existing env were changed or deleted since it was
+  /// built (filled by build_graph; they are linked afresh): "name (what changed)".
+  std::vector<std::string> repaired;
 
  private:
   Status check_supported_options();

@@ -156,7 +156,9 @@ Status create_venv(const std::string& dir, const std::string& final_dir,
                       ": the interpreter description is "
                       "incomplete (no executable or purelib)");
   LB_TRY(fs::create_dirs(fs::dirname(dir)));
-  if (::mkdir(dir.c_str(), 0755) != 0)
+  // `dir` is new, or an empty directory the caller just created (and holds locked).
+  auto existing = fs::list_dir(dir);
+  if (!(existing.ok() && existing->empty()) && ::mkdir(dir.c_str(), 0755) != 0)
     return make_error("cannot create the env directory " + dir + ": " + detail::errno_text(errno),
                       errno == EEXIST ? "remove it first or choose another path" : "");
   if (files) files->clear();

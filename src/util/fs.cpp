@@ -486,6 +486,22 @@ Result<FileLock> FileLock::acquire_or_wait(const std::string& path,
   return acquire(path);
 }
 
+Result<FileLock> FileLock::acquire_existing_or_wait(const std::string& path,
+                                                    const std::function<void()>& on_wait) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open", path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (on_wait) on_wait();
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return errno_error("cannot lock", path, err);
+    }
+  }
+  return FileLock(fd);
+}
+
 Result<FileLock> FileLock::try_acquire(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return errno_error("cannot open lock file", path);

@@ -125,6 +125,10 @@ class FileLock {
   /// As acquire; when another process holds it, calls `on_wait` once, then blocks.
   static Result<FileLock> acquire_or_wait(const std::string& path,
                                           const std::function<void()>& on_wait);
+  /// As acquire_or_wait on an existing file or directory opened read-only (flock needs no
+  /// write access): for read-only places.
+  static Result<FileLock> acquire_existing_or_wait(const std::string& path,
+                                                   const std::function<void()>& on_wait);
   bool held() const { return fd_ >= 0; }
 
  private:

@@ -9,6 +9,7 @@ import re
 import shlex
 import stat
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    maxrss_kib: int = 0  # peak resident set size of the child (wait4), KiB
 
     def describe(self) -> str:
         return (f"$ {shlex.join(map(str, self.args))}\nexit {self.returncode}\n"
@@ -69,9 +71,46 @@ class Run:
 
 
 def run(args, env=None, cwd=None, timeout=600, input=None) -> Run:
-    p = subprocess.run([str(a) for a in args], env=env, cwd=cwd, timeout=timeout, input=input,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return Run([str(a) for a in args], p.returncode, p.stdout, p.stderr)
+    """Run a command to completion and record its peak RSS (os.wait4: this child only)."""
+    argv = [str(a) for a in args]
+    p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    chunks = {"out": b"", "err": b""}
+
+    def drain(stream, key):
+        chunks[key] = stream.read()
+
+    readers = [threading.Thread(target=drain, args=(p.stdout, "out")),
+               threading.Thread(target=drain, args=(p.stderr, "err"))]
+    for t in readers:
+        t.start()
+    if input is not None:
+        try:
+            p.stdin.write(input.encode() if isinstance(input, str) else input)
+        except BrokenPipeError:
+            pass
+        p.stdin.close()
+    expired = threading.Event()
+
+    def kill():
+        expired.set()
+        p.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(p.pid, 0)
+    finally:
+        timer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for t in readers:
+        t.join()
+    p.stdout.close()
+    p.stderr.close()
+    if expired.is_set():
+        raise subprocess.TimeoutExpired(argv, timeout)
+    dec = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+    return Run(argv, p.returncode, dec(chunks["out"]), dec(chunks["err"]), usage.ru_maxrss)
 
 
 class Lavabuild:

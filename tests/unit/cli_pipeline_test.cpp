@@ -97,7 +97,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
   std::string wheels = t / "wheels", cache = t / "cache", env = t / "env", req = t / "req.txt";
   make_wheels(wheels);
   auto write_req = [&](const std::string& body) {
-    REQUIRE(fs::write_file(req, "--no-index\n-f " + wheels + "\n" + body).ok());
+    REQUIRE(fs::write_file_atomic(req, "--no-index\n-f " + wheels + "\n" + body).ok());
   };
   std::vector<std::string> common = {"--cache-dir", cache, "--python", kPython};
   auto env_cmd = [&](const std::string& reqfile, const std::string& out) {
@@ -196,7 +196,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     }
     REQUIRE(fs::exists(target));
     // A new file renamed over the old one: the store's blob (hard-linked) stays intact.
-    REQUIRE(fs::write_file(target + ".new", "__version__ = 'tampered'\n").ok());
+    REQUIRE(fs::write_file_atomic(target + ".new", "__version__ = 'tampered'\n").ok());
     REQUIRE(fs::rename_path(target + ".new", target).ok());
     auto bad = run_cli({"verify", env});
     CHECK(bad.rc == 1);
@@ -269,7 +269,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
     auto pos = tampered.find(real);
     REQUIRE(pos != std::string::npos);
     tampered.replace(pos, 64, std::string(64, 'a'));
-    REQUIRE(fs::write_file(lockfile, tampered).ok());
+    REQUIRE(fs::write_file_atomic(lockfile, tampered).ok());
     auto bad = env_cmd(lockfile, t / "env4");
     CHECK(bad.rc == 1);
     CHECK_FALSE(fs::exists(t / "env4"));
@@ -283,7 +283,8 @@ TEST_CASE("cli e2e: -v explains each step; plain summary without --json", "[cli]
   }
   TempDir t;
   make_wheels(t / "wheels");
-  REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\ngamma\n").ok());
+  REQUIRE(
+      fs::write_file_atomic(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\ngamma\n").ok());
   auto r = run_cli({"env", t / "req.txt", "-o", t / "env", "--cache-dir", t / "cache", "--python",
                     kPython, "-v"});
   INFO(r.err);
@@ -308,7 +309,8 @@ TEST_CASE("cli e2e: two processes on one cache both succeed", "[cli][e2e]") {
   }
   TempDir t;
   make_wheels(t / "wheels");
-  REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\nalpha\n").ok());
+  REQUIRE(
+      fs::write_file_atomic(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\nalpha\n").ok());
   std::fflush(nullptr);
   std::vector<pid_t> kids;
   for (int i = 0; i < 2; ++i) {
@@ -351,8 +353,8 @@ TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e
   }
   TempDir t;
   make_wheels(t / "wheels");
-  REQUIRE(fs::write_file(t / "req.txt",
-                         "--no-index\n-f " + (t / "wheels") + "\nbeta==${LB_TEST_BETA_PIN}\n")
+  REQUIRE(fs::write_file_atomic(
+              t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\nbeta==${LB_TEST_BETA_PIN}\n")
               .ok());
   std::vector<std::string> a = {"env",       t / "req.txt", "-o",    t / "env", "--cache-dir",
                                 t / "cache", "--python",    kPython, "--json"};
@@ -374,9 +376,9 @@ TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][
   }
   TempDir t;
   make_wheels(t / "wheels");
-  REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") +
-                                            "\ngamma==1.0 --hash=sha256:" + std::string(64, '0') +
-                                            "\n")
+  REQUIRE(fs::write_file_atomic(t / "req.txt",
+                                "--no-index\n-f " + (t / "wheels") +
+                                    "\ngamma==1.0 --hash=sha256:" + std::string(64, '0') + "\n")
               .ok());
   auto r = run_cli({"lock", t / "req.txt", "-o", t / "pylock.toml", "--cache-dir", t / "cache",
                     "--python", kPython});
@@ -400,12 +402,12 @@ TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e]") {
   TempDir t;
   make_wheels(t / "wheels");
   std::string head = "--no-index\n-f " + (t / "wheels") + "\n";
-  REQUIRE(fs::write_file(t / "req.txt", head + "alpha==1.0\nbeta==1.0\n").ok());
+  REQUIRE(fs::write_file_atomic(t / "req.txt", head + "alpha==1.0\nbeta==1.0\n").ok());
   std::vector<std::string> common = {"--cache-dir", t / "cache", "--python", kPython};
   std::vector<std::string> lock = {"lock", t / "req.txt", "-o", t / "pylock.toml"};
   lock.insert(lock.end(), common.begin(), common.end());
   REQUIRE(run_cli(lock).rc == 0);
-  REQUIRE(fs::write_file(t / "req.txt", head + "alpha\n").ok());  // still matches the lock
+  REQUIRE(fs::write_file_atomic(t / "req.txt", head + "alpha\n").ok());  // still matches the lock
   std::vector<std::string> env = {"env",     t / "req.txt", "-o",
                                   t / "env", "--locked",    t / "pylock.toml"};
   env.insert(env.end(), common.begin(), common.end());
@@ -424,9 +426,10 @@ TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mod
   auto bytes = fs::read_file(t / "wheels/gamma-1.0-py3-none-any.whl");
   REQUIRE(bytes.ok());
   REQUIRE(
-      fs::write_file(t / "c.txt", "gamma==1.0 --hash=sha256:" + sha256_hex(*bytes) + "\n").ok());
-  REQUIRE(fs::write_file(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\n-c " +
-                                            (t / "c.txt") + "\ngamma==1.0\n")
+      fs::write_file_atomic(t / "c.txt", "gamma==1.0 --hash=sha256:" + sha256_hex(*bytes) + "\n")
+          .ok());
+  REQUIRE(fs::write_file_atomic(t / "req.txt", "--no-index\n-f " + (t / "wheels") + "\n-c " +
+                                                   (t / "c.txt") + "\ngamma==1.0\n")
               .ok());
   auto r = run_cli(
       {"env", t / "req.txt", "-o", t / "env", "--cache-dir", t / "cache", "--python", kPython});

@@ -49,7 +49,7 @@ struct TempDir {
   std::string write(const std::string& rel, std::string_view content) const {
     std::string p = fs::join_path(path, rel);
     REQUIRE(fs::create_dirs(fs::dirname(p)).ok());
-    REQUIRE(fs::write_file(p, content).ok());
+    REQUIRE(fs::write_file_atomic(p, content).ok());
     return p;
   }
 };
