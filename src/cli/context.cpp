@@ -68,7 +68,11 @@ Status Context::init_index() {
     cfg.find_links.push_back(f.find("://") == std::string::npos ? fs::absolute(f) : f);
   cfg.no_index = opt.no_index || reqs.options.no_index;
   cfg.offline = opt.offline;
-  http = net::make_http_client({});
+  LB_ASSIGN(limits, net::Limits::from_env());
+  if (opt.timeout > 0) limits.timeout_s = opt.timeout;
+  cfg.max_page_bytes = limits.max_page_bytes;
+  cfg.lock_dir = fs::join_path(store->dir(), "locks");
+  http = net::make_http_client(limits.client_options());
   page_cache = std::make_unique<StorePageCache>(*store, *this);
   index = std::make_unique<net::IndexClient>(*http, page_cache.get(), cfg);
   return {};

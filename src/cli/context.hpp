@@ -29,6 +29,7 @@ struct Context {
   interp::Interpreter python;
   std::map<std::string, size_t> tag_rank;  ///< "cp311-cp311-linux_x86_64" -> priority (0 best)
   reqfile::Parsed reqs;                    ///< merged requirement files + command line
+  net::Limits limits;                      ///< network limits (docs/LIMITS.md)
 
  private:
   std::optional<store::Session> reads_;

@@ -1,7 +1,11 @@
 #include "cli/fetch.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include "net/remote_zip.hpp"
 #include "net/url.hpp"
+#include "net/url_lock.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -19,7 +23,37 @@ std::string stat_line(const std::string& path) {
   auto st = fs::stat_path(path);
   return std::to_string(st.size) + "\n" + std::to_string(st.mtime_ns);
 }
+
+bool is_sha256(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 }  // namespace
+
+std::string Fetcher::lock_dir() const {
+  return fs::join_path(ctx_.store->dir(), "locks");
+}
+
+std::pair<uint64_t, std::string> Fetcher::download_limit(const net::IndexFile& file) const {
+  if (file.size)
+    return {*file.size, "the index (or lock) says " + file.filename + " has " +
+                            std::to_string(*file.size) +
+                            " bytes; the server sent more: check the index"};
+  uint64_t max = ctx_.limits.max_download_bytes;
+  return {max,
+          "a file this large is not expected: check the URL, or set "
+          "LAVABUILD_MAX_DOWNLOAD_SIZE (now " +
+              std::to_string(max) + " bytes) higher, e.g. 16G"};
+}
+
+std::string Fetcher::awaited_sha(const net::UrlLock& lock, const net::IndexFile& file) const {
+  auto note = lock.note();
+  if (!note) return "";
+  std::string sha(trim(*note));
+  if (!is_sha256(sha) || (!file.sha256.empty() && sha != file.sha256)) return "";
+  return ctx_.store->has_blob(sha, false) ? sha : "";
+}
 
 std::string Fetcher::cached_sha(const net::IndexFile& file) {
   {
@@ -74,19 +108,33 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return make_error("cannot read " + local + ": no such file",
                         "check the path in the requirements or --find-links");
     LB_TRY(fs::copy_file(local, tmp));
+    if (!file.sha256.empty()) {  // nothing enters the store unverified
+      auto got = sha256_file_hex(tmp);
+      if (!got.ok() || *got != file.sha256) {
+        (void)fs::remove_all(tmp);
+        if (!got.ok()) return got.error();
+        return make_error("hash mismatch for " + local + ":\n  expected sha256 " + file.sha256 +
+                              "\n  got      sha256 " + *got,
+                          "the file changed since the index or lock was written; nothing was "
+                          "kept");
+      }
+    }
     auto put = ctx_.store->put_blob_file(tmp, false);
     (void)fs::remove_all(tmp);
     if (!put.ok()) return put.error();
     sha = *put;
-    if (!file.sha256.empty() && sha != file.sha256)
-      return make_error(
-          "hash mismatch for " + local + ": expected sha256:" + file.sha256 + ", got sha256:" + sha,
-          "the file changed since the index was written; rebuild the index");
   } else {
     if (ctx_.opt.offline)
       return make_error(file.url + " is not in the cache and --offline was given",
                         "run once without --offline to fill the cache");
-    auto resp = net::download_file(*ctx_.http, file.url, tmp, file.sha256);
+    // One process downloads a URL at a time; the others wait and take its blob.
+    net::UrlLock lock = net::UrlLock::lock(lock_dir(), file.url);
+    if (std::string done = awaited_sha(lock, file); !done.empty()) {
+      ctx_.defer_put("dl/" + file.url, done + "\n0\n0");
+      return done;
+    }
+    auto [limit, hint] = download_limit(file);
+    auto resp = net::download_file(*ctx_.http, file.url, tmp, file.sha256, limit, hint);
     if (!resp.ok()) {
       (void)fs::remove_all(tmp);
       return resp.error();
@@ -96,6 +144,7 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
     (void)fs::remove_all(tmp);
     if (!put.ok()) return put.error();
     sha = *put;
+    lock.set_note(sha + "\n");
   }
   std::string record = sha + "\n" + (local.empty() ? "0\n0" : stat_line(local));
   ctx_.defer_put("dl/" + file.url, record);
@@ -105,13 +154,25 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
 void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   std::vector<net::Request> requests;
   std::vector<const net::IndexFile*> wanted;
+  std::vector<net::UrlLock> locks;
   for (const auto& f : files) {
     if (!local_path_of(f.url).empty() || ctx_.opt.offline) continue;
+    // A file another process is downloading is left to the fetch step, which waits for it.
+    net::UrlLock lock = net::UrlLock::try_lock(lock_dir(), f.url);
+    if (!lock.held()) continue;
+    if (std::string done = awaited_sha(lock, f); !done.empty()) {
+      ctx_.defer_put("dl/" + f.url, done + "\n0\n0");
+      std::lock_guard guard(mutex_);
+      memo_[f.url] = done;
+      continue;
+    }
     net::Request req;
     req.url = f.url;
     req.dest_path = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch"));
+    std::tie(req.limit_bytes, req.limit_hint) = download_limit(f);
     requests.push_back(std::move(req));
     wanted.push_back(&f);
+    locks.push_back(std::move(lock));
   }
   if (requests.size() < 2) return;  // one file gains nothing from batching
   auto responses = ctx_.http->fetch_all(requests);
@@ -124,6 +185,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {
         downloaded_bytes_ += r->bytes;
+        locks[i].set_note(*sha + "\n");
         ctx_.defer_put("dl/" + wanted[i]->url, *sha + "\n0\n0");
         std::lock_guard lock(mutex_);
         memo_[wanted[i]->url] = *sha;
@@ -143,6 +205,10 @@ Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_
   if (file.has_metadata && local_path_of(file.url).empty() && !ctx_.opt.offline) {
     net::Request req;
     req.url = file.url + ".metadata";
+    req.limit_bytes = ctx_.limits.max_page_bytes;
+    req.limit_hint =
+        "core metadata this large is not expected: check the index, or set "
+        "LAVABUILD_MAX_PAGE_SIZE higher";
     auto resp = ctx_.http->fetch(req);
     if (resp.ok() && resp->status == 200) {
       if (!file.metadata_sha256.empty() && resp->sha256 != file.metadata_sha256 &&

@@ -12,6 +12,7 @@
 
 #include "cli/context.hpp"
 #include "net/index.hpp"
+#include "net/url_lock.hpp"
 #include "util/result.hpp"
 
 namespace lb::cli {
@@ -34,6 +35,12 @@ class Fetcher {
 
  private:
   Result<std::string> fetch_uncached(const net::IndexFile& file);
+  /// <cache>/locks: per-URL download locks (net/url_lock.hpp).
+  std::string lock_dir() const;
+  /// The most bytes a download of `file` may have, and the hint shown when it has more.
+  std::pair<uint64_t, std::string> download_limit(const net::IndexFile& file) const;
+  /// The blob another process downloaded for `file` while this one waited for the lock.
+  std::string awaited_sha(const net::UrlLock& lock, const net::IndexFile& file) const;
   Context& ctx_;
   std::mutex mutex_;
   std::map<std::string, std::string> memo_;  // url -> sha256

@@ -9,14 +9,18 @@
 namespace lb::net {
 
 Result<Response> download_file(HttpClient& http, const std::string& url,
-                               const std::string& dest_path, const std::string& expected_sha256) {
+                               const std::string& dest_path, const std::string& expected_sha256,
+                               uint64_t max_bytes, const std::string& limit_hint) {
   std::string shown = redact_url(url);
   std::string tmp = fs::temp_sibling(dest_path);
   Request req;
   req.url = url;
   req.dest_path = tmp;
+  req.limit_bytes = max_bytes;
+  req.limit_hint = limit_hint;
   LB_ASSIGN(Response r, http.fetch(req));
   if (r.status < 200 || r.status >= 300) {
+    std::remove(tmp.c_str());
     return make_error("cannot download " + shown + ": HTTP " + std::to_string(r.status),
                       r.status == 404
                           ? "the file is gone from the index; re-resolve or check the URL"

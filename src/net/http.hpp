@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct Request {
   /// For in-memory bodies (no dest_path): stop receiving a 2xx body after this many bytes
   /// (0: no limit). The Response then holds the first max_body bytes and `truncated`.
   uint64_t max_body = 0;
+  /// A hard limit on the body (after Content-Encoding is decoded), and on the bytes on the
+  /// wire: a longer body is an error (nothing is kept). 0: no limit. `limit_hint` says where
+  /// the limit comes from and how to raise it, for the message.
+  uint64_t limit_bytes = 0;
+  std::string limit_hint;
+  /// Accept gzip/deflate/br Content-Encoding (pages only: a body kept in memory).
+  bool compressed = true;
   bool head = false;
   /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
   std::string method;
@@ -51,11 +59,14 @@ struct Response {
 };
 
 /// Client settings. Empty strings mean "from the environment / default".
+/// Every limit is documented in docs/LIMITS.md; Limits::from_env reads them.
 struct ClientOptions {
   long connect_timeout_s = 10;
-  long low_speed_timeout_s = 30;  // abort when under 1 byte/s for this long
-  int retries = 3;                // extra attempts on 5xx, 429, resets and timeouts
-  int backoff_ms = 200;           // first retry delay, doubled each attempt
+  long low_speed_timeout_s = 30;  // abort when under low_speed_bps for this long
+  long low_speed_bps = 1024;
+  long deadline_s = 1800;  // one request, all attempts included (0: none)
+  int retries = 3;         // extra attempts on 5xx, 429, resets (a timeout: at most 1)
+  int backoff_ms = 200;    // first retry delay, doubled each attempt
   int max_parallel = 8;
   std::string user_agent = "lavabuild/0.1";
   bool use_netrc = true;
@@ -63,6 +74,22 @@ struct ClientOptions {
   std::string ca_file;     // empty: $SSL_CERT_FILE
   std::string ca_dir;      // empty: $SSL_CERT_DIR
 };
+
+/// What a server may make lavabuild do, with the LAVABUILD_* variable that changes each one.
+struct Limits {
+  static constexpr uint64_t kMiB = uint64_t(1) << 20;
+  uint64_t max_page_bytes = 64 * kMiB;        // LAVABUILD_MAX_PAGE_SIZE
+  uint64_t max_download_bytes = 8192 * kMiB;  // LAVABUILD_MAX_DOWNLOAD_SIZE
+  long timeout_s = 30;                        // LAVABUILD_HTTP_TIMEOUT (--timeout)
+  long low_speed_bps = 1024;                  // LAVABUILD_HTTP_LOW_SPEED
+  long deadline_s = 1800;                     // LAVABUILD_HTTP_DEADLINE
+  /// The defaults above, overridden by the environment; an error names a malformed variable.
+  static Result<Limits> from_env();
+  /// Client settings for these limits.
+  ClientOptions client_options() const;
+};
+/// "123", "64M", "64MiB", "2G", "1.5GB" (binary multiples) -> bytes; nullopt when malformed.
+std::optional<uint64_t> parse_size(std::string_view text);
 
 /// A thread-safe HTTP client: one instance may be used from several threads at once.
 /// Proxies come from http_proxy/HTTP_PROXY, https_proxy/HTTPS_PROXY, ALL_PROXY and NO_PROXY;

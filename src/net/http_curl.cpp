@@ -46,6 +46,8 @@ struct Transfer {
   std::string tmp_path;
   FILE* out = nullptr;
   std::string local_error;  // a write failure, not retried
+  bool over_limit = false;  // the body passed Request::limit_bytes
+  Clock::time_point first_start{};
   size_t upload_pos = 0;
   char errbuf[CURL_ERROR_SIZE] = {};
   std::optional<Result<Response>> result;
@@ -89,6 +91,10 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
+  if (uint64_t limit = t->req->limit_bytes; limit && t->resp.bytes + len > limit) {
+    t->over_limit = true;  // an endless body or a decompression bomb: stop, keep nothing
+    return 0;
+  }
   if (!t->streaming_ok()) {  // keep the start of an error page for messages
     t->resp.body.append(
         data, std::min(len, kMaxErrorBody - std::min(kMaxErrorBody, t->resp.body.size())));
@@ -121,6 +127,16 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   t->sha.update(data, len);
   t->resp.bytes += len;
   return len;
+}
+
+// Bytes on the wire (before Content-Encoding is decoded) count against the limit too.
+int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (uint64_t limit = t->req->limit_bytes; limit && dlnow > 0 && uint64_t(dlnow) > limit) {
+    t->over_limit = true;
+    return 1;
+  }
+  return 0;
 }
 
 size_t on_upload(char* buf, size_t size, size_t n, void* user) {
@@ -212,6 +228,7 @@ class CurlClient final : public HttpClient {
     t.status_line = 0;
     t.upload_pos = 0;
     t.errbuf[0] = 0;
+    t.over_limit = false;
     t.easy = curl_easy_init();
     CURL* e = t.easy;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -225,8 +242,22 @@ class CurlClient final : public HttpClient {
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, opts_.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, opts_.connect_timeout_s);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_timeout_s);
+    if (opts_.low_speed_bps > 0) {
+      curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_bps);
+      curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_timeout_s);
+    }
+    if (t.attempt == 0) t.first_start = Clock::now();
+    if (opts_.deadline_s > 0) {  // what is left of the request's deadline, all attempts included
+      auto left = std::chrono::seconds(opts_.deadline_s) - (Clock::now() - t.first_start);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(std::max<int64_t>(ms, 1)));
+    }
+    if (r.limit_bytes) {
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(r.limit_bytes));
+      curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &on_progress);
+      curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
+    }
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
@@ -245,7 +276,7 @@ class CurlClient final : public HttpClient {
     if (UrlParts::parse(r.url).scheme == "http" && !std::getenv("http_proxy") && upper)
       curl_easy_setopt(e, CURLOPT_PROXY, upper);
     // Compressed transfer only for pages: some servers mislabel .tar.gz as gzip-encoded.
-    if (r.dest_path.empty() && !r.range && !r.suffix_range)
+    if (r.compressed && r.dest_path.empty() && !r.range && !r.suffix_range)
       curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (r.range || r.suffix_range) {
       std::string range =
@@ -287,7 +318,15 @@ class CurlClient final : public HttpClient {
     if (rc == CURLE_WRITE_ERROR && t.resp.truncated) rc = CURLE_OK;  // cut at max_body
     if (rc == CURLE_OK && status == 0) status = 200;                 // file://
     t.resp.status = status;
-    if (t.attempt < opts_.retries && t.local_error.empty() && retryable(rc, status)) {
+    if (rc == CURLE_FILESIZE_EXCEEDED) t.over_limit = true;
+    bool timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    bool past_deadline = opts_.deadline_s > 0 &&
+                         Clock::now() - t.first_start >=
+                             std::chrono::seconds(opts_.deadline_s) - std::chrono::milliseconds(50);
+    // A stalled server is retried once, not `retries` times: a stall must not become minutes.
+    int max_attempts = timed_out ? std::min(opts_.retries, 1) : opts_.retries;
+    if (t.attempt < max_attempts && t.local_error.empty() && !t.over_limit && !past_deadline &&
+        retryable(rc, status)) {
       auto delay = std::chrono::milliseconds(int64_t(opts_.backoff_ms) << t.attempt);
       if (auto it = t.resp.headers.find("retry-after"); it != t.resp.headers.end())
         delay = std::max<std::chrono::milliseconds>(
@@ -297,7 +336,27 @@ class CurlClient final : public HttpClient {
       t.not_before = Clock::now() + delay;
       return true;
     }
-    if (!t.local_error.empty()) {
+    if (t.over_limit) {
+      t.discard_output();
+      t.result = make_error("the response from " + redact_url(t.req->url) +
+                                " is larger than the limit of " +
+                                std::to_string(t.req->limit_bytes) + " bytes; nothing was kept",
+                            t.req->limit_hint.empty() ? "check the URL" : t.req->limit_hint);
+    } else if (timed_out) {
+      t.discard_output();
+      std::string what =
+          past_deadline
+              ? "it took longer than the deadline of " + std::to_string(opts_.deadline_s) +
+                    " s per transfer (LAVABUILD_HTTP_DEADLINE)"
+              : "it sent less than " + std::to_string(opts_.low_speed_bps) + " bytes/s for " +
+                    std::to_string(opts_.low_speed_timeout_s) +
+                    " s (LAVABUILD_HTTP_TIMEOUT / --timeout, LAVABUILD_HTTP_LOW_SPEED)";
+      t.result = make_error(
+          "timed out downloading " + redact_url(t.req->url) + ": " + what + " (" +
+              std::to_string(t.attempt + 1) + (t.attempt ? " attempts)" : " attempt)"),
+          "check the server and the network; raise the limit named above if the server is "
+          "just slow");
+    } else if (!t.local_error.empty()) {
       t.discard_output();
       t.result = make_error(t.local_error + " (downloading " + redact_url(t.req->url) + ")",
                             "check free disk space and permissions");

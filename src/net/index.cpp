@@ -1,11 +1,14 @@
 // IndexClient: project pages from indexes (with revalidated caching) plus find-links.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "net/index.hpp"
 #include "net/url.hpp"
+#include "net/url_lock.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -25,6 +28,17 @@ Result<std::vector<IndexFile>> parse_page(std::string_view body, const std::stri
   return json ? parse_simple_json(body, url) : parse_simple_html(body, url);
 }
 
+// When this process started using indexes: a page another process fetched since then is as
+// fresh as one this process would fetch now.
+const int64_t kStartNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+
+bool is_http(const std::string& url) {
+  std::string scheme = to_lower(UrlParts::parse(url).scheme);
+  return scheme == "http" || scheme == "https";
+}
+
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -40,12 +54,29 @@ struct PageJob {
 
 }  // namespace
 
+std::vector<IndexFile> drop_local_links(std::vector<IndexFile> files, const std::string& page_url,
+                                        size_t& dropped) {
+  dropped = 0;
+  if (!is_http(page_url)) return files;
+  std::vector<IndexFile> kept;
+  kept.reserve(files.size());
+  for (IndexFile& f : files) {
+    if (is_http(f.url)) {
+      kept.push_back(std::move(f));
+    } else {
+      ++dropped;
+    }
+  }
+  return kept;
+}
+
 struct IndexClient::Impl {
   HttpClient& http;
   PageCache* cache;
   IndexConfig cfg;
   std::mutex mu;
   std::map<std::string, std::vector<IndexFile>> memo;  // by normalised name
+  std::map<std::string, Error> failed;  // by normalised name: not asked again in this run
   std::mutex find_links_mu;
   std::optional<Result<std::vector<IndexFile>>> find_links;
 
@@ -61,8 +92,8 @@ struct IndexClient::Impl {
     bool local = starts_with(url, "file:");
     if (cfg.offline && !local) {
       if (job.cached) {
-        job.done = parse_page(job.cached->body, job.cached->content_type,
-                              job.cached->url.empty() ? url : job.cached->url);
+        job.done = parse_remote(job.cached->body, job.cached->content_type,
+                                job.cached->url.empty() ? url : job.cached->url);
       } else {
         job.done = make_error(
             missing + " is not in the cache and --offline was given (" + redact_url(url) + ")",
@@ -74,6 +105,11 @@ struct IndexClient::Impl {
 
   Request request(const PageJob& job) const {
     Request req(job.url, {{"Accept", kAccept}});
+    req.limit_bytes = cfg.max_page_bytes;
+    req.limit_hint =
+        "an index page this large is not expected: check the URL, or set "
+        "LAVABUILD_MAX_PAGE_SIZE (now " +
+        std::to_string(cfg.max_page_bytes) + " bytes) higher, e.g. 256M";
     if (auto path = file_url_to_path(job.url); path && fs::is_dir(*path))
       req.url = path_to_file_url(fs::join_path(*path, "index.html"));
     if (job.cached && !job.cached->etag.empty())
@@ -83,18 +119,53 @@ struct IndexClient::Impl {
     return req;
   }
 
-  Result<std::vector<IndexFile>> answer(PageJob& job, Result<Response> got) {
+  // Parse a page; links to local files from a page served over HTTP(S) are dropped, with a
+  // warning: a remote index must not make lavabuild read local files.
+  static Result<std::vector<IndexFile>> parse_remote(std::string_view body,
+                                                     const std::string& content_type,
+                                                     const std::string& url) {
+    LB_ASSIGN(std::vector<IndexFile> files, parse_page(body, content_type, url));
+    size_t dropped = 0;
+    files = drop_local_links(std::move(files), url, dropped);
+    if (dropped)
+      std::fprintf(stderr,
+                   "lavabuild: warning: ignored %zu link%s to local files (file: URLs) on %s: a "
+                   "page served over HTTP(S) may only link to http(s) URLs\n",
+                   dropped, dropped == 1 ? "" : "s", redact_url(url).c_str());
+    return files;
+  }
+
+  // A page another process fetched while this one ran (see url_lock.hpp), if any.
+  std::optional<CachedPage> fresh_note(const UrlLock& lock) const {
+    auto text = lock.note(kStartNs);
+    if (!text) return std::nullopt;
+    auto page = parse_cached_page(*text);
+    return page;
+  }
+
+  Result<std::vector<IndexFile>> from_note(PageJob& job, CachedPage page) {
+    if (cache) cache->put(job.url, page);
+    std::string base = page.url.empty() ? job.url : page.url;
+    return parse_remote(page.body, page.content_type, base);
+  }
+
+  Result<std::vector<IndexFile>> answer(PageJob& job, Result<Response> got,
+                                        const UrlLock* lock = nullptr) {
     std::string shown = redact_url(job.url);
     if (!got.ok())
-      return make_error(got.error().message,
-                        "check that the index server is up, or use --offline to work from the "
-                        "cache");
-    const Response& r = *got;
+      return make_error(
+          got.error().message,
+          !got.error().hint.empty() && !starts_with(got.error().message, "cannot reach")
+              ? got.error().hint
+              : "check that the index server is up, or use --offline to work "
+                "from the cache");
+    Response& r = *got;
     if (r.status == 304 && job.cached) {
       job.cached->fetched_unix = unix_now();
       if (cache) cache->put(job.url, *job.cached);
-      return parse_page(job.cached->body, job.cached->content_type,
-                        job.cached->url.empty() ? job.url : job.cached->url);
+      if (lock) lock->set_note(serialize_cached_page(*job.cached));
+      return parse_remote(job.cached->body, job.cached->content_type,
+                          job.cached->url.empty() ? job.url : job.cached->url);
     }
     if (r.status == 404 || r.status == 410) return std::vector<IndexFile>{};
     if (r.status < 200 || r.status >= 300) {
@@ -113,24 +184,51 @@ struct IndexClient::Impl {
     };
     // Relative links resolve against the page after redirects (file:// keeps the dir URL).
     std::string base = starts_with(job.url, "file:") ? job.url : r.effective_url;
-    CachedPage page{
-        r.body, header("content-type"), header("etag"), header("last-modified"), unix_now(), base};
-    if (cache && !starts_with(job.url, "file:")) cache->put(job.url, page);
-    return parse_page(page.body, page.content_type, base);
+    CachedPage page{std::move(r.body), header("content-type"),
+                    header("etag"),    header("last-modified"),
+                    unix_now(),        base};
+    if (!starts_with(job.url, "file:")) {
+      if (cache) cache->put(job.url, page);
+      if (lock) lock->set_note(serialize_cached_page(page));
+    }
+    return parse_remote(page.body, page.content_type, base);
   }
 
   // Fetch the jobs that need the network in parallel and answer every job.
+  // Each remote page is fetched under its URL lock (url_lock.hpp): a page another process is
+  // fetching is awaited and then taken from what it recorded, not fetched again.
   std::vector<Result<std::vector<IndexFile>>> run(std::vector<PageJob>& jobs) {
     std::vector<Request> reqs;
-    std::vector<size_t> which;
+    std::vector<size_t> which, contended;
+    std::vector<UrlLock> locks;
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (jobs[i].done) continue;
+      bool remote = !starts_with(jobs[i].url, "file:");
+      UrlLock lock = UrlLock::try_lock(remote ? cfg.lock_dir : "", jobs[i].url);
+      if (!lock.held()) {
+        contended.push_back(i);
+        continue;
+      }
+      if (auto page = fresh_note(lock)) {
+        jobs[i].done = from_note(jobs[i], std::move(*page));
+        continue;
+      }
       reqs.push_back(request(jobs[i]));
       which.push_back(i);
+      locks.push_back(std::move(lock));
     }
     std::vector<Result<Response>> got = http.fetch_all(reqs);
     for (size_t k = 0; k < which.size(); ++k)
-      jobs[which[k]].done = answer(jobs[which[k]], std::move(got[k]));
+      jobs[which[k]].done = answer(jobs[which[k]], std::move(got[k]), &locks[k]);
+    locks.clear();
+    for (size_t i : contended) {  // one at a time: no process waits while holding a lock
+      UrlLock lock = UrlLock::lock(cfg.lock_dir, jobs[i].url);
+      if (auto page = fresh_note(lock)) {
+        jobs[i].done = from_note(jobs[i], std::move(*page));
+        continue;
+      }
+      jobs[i].done = answer(jobs[i], http.fetch(request(jobs[i])), &lock);
+    }
     std::vector<Result<std::vector<IndexFile>>> out;
     for (PageJob& job : jobs) out.push_back(std::move(*job.done));
     return out;
@@ -178,7 +276,8 @@ struct IndexClient::Impl {
     {
       std::lock_guard lock(mu);
       for (const std::string& name : names)
-        if (!memo.count(name) && std::find(pending.begin(), pending.end(), name) == pending.end())
+        if (!memo.count(name) && !failed.count(name) &&
+            std::find(pending.begin(), pending.end(), name) == pending.end())
           pending.push_back(name);
     }
     std::vector<PageJob> jobs;
@@ -199,6 +298,8 @@ struct IndexClient::Impl {
       if (!results[i].ok()) {
         if (!first_error) first_error = results[i].error();
         found.erase(name);
+        std::lock_guard lock(mu);
+        failed.emplace(name, results[i].error());
         continue;
       }
       if (!found.count(name)) continue;
@@ -219,7 +320,7 @@ struct IndexClient::Impl {
 };
 
 IndexClient::IndexClient(HttpClient& http, PageCache* cache, IndexConfig cfg)
-    : impl_(new Impl{http, cache, std::move(cfg), {}, {}, {}, {}}) {}
+    : impl_(new Impl{http, cache, std::move(cfg), {}, {}, {}, {}, {}}) {}
 IndexClient::~IndexClient() = default;
 
 Result<std::vector<IndexFile>> IndexClient::project_files(const std::string& name) {
@@ -230,6 +331,7 @@ Result<std::vector<IndexFile>> IndexClient::project_files(const std::string& nam
   }
   LB_TRY(impl_->load({n}));
   std::lock_guard lock(impl_->mu);
+  if (auto it = impl_->failed.find(n); it != impl_->failed.end()) return it->second;
   return impl_->memo.at(n);
 }
 

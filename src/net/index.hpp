@@ -69,6 +69,10 @@ struct IndexConfig {
   std::vector<std::string> find_links;  // directories, file:// or http(s) URLs of HTML pages
   bool no_index = false;
   bool offline = false;
+  /// The largest page accepted, on the wire and decompressed (LAVABUILD_MAX_PAGE_SIZE).
+  uint64_t max_page_bytes = Limits{}.max_page_bytes;
+  /// Where per-URL locks go (<cache>/locks, see url_lock.hpp); empty: no cross-process locks.
+  std::string lock_dir;
 };
 
 /// Finds a project's files across indexes and find-links. Thread-safe.
@@ -92,8 +96,14 @@ class IndexClient {
 };
 
 /// Download `url` to `dest_path` (temp file + rename). When `expected_sha256` is non-empty the
-/// content must match it; on mismatch the error shows both hashes and nothing is kept.
+/// content must match it; on mismatch the error shows both hashes and nothing is kept. A body
+/// over `max_bytes` (0: no limit) stops the transfer with an error naming `limit_hint`.
 Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
-                               const std::string& expected_sha256);
+                               const std::string& expected_sha256, uint64_t max_bytes = 0,
+                               const std::string& limit_hint = "");
+/// Files whose URL a page at `page_url` may name: a page served over HTTP(S) may not point at
+/// local files (file: URLs); those are dropped, and `dropped` counts them.
+std::vector<IndexFile> drop_local_links(std::vector<IndexFile> files, const std::string& page_url,
+                                        size_t& dropped);
 
 }  // namespace lb::net

@@ -1,6 +1,7 @@
 // The driver: reads files, follows -r/-c includes, applies options, collects entries.
 #include <algorithm>
 #include <filesystem>
+#include <unordered_set>
 
 #include "pep/name.hpp"
 #include "reqfile/entry.hpp"
@@ -37,6 +38,7 @@ struct Ctx {
   Parsed out;
   std::vector<Frame> stack;    // the chain of files being read (cycle detection)
   bool error_located = false;  // the pending error already names its file:line
+  std::unordered_set<std::string> seen_files, seen_extra_index, seen_find_links, seen_hosts;
 };
 
 Status parse_lines(Ctx& ctx, std::string_view bytes, const Frame& file, bool constraint);
@@ -48,6 +50,13 @@ bool is_remote(std::string_view path) {
 
 void push_unique(std::vector<std::string>& v, std::string s) {
   if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+}
+
+// push_unique in linear time for lists that can grow with the input: `seen` mirrors `v`.
+void push_unique(std::vector<std::string>& v, std::unordered_set<std::string>& seen,
+                 std::string s) {
+  if (seen.size() != v.size()) seen = {v.begin(), v.end()};
+  if (seen.insert(s).second) v.push_back(std::move(s));
 }
 
 /// Read `name` (relative to the including file, or to the CWD at top level) and parse it.
@@ -62,6 +71,21 @@ Status include(Ctx& ctx, const std::string& name, bool constraint, const Locatio
     if (dir != ".") display = fs::join_path(dir, name);
   }
   Frame frame{fs::absolute(display), display};
+  if (ctx.stack.size() >= kMaxIncludeDepth) {
+    std::string chain;
+    for (size_t k = 0; k < ctx.stack.size(); ++k) {
+      if (k == 3 && ctx.stack.size() > 6) {
+        chain += "... (" + std::to_string(ctx.stack.size() - 6) + " more) -> ";
+        k = ctx.stack.size() - 3;
+      }
+      chain += ctx.stack[k].display + " -> ";
+    }
+    return make_error((from ? from->to_string() + ": " : "") + "-r/-c includes are nested " +
+                          "deeper than " + std::to_string(kMaxIncludeDepth) + " files (" + chain +
+                          display + ")",
+                      "flatten the chain of requirement files: list them on the command line "
+                      "or include them from one file");
+  }
   for (size_t i = 0; i < ctx.stack.size(); ++i) {
     if (ctx.stack[i].abs != frame.abs) continue;
     std::string chain;
@@ -79,7 +103,7 @@ Status include(Ctx& ctx, const std::string& name, bool constraint, const Locatio
     return make_error("cannot open requirements file " + display + where + ": not a regular file",
                       "name a requirements file, not a directory");
   LB_ASSIGN(std::string bytes, fs::read_file(frame.abs));
-  push_unique(ctx.out.files_read, frame.abs);
+  push_unique(ctx.out.files_read, ctx.seen_files, frame.abs);
   return parse_lines(ctx, bytes, frame, constraint);
 }
 
@@ -96,7 +120,7 @@ Status binary_option(std::vector<std::string>& target, std::vector<std::string>&
       target.clear();
     } else if (!raw.empty()) {
       std::string n = pep::normalize_name(raw);
-      other.erase(std::remove(other.begin(), other.end(), n), other.end());
+      if (!other.empty()) other.erase(std::remove(other.begin(), other.end(), n), other.end());
       push_unique(target, n);
     }
   }
@@ -110,14 +134,15 @@ Status apply_option(Ctx& ctx, const LineOption& opt, const Frame& file, const Lo
       o.index_url = opt.value;
       break;
     case OptId::extra_index_url:
-      push_unique(o.extra_index_urls, opt.value);
+      push_unique(o.extra_index_urls, ctx.seen_extra_index, opt.value);
       break;
     case OptId::no_index:
       o.no_index = true;
       break;
     case OptId::find_links: {
       std::string near = fs::join_path(fs::dirname(file.abs), opt.value);
-      push_unique(o.find_links, fs::exists(near) ? fs::absolute(near) : opt.value);
+      push_unique(o.find_links, ctx.seen_find_links,
+                  fs::exists(near) ? fs::absolute(near) : opt.value);
       break;
     }
     case OptId::no_binary:
@@ -134,7 +159,7 @@ Status apply_option(Ctx& ctx, const LineOption& opt, const Frame& file, const Lo
       o.pre = true;
       break;
     case OptId::trusted_host:
-      push_unique(o.trusted_hosts, opt.value);
+      push_unique(o.trusted_hosts, ctx.seen_hosts, opt.value);
       break;
     // As pip: -r inside a -c file reads requirements; -c always reads constraints.
     case OptId::requirement:
@@ -151,11 +176,12 @@ Status apply_option(Ctx& ctx, const LineOption& opt, const Frame& file, const Lo
 
 /// Apply per-requirement options (--hash, --config-settings, ...) to `e`.
 Status apply_requirement_options(Ctx& ctx, Entry& e, const std::vector<LineOption>& opts) {
+  std::unordered_set<std::string> seen_hashes;
   for (const LineOption& opt : opts) {
     switch (opt.id) {
       case OptId::hash: {
         LB_ASSIGN(std::string h, detail::parse_hash(opt.value));
-        push_unique(e.hashes, std::move(h));
+        push_unique(e.hashes, seen_hashes, std::move(h));
         break;
       }
       case OptId::config_settings: {
@@ -268,14 +294,14 @@ Status parse_lines(Ctx& ctx, std::string_view bytes, const Frame& file, bool con
 }  // namespace
 
 Result<Parsed> parse_files(const std::vector<std::string>& paths, const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
   for (const std::string& path : paths) LB_TRY(include(ctx, path, false, nullptr));
   return std::move(ctx.out);
 }
 
 Result<Parsed> parse_files(const std::vector<std::string>& paths,
                            const std::vector<std::string>& constraint_paths, const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
   for (const std::string& path : paths) LB_TRY(include(ctx, path, false, nullptr));
   for (const std::string& path : constraint_paths) LB_TRY(include(ctx, path, true, nullptr));
   return std::move(ctx.out);
@@ -283,7 +309,7 @@ Result<Parsed> parse_files(const std::vector<std::string>& paths,
 
 Result<Parsed> parse_text(std::string_view text, const std::string& filename,
                           const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
   Frame frame{fs::absolute(filename), filename};
   ctx.out.files_read.push_back(frame.abs);
   LB_TRY(parse_lines(ctx, text, frame, false));

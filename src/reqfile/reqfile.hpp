@@ -15,6 +15,10 @@
 
 namespace lb::reqfile {
 
+/// How deeply -r/-c includes may nest (a longer chain is an error naming the line and the
+/// chain; docs/LIMITS.md). Deep recursion would otherwise exhaust the stack.
+inline constexpr size_t kMaxIncludeDepth = 100;
+
 /// Where a logical line starts: the file as named (joined onto its includer's directory) and
 /// the 1-based number of its first physical line.
 struct Location {

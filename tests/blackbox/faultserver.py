@@ -1,0 +1,195 @@
+"""A fault-injecting HTTP server for the black-box tests (stdlib only, 127.0.0.1, threaded).
+
+    with FaultServer(wheel=path_to_a_real_wheel) as srv:
+        srv.index_url("trickle")   # http://127.0.0.1:PORT/trickle/simple
+
+Every mode serves a PEP 503 index under /<mode>/simple/<project>/ and files under
+/<mode>/files/<name>; the fault is in the page or in the file:
+
+  ok         a page linking the wheel (with its sha256), the wheel itself
+  trickle    the page arrives one byte every `trickle_s` seconds
+  stall      the page sends its headers and a few bytes, then nothing
+  endless    the page links the wheel without a hash; the wheel's body never ends
+  bomb       the page is a gzip bomb: small on the wire, `bomb_mib` MiB decompressed
+  huge       the page lists `huge_versions` versions of the project (links that 404)
+  filelinks  the page's links are file:// URLs (the wheel on local disk, /etc/shadow)
+  badhash    the page's #sha256= does not match the wheel's bytes
+
+Every loop that sends or waits is bounded (and stops when the server stops), so a client
+that never gives up cannot keep a test running; the server stops at the end of the `with`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+MAX_SECONDS = 60  # no request is served for longer than this
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class FaultServer:
+    def __init__(self, wheel: Path, trickle_s: float = 0.5, bomb_mib: int = 512,
+                 huge_versions: int = 100_000, endless_mib: int = 4096):
+        self.wheel = Path(wheel)
+        self.wheel_bytes = self.wheel.read_bytes()
+        self.wheel_sha = hashlib.sha256(self.wheel_bytes).hexdigest()
+        self.project = self.wheel.name.split("-")[0].replace("_", "-").lower()
+        self.trickle_s, self.bomb_mib = trickle_s, bomb_mib
+        self.huge_versions, self.endless_mib = huge_versions, endless_mib
+        self.stopping = threading.Event()
+        self.requests: list = []  # (method, path) in arrival order
+        self._lock = threading.Lock()
+        self._bomb: bytes | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- URLs -------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def index_url(self, mode: str) -> str:
+        return self.url(f"/{mode}/simple")
+
+    def hits(self, mode: str) -> list:
+        with self._lock:
+            return [p for _, p in self.requests if p.startswith(f"/{mode}/")]
+
+    # --- content ------------------------------------------------------------------------
+    def page(self, mode: str) -> bytes:
+        name = self.wheel.name
+        files = self.url(f"/{mode}/files/")
+        if mode == "endless":
+            links = [f'<a href="{files}{name}">{name}</a>']
+        elif mode == "badhash":
+            links = [f'<a href="{files}{name}#sha256={"0" * 64}">{name}</a>']
+        elif mode == "filelinks":
+            links = [f'<a href="file://{self.wheel}#sha256={self.wheel_sha}">{name}</a>',
+                     f'<a href="file:///etc/shadow#egg={self.project}">{self.project}-1.0-py3-none-any.whl</a>',
+                     f'<a href="file:///etc/passwd">{self.project}-0.1-py3-none-any.whl</a>']
+        elif mode == "huge":
+            links = [f'<a href="{files}{self.project}-0.{i}-py3-none-any.whl">x</a>'
+                     for i in range(self.huge_versions)]
+        else:
+            links = [f'<a href="{files}{name}#sha256={self.wheel_sha}">{name}</a>']
+        return ("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n").encode()
+
+    def bomb(self) -> bytes:
+        with self._lock:
+            if self._bomb is None:
+                c = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+                chunk = b"<" * (1 << 20)
+                parts = [c.compress(chunk) for _ in range(self.bomb_mib)]
+                self._bomb = b"".join(parts) + c.flush()
+            return self._bomb
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "FaultServer":
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):  # noqa: N802
+                with outer._lock:
+                    outer.requests.append(("GET", self.path))
+                try:
+                    outer._serve(self)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    pass
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        self._server = None
+
+    def __enter__(self) -> "FaultServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- serving ------------------------------------------------------------------------
+    def _send(self, h, status: int, body: bytes, ctype="text/html", extra=()) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _serve(self, h) -> None:
+        parts = h.path.split("?")[0].split("#")[0].strip("/").split("/")
+        if len(parts) < 3:
+            return self._send(h, 404, b"not found\n", "text/plain")
+        mode, kind = parts[0], parts[1]
+        deadline = time.monotonic() + MAX_SECONDS
+        if kind == "simple":
+            if parts[2] != self.project:
+                return self._send(h, 404, b"no such project\n", "text/plain")
+            body = self.page(mode)
+            if mode == "trickle":
+                h.send_response(200)
+                h.send_header("Content-Type", "text/html")
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                for b in body:
+                    if self.stopping.is_set() or time.monotonic() > deadline:
+                        return
+                    h.wfile.write(bytes([b]))
+                    h.wfile.flush()
+                    self.stopping.wait(self.trickle_s)
+                return
+            if mode == "stall":
+                h.send_response(200)
+                h.send_header("Content-Type", "text/html")
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body[:10])
+                h.wfile.flush()
+                self.stopping.wait(MAX_SECONDS)
+                return
+            if mode == "bomb":
+                return self._send(h, 200, self.bomb(), extra=[("Content-Encoding", "gzip")])
+            return self._send(h, 200, body)
+        if kind == "files":
+            if parts[2] != self.wheel.name:
+                return self._send(h, 404, b"no such file\n", "text/plain")
+            if mode == "endless":
+                h.send_response(200)
+                h.send_header("Content-Type", "application/octet-stream")
+                h.end_headers()  # no length: the body ends when the connection does
+                h.close_connection = True
+                chunk = os.urandom(1 << 16)
+                for _ in range(self.endless_mib * 16):
+                    if self.stopping.is_set() or time.monotonic() > deadline:
+                        return
+                    h.wfile.write(chunk)
+                return
+            return self._send(h, 200, self.wheel_bytes, "application/octet-stream")
+        return self._send(h, 404, b"not found\n", "text/plain")
+
+
