@@ -14,8 +14,11 @@
 //                                the process holds an flock on the directory while it
 //                                lives, so what a killed run left is told apart and removed
 //                                (Store::clean_leftovers). Same filesystem as blobs/.
+//     locks/                     flock files: env-<sha256(env path)[:32]> serialises runs on
+//                                one env; others (per-URL downloads) named by their owners
 //     index/                     RocksDB: the key-value index
-//     index.lock                 flock serialising every open of index/ across processes
+//     index.lock                 flock on every open of index/ across processes: shared for
+//                                read-only opens, exclusive for writing ones
 //     journal/                   index writes parked by processes that could not get the
 //                                index in time (format in store/journal.hpp); replayed and
 //                                deleted by the next process that opens the index
