@@ -71,6 +71,7 @@ Status Context::init_index() {
   LB_ASSIGN(limits, net::Limits::from_env());
   if (opt.timeout > 0) limits.timeout_s = opt.timeout;
   cfg.max_page_bytes = limits.max_page_bytes;
+  cfg.max_page_files = size_t(limits.max_page_files);
   cfg.lock_dir = fs::join_path(store->dir(), "locks");
   http = net::make_http_client(limits.client_options());
   page_cache = std::make_unique<StorePageCache>(*store, *this);

@@ -36,7 +36,7 @@ static void append_utf8(std::string& out, uint32_t cp) {
 
 // Decode the reference starting at s[0] == '&'; returns the bytes consumed (0: not one).
 static size_t decode_ref(std::string_view s, std::string& out) {
-  size_t semi = s.find(';');
+  size_t semi = s.substr(0, 16).find(';');  // a short window: linear time on "&&&&..."
   if (semi == std::string_view::npos || semi > 12) return 0;
   std::string_view body = s.substr(1, semi - 1);
   if (starts_with(body, "#")) {
@@ -79,6 +79,8 @@ std::string html_unescape(std::string_view s) {
   }
   return out;
 }
+
+static constexpr size_t kMaxAttributes = 32;
 
 static bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
@@ -136,8 +138,11 @@ struct Scanner {
           value = html_unescape(s.substr(start, i - start));
         }
       }
-      if (std::none_of(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == key; }))
-        attrs.emplace_back(std::move(key), std::move(value));  // HTML: first one wins
+      // HTML: the first one wins. Only a few attributes are read; keeping no more than
+      // kMaxAttributes makes a tag with a million attributes cost linear time.
+      if (attrs.size() < kMaxAttributes &&
+          std::none_of(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == key; }))
+        attrs.emplace_back(std::move(key), std::move(value));
     }
   }
 };

@@ -79,6 +79,7 @@ struct ClientOptions {
 struct Limits {
   static constexpr uint64_t kMiB = uint64_t(1) << 20;
   uint64_t max_page_bytes = 64 * kMiB;        // LAVABUILD_MAX_PAGE_SIZE
+  uint64_t max_page_files = 100000;           // LAVABUILD_MAX_PAGE_FILES
   uint64_t max_download_bytes = 8192 * kMiB;  // LAVABUILD_MAX_DOWNLOAD_SIZE
   long timeout_s = 30;                        // LAVABUILD_HTTP_TIMEOUT (--timeout)
   long low_speed_bps = 1024;                  // LAVABUILD_HTTP_LOW_SPEED

@@ -21,11 +21,11 @@ constexpr const char* kAccept =
     "text/html;q=0.01";
 
 Result<std::vector<IndexFile>> parse_page(std::string_view body, const std::string& content_type,
-                                          const std::string& url) {
+                                          const std::string& url, size_t max_files) {
   std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
   bool json =
       type.find("json") != std::string::npos || (type.empty() && starts_with(trim(body), "{"));
-  return json ? parse_simple_json(body, url) : parse_simple_html(body, url);
+  return json ? parse_simple_json(body, url, max_files) : parse_simple_html(body, url, max_files);
 }
 
 // When this process started using indexes: a page another process fetched since then is as
@@ -121,10 +121,11 @@ struct IndexClient::Impl {
 
   // Parse a page; links to local files from a page served over HTTP(S) are dropped, with a
   // warning: a remote index must not make lavabuild read local files.
-  static Result<std::vector<IndexFile>> parse_remote(std::string_view body,
-                                                     const std::string& content_type,
-                                                     const std::string& url) {
-    LB_ASSIGN(std::vector<IndexFile> files, parse_page(body, content_type, url));
+  Result<std::vector<IndexFile>> parse_remote(std::string_view body,
+                                              const std::string& content_type,
+                                              const std::string& url) const {
+    LB_ASSIGN(std::vector<IndexFile> files,
+              parse_page(body, content_type, url, cfg.max_page_files));
     size_t dropped = 0;
     files = drop_local_links(std::move(files), url, dropped);
     if (dropped)
@@ -243,7 +244,7 @@ struct IndexClient::Impl {
         return make_error("find-links location " + loc + " does not exist",
                           "check the -f/--find-links path");
       LB_ASSIGN(std::string html, fs::read_file(*path));
-      return parse_simple_html(html, path_to_file_url(*path));
+      return parse_simple_html(html, path_to_file_url(*path), cfg.max_page_files);
     }
     std::vector<PageJob> jobs{plan(loc, "find-links page " + redact_url(loc))};
     return std::move(run(jobs)[0]);

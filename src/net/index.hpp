@@ -33,12 +33,22 @@ struct IndexFile {
   std::string origin;            // the index URL or find-links location it came from
 };
 
+/// Links longer than this are skipped (and a longer <base href> ignored): resolving every
+/// link against a huge base would make a page cost quadratic time and memory.
+inline constexpr size_t kMaxUrlLength = 64 * 1024;
+/// The default of IndexConfig::max_page_files (LAVABUILD_MAX_PAGE_FILES).
+inline constexpr size_t kDefaultMaxPageFiles = 100000;
+
 /// Parse a PEP 503 HTML page; relative hrefs resolve against <base href> or `base_url`.
-Result<std::vector<IndexFile>> parse_simple_html(std::string_view html,
-                                                 const std::string& base_url);
+/// More than `max_files` files (0: no limit) is an error naming the page and the limit.
+Result<std::vector<IndexFile>> parse_simple_html(std::string_view html, const std::string& base_url,
+                                                 size_t max_files = 0);
 /// Parse a PEP 691 JSON page (api-version 1.x, PEP 700 size); urls resolve against `base_url`.
-Result<std::vector<IndexFile>> parse_simple_json(std::string_view json,
-                                                 const std::string& base_url);
+/// Memory stays proportional to the files found, not to the document's structure.
+Result<std::vector<IndexFile>> parse_simple_json(std::string_view json, const std::string& base_url,
+                                                 size_t max_files = 0);
+/// The error for a page listing more than `max_files` files.
+Error too_many_files(const std::string& page_url, size_t max_files);
 /// Every *.whl / *.tar.gz / *.zip in a find-links directory, with file:// URLs and sizes.
 Result<std::vector<IndexFile>> list_find_links_dir(const std::string& dir);
 /// True when `filename` (a wheel or sdist) belongs to the project with normalised name `name`.
@@ -71,8 +81,11 @@ struct IndexConfig {
   bool offline = false;
   /// The largest page accepted, on the wire and decompressed (LAVABUILD_MAX_PAGE_SIZE).
   uint64_t max_page_bytes = Limits{}.max_page_bytes;
+  /// The most files one page may list (LAVABUILD_MAX_PAGE_FILES): bounds the memory a page
+  /// of tiny links can take.
+  size_t max_page_files = kDefaultMaxPageFiles;
   /// Where per-URL locks go (<cache>/locks, see url_lock.hpp); empty: no cross-process locks.
-  std::string lock_dir;
+  std::string lock_dir = {};
 };
 
 /// Finds a project's files across indexes and find-links. Thread-safe.

@@ -26,20 +26,28 @@ static std::string sha256_from_pairs(std::string_view text) {
   return {};
 }
 
-Result<std::vector<IndexFile>> parse_simple_html(std::string_view html,
-                                                 const std::string& base_url) {
+Error too_many_files(const std::string& page_url, size_t max_files) {
+  return make_error("the index page " + redact_url(page_url) + " lists more than " +
+                        std::to_string(max_files) + " files",
+                    "check the URL, or set LAVABUILD_MAX_PAGE_FILES higher");
+}
+
+Result<std::vector<IndexFile>> parse_simple_html(std::string_view html, const std::string& base_url,
+                                                 size_t max_files) {
   std::vector<IndexFile> files;
   std::string base = base_url;
   bool saw_base = false;
   for (const HtmlTag& tag : scan_tags(html, {"a", "base"})) {
     if (tag.name == "base") {
       const std::string* href = tag.attr("href");
-      if (href && !saw_base) base = resolve_url(base_url, trim(*href));
+      if (href && !saw_base && href->size() <= kMaxUrlLength)
+        base = resolve_url(base_url, trim(*href));
       saw_base = saw_base || href;
       continue;
     }
     const std::string* href = tag.attr("href");
-    if (!href || trim(*href).empty()) continue;
+    if (!href || trim(*href).empty() || href->size() > kMaxUrlLength) continue;
+    if (max_files && files.size() >= max_files) return too_many_files(base_url, max_files);
     std::string url = resolve_url(base, trim(*href));
     IndexFile f;
     f.url = strip_fragment(url);

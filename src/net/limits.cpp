@@ -73,6 +73,7 @@ Result<Limits> Limits::from_env() {
   Limits l;
   LB_TRY(size_from_env("LAVABUILD_MAX_PAGE_SIZE", l.max_page_bytes));
   LB_TRY(size_from_env("LAVABUILD_MAX_DOWNLOAD_SIZE", l.max_download_bytes));
+  LB_TRY(size_from_env("LAVABUILD_MAX_PAGE_FILES", l.max_page_files));
   LB_TRY(seconds_from_env("LAVABUILD_HTTP_TIMEOUT", l.timeout_s, false));
   LB_TRY(seconds_from_env("LAVABUILD_HTTP_DEADLINE", l.deadline_s, true));
   if (const char* v = std::getenv("LAVABUILD_HTTP_LOW_SPEED"); v && *v) {

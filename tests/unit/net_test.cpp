@@ -2,8 +2,10 @@
 // against file:// indexes and a scripted HttpClient.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "net/html.hpp"
@@ -384,4 +386,118 @@ TEST_CASE("IndexClient reads file:// indexes and find-links pages, from several 
   CHECK((*files)[0].url == "file://" + d.path + "/files/foo-1.0.tar.gz");
   CHECK((*files)[0].sha256 == kSha);
   CHECK((*files)[1].url == "file://" + d.path + "/files/foo-2.0.tar.gz");
+}
+
+TEST_CASE("index pages: limits on files, URL length, attributes; linear on hostile markup") {
+  std::string html;
+  for (int i = 0; i < 50; ++i) html += "<a href=\"p-1." + std::to_string(i) + ".tar.gz\">x</a>\n";
+  CHECK(parse_simple_html(html, "https://i.invalid/simple/p/", 50)->size() == 50);
+  auto many = parse_simple_html(html, "https://i.invalid/simple/p/", 49);
+  REQUIRE_FALSE(many.ok());
+  CHECK(many.error().message.find("https://i.invalid/simple/p/ lists more than 49 files") !=
+        std::string::npos);
+  CHECK(many.error().hint.find("LAVABUILD_MAX_PAGE_FILES") != std::string::npos);
+
+  std::string json = "{\"meta\":{\"api-version\":\"1.0\"},\"files\":[";
+  for (int i = 0; i < 50; ++i)
+    json += std::string(i ? "," : "") + "{\"filename\":\"p-1." + std::to_string(i) +
+            ".tar.gz\",\"url\":\"p-1." + std::to_string(i) + ".tar.gz\",\"hashes\":{}}";
+  json += "]}";
+  CHECK(parse_simple_json(json, "https://i.invalid/simple/p/", 50)->size() == 50);
+  CHECK_FALSE(parse_simple_json(json, "https://i.invalid/simple/p/", 10).ok());
+
+  // A huge <base href> is ignored and huge links are skipped (each would be copied per link).
+  std::string huge(kMaxUrlLength + 1, 'a');
+  std::string page = "<base href=\"https://evil.invalid/" + huge + "/\">" +
+                     "<a href=\"p-1.0.tar.gz\">ok</a><a href=\"" + huge + ".whl\">big</a>";
+  auto files = parse_simple_html(page, "https://i.invalid/simple/p/");
+  REQUIRE(files->size() == 1);
+  CHECK(files->at(0).url == "https://i.invalid/simple/p/p-1.0.tar.gz");
+
+  // '&' without ';' and tags with a huge number of attributes: linear, and still correct.
+  std::string amps = "<a data-x=\"" + std::string(1 << 20, '&') + "\" href=\"p-2.0.tar.gz\">";
+  CHECK(parse_simple_html(amps, "https://i.invalid/simple/p/")->size() == 1);
+  std::string attrs = "<a href=\"p-3.0.tar.gz\"";
+  for (int i = 0; i < 200000; ++i) attrs += " a" + std::to_string(i) + "=1";
+  attrs += ">";
+  auto with_attrs = parse_simple_html(attrs, "https://i.invalid/simple/p/");
+  REQUIRE(with_attrs->size() == 1);
+  CHECK(with_attrs->at(0).filename == "p-3.0.tar.gz");
+}
+
+TEST_CASE("parse_simple_json keeps its DOM semantics with the SAX reader") {
+  std::string json = R"({"meta":{"api-version":"1.1"},"name":"p","files":[
+    {"filename":"p-1.0-py3-none-any.whl","url":"../../files/p-1.0-py3-none-any.whl#frag",
+     "hashes":{"sha256":")" +
+                     std::string(64, 'A') + R"(","md5":"x"},"requires-python":">=3.8",
+     "yanked":"broken","core-metadata":{"sha256":")" +
+                     std::string(64, 'b') + R"("},"size":123,
+     "extra":{"files":[1,2,{"filename":"nested"}]}},
+    {"filename":"p-0.9.tar.gz","url":"https://f.invalid/p-0.9.tar.gz","yanked":false,
+     "dist-info-metadata":true,"size":-1}],"versions":["1.0"]})";
+  auto files = parse_simple_json(json, "https://i.invalid/simple/p/");
+  INFO((files.ok() ? "" : files.error().to_string()));
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == 2);
+  const IndexFile& a = files->at(0);
+  CHECK(a.url == "https://i.invalid/files/p-1.0-py3-none-any.whl");
+  CHECK(a.sha256 == std::string(64, 'a'));
+  CHECK(a.requires_python == ">=3.8");
+  CHECK(a.yanked);
+  CHECK(a.yanked_reason == "broken");
+  CHECK(a.has_metadata);
+  CHECK(a.metadata_sha256 == std::string(64, 'b'));
+  CHECK(a.size == std::optional<uint64_t>(123));
+  const IndexFile& b = files->at(1);
+  CHECK_FALSE(b.yanked);
+  CHECK(b.has_metadata);
+  CHECK_FALSE(b.size.has_value());
+  CHECK_FALSE(parse_simple_json("[1]", "u").ok());
+  CHECK_FALSE(parse_simple_json("{\"files\":[1]}", "u").ok());
+  CHECK_FALSE(parse_simple_json("{\"files\":{}}", "u").ok());
+  CHECK_FALSE(parse_simple_json("{\"files\":[{\"url\":\"x\"}]}", "u").ok());
+  CHECK_FALSE(parse_simple_json("{\"files\":[]", "u").ok());
+  CHECK_FALSE(parse_simple_json("{\"meta\":{\"api-version\":\"2.0\"},\"files\":[]}", "u").ok());
+  CHECK(parse_simple_json("{\"files\":[]}", "u")->empty());
+}
+
+TEST_CASE("file: links on pages served over HTTP(S) are dropped") {
+  std::vector<IndexFile> files(3);
+  files[0].url = "https://f.invalid/a.whl";
+  files[1].url = "file:///etc/shadow";
+  files[2].url = "FILE:///tmp/b.whl";
+  size_t dropped = 0;
+  auto kept = drop_local_links(files, "http://i.invalid/simple/p/", dropped);
+  CHECK(dropped == 2);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].url == "https://f.invalid/a.whl");
+  CHECK(drop_local_links(files, "file:///srv/simple/p/", dropped).size() == 3);
+  CHECK(dropped == 0);
+}
+
+TEST_CASE("limits: sizes and LAVABUILD_* variables") {
+  CHECK(parse_size("123") == std::optional<uint64_t>(123));
+  CHECK(parse_size("64M") == std::optional<uint64_t>(64u << 20));
+  CHECK(parse_size("2GiB") == std::optional<uint64_t>(uint64_t(2) << 30));
+  CHECK(parse_size(" 1.5 kb ") == std::optional<uint64_t>(1536));
+  CHECK_FALSE(parse_size("lots").has_value());
+  CHECK_FALSE(parse_size("-1").has_value());
+  CHECK_FALSE(parse_size("1e30").has_value());
+  CHECK_FALSE(parse_size("99999999999T").has_value());
+  Limits d = *Limits::from_env();
+  CHECK(d.max_page_bytes == 64u << 20);
+  setenv("LAVABUILD_MAX_PAGE_SIZE", "1M", 1);
+  setenv("LAVABUILD_HTTP_TIMEOUT", "2.5", 1);
+  auto l = Limits::from_env();
+  REQUIRE(l.ok());
+  CHECK(l->max_page_bytes == 1u << 20);
+  CHECK(l->timeout_s == 3);
+  CHECK(l->client_options().low_speed_timeout_s == 3);
+  setenv("LAVABUILD_HTTP_DEADLINE", "soon", 1);
+  auto bad = Limits::from_env();
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("LAVABUILD_HTTP_DEADLINE=soon") != std::string::npos);
+  unsetenv("LAVABUILD_MAX_PAGE_SIZE");
+  unsetenv("LAVABUILD_HTTP_TIMEOUT");
+  unsetenv("LAVABUILD_HTTP_DEADLINE");
 }

@@ -443,3 +443,45 @@ TEST_CASE("decoding: BOM, PEP 263, invalid UTF-8, CRLF") {
                      .message,
                  "UTF-16"));
 }
+
+TEST_CASE("-r/-c nesting deeper than kMaxIncludeDepth is an error naming file:line and the chain") {
+  TempDir dir;
+  const int n = 300;  // 5,000 crashed with SIGSEGV before the limit
+  for (int i = 0; i < n; ++i)
+    dir.write("r" + std::to_string(i) + ".txt",
+              i + 1 < n ? "\n-r r" + std::to_string(i + 1) + ".txt\n" : "delta==0.5\n");
+  auto deep = parse_files({dir.path + "/r0.txt"}, env());
+  REQUIRE_FALSE(deep.ok());
+  const std::string& msg = deep.error().message;
+  CHECK(contains(msg, dir.path + "/r99.txt:2: "));
+  CHECK(contains(msg, "deeper than 100"));
+  CHECK(contains(msg, "r0.txt -> "));
+  CHECK(contains(msg, "r100.txt"));
+  CHECK(msg.size() < 2000);  // the chain is abbreviated
+
+  // Exactly at the limit is fine.
+  TempDir ok_dir;
+  for (size_t i = 0; i < kMaxIncludeDepth; ++i)
+    ok_dir.write("r" + std::to_string(i) + ".txt",
+                 i + 1 < kMaxIncludeDepth ? "-r r" + std::to_string(i + 1) + ".txt\n" : "x\n");
+  auto fine = parse_files({ok_dir.path + "/r0.txt"}, env());
+  INFO((fine.ok() ? "" : fine.error().to_string()));
+  CHECK(fine.ok());
+}
+
+TEST_CASE("many lines, many options and long lines stay linear") {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    text += "--extra-index-url https://example.invalid/" + std::to_string(i) + "/simple\n";
+    text += "--find-links https://example.invalid/links/" + std::to_string(i % 100) + "/\n";
+  }
+  text += "pkg==1.0";
+  for (int i = 0; i < 20000; ++i) text += " --hash=sha256:" + std::string(60, 'a') + "abcd";
+  text += " --hash=sha256:" + kHexB + "\n";
+  text += "long==1.0 ; " + std::string(1 << 20, ' ') + "python_version >= '3'\n";
+  Parsed p = ok(text);
+  CHECK(p.options.extra_index_urls.size() == 20000);
+  CHECK(p.options.find_links.size() == 100);
+  REQUIRE(p.requirements.size() == 2);
+  CHECK(p.requirements[0].hashes.size() == 2);
+}
