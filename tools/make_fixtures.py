@@ -465,7 +465,7 @@ def corpus_hostile() -> list[tuple[str, list[tuple[str, bytes, int]]]]:
                    (f"{di}/WHEEL", meta.wheel_file(), 0o100644)]
         record = make_record([(p, c, False) for p, c, _ in members], f"{di}/RECORD")
         out.append((f"{name}-1.0-py3-none-any.whl", members + [(f"{di}/RECORD", record, 0o100644)]))
-    custom_metadata("folded", b"Summary: start\n" + b" folded continuation line\n" * 80_000)  # 2 MB
+    custom_metadata("folded", b"Summary: start\n" + b" x\n" * 700_000)  # 2 MB in 700,000 folds
     custom_metadata("manyextras", b"".join(b"Provides-Extra: e%d\nRequires-Dist: absent-%d; extra == 'e%d'\n"
                                            % (i, i, i) for i in range(50_000)))
     custom_metadata("longline", b"Summary: " + b"x" * (8 << 20) + b"\n")
