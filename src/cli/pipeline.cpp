@@ -244,6 +244,13 @@ Result<Resolved> Pipeline::resolve_lock() {
     d.file.filename =
         best->name.empty() ? url_basename(best->url.empty() ? best->path : best->url) : best->name;
     if (!best->url.empty()) {
+      // Local files in a lock are `path`s (relative to the lock, as `lavabuild lock` writes
+      // them); a file: URL could point anywhere on this machine.
+      if (starts_with(best->url, "file:"))
+        return make_error(
+            lock_path_ + ": package " + p.name + " names a local file by URL (" + best->url + ")",
+            "a lock gives local files as `path = \"...\"`; lock again with "
+            "`lavabuild lock`");
       d.file.url = best->url;
     } else {
       std::string path =
@@ -253,6 +260,7 @@ Result<Resolved> Pipeline::resolve_lock() {
     d.file.sha256 = best->sha256;
     d.allowed_hashes = {"sha256:" + best->sha256};
     d.expected_size = best->size;
+    d.file.size = best->size;  // the download stops there
     d.origin = lock_path_;
     d.dependencies = p.dependencies;
     r.dists.push_back(std::move(d));

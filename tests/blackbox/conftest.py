@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lbtest import TOOLS, Lavabuild, clean_environ  # noqa: E402
+from lbtest import TOOLS, Lavabuild, clean_environ, missing_prerequisite  # noqa: E402
 
 sys.path.insert(0, str(TOOLS))
 import serve_index  # noqa: E402
@@ -54,7 +54,7 @@ class Corpus:
 @pytest.fixture(scope="session")
 def lavabuild_bin() -> str:
     if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
-        pytest.skip(f"lavabuild binary not found at {BIN} (set LAVABUILD_BIN)")
+        missing_prerequisite(f"lavabuild binary not found at {BIN} (set LAVABUILD_BIN)")
     return BIN
 
 

@@ -26,6 +26,14 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def missing_prerequisite(message: str):
+    """A test that cannot run says so: a skip on a developer's machine, a failure in CI."""
+    import pytest
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"missing prerequisite (a failure in CI): {message}")
+    pytest.skip(message)
+
+
 def clean_environ(base: dict | None = None) -> dict:
     """Environment for child processes: no proxies, nothing reaches beyond 127.0.0.1."""
     env = dict(os.environ if base is None else base)

@@ -29,6 +29,8 @@ CASES = {
     "negative_size": (_sub(r"size = \d+", "size = -1"), ["package 'delta' 0.5", "'size' -1 is negative"]),
     "float_size": (_sub(r"size = \d+", "size = 1.5e30"), ["package 'delta' 0.5", "'size' must be a whole number"]),
     "huge_size": (_sub(r"size = \d+", "size = 99999999999999999999"), ["invalid TOML"]),
+    "file_url": (_sub(r'url = "[^"]+"', 'url = "file:///etc/shadow"'),
+                 ["package delta names a local file by URL", "path ="]),
     "wheel_path_name": (_sub(r'name = "(delta-[^"]+\.whl)"', 'name = "../\\1"'),
                         ["package 'delta' 0.5", "must be a plain file name"]),
 }
@@ -51,3 +53,18 @@ def test_hostile_lock_refused(lb, basic, tmp_path, case):
     assert not env_dir.exists(), "no env may be left behind"
     assert not list(tmp_path.glob("env.tmp*")), "leftovers beside the env"
     lb.run("cache", "verify").ok()
+
+
+def test_lock_file_url_never_reaches_the_store(lb, basic, tmp_path):
+    """A lock pointing at a root-only file: refused, and no blob of that file is kept."""
+    good = tmp_path / "pylock.toml"
+    lb.run("lock", write(tmp_path / "req.txt", "delta==0.5\n"), "-o", good, "-i", basic.index_url).ok()
+    secret = write(tmp_path / "secret.whl", "root-only bytes\n")
+    secret.chmod(0o600)
+    text = re.sub(r'url = "[^"]+"', f'url = "file://{secret}"', good.read_text(), count=1)
+    assert str(secret) in text
+    bad = write(tmp_path / "bad.pylock.toml", text)
+    lb.run("env", bad, "-o", tmp_path / "env").fails(1)
+    import hashlib
+    sha = hashlib.sha256(secret.read_bytes()).hexdigest()
+    assert not list((lb.cache_dir / "blobs").rglob(sha + "*")), "the local file was copied into the store"

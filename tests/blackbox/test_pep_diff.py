@@ -20,10 +20,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lbtest import missing_prerequisite
 
-packaging_version = pytest.importorskip("packaging.version")
-packaging_specifiers = pytest.importorskip("packaging.specifiers")
+# Debian's python3-packaging (tools/debian-packages.txt): its absence fails the run.
 import packaging  # noqa: E402
+import packaging.specifiers as packaging_specifiers  # noqa: E402
+import packaging.version as packaging_version  # noqa: E402
 
 Version = packaging_version.Version
 InvalidVersion = packaging_version.InvalidVersion
@@ -203,7 +205,7 @@ def driver() -> str:
         from conftest import BIN
         path = str(Path(BIN).parent / "lavabuild-pep-driver")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.skip(f"lavabuild-pep-driver not found at {path} (set LAVABUILD_PEP_DRIVER)")
+        missing_prerequisite(f"lavabuild-pep-driver not found at {path} (set LAVABUILD_PEP_DRIVER)")
     return path
 
 
