@@ -8,6 +8,8 @@ import stat
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from lbtest import file_sha, normalize, run, site_packages, write
 
 ALPHA_CLOSURE = {"alpha": "1.0", "beta": "1.0", "delta": "0.5", "gamma": "2.0", "zeta": "3.1"}
@@ -134,3 +136,26 @@ def test_env_locked_checks_requirements(lb, basic, tmp_path, environ):
     r.fails(1)
     assert "eta" in r.stderr or "pylock" in r.stderr, r.describe()
     assert not (tmp_path / "env2").exists()
+
+
+@pytest.mark.parametrize("groups, installed", [("[]", False), ('["dev"]', True)])
+def test_lock_markers_on_dependency_groups_select_packages(lb, basic, tmp_path, environ, groups, installed):
+    """PEP 751: a package marked `"dev" in dependency_groups` is installed only when the
+    lock's default-groups name it; `"x" in extras` is false with no extras requested."""
+    lock = tmp_path / "pylock.toml"
+    lb.run("lock", write(tmp_path / "req.txt", "delta==0.5\nzeta\nMixed_Case.Name\n"), "-o", lock,
+           "--no-index", "-f", basic.files).ok()
+    text = lock.read_text()
+    text = text.replace('name = "zeta"\n', 'name = "zeta"\nmarker = "\'dev\' in dependency_groups"\n', 1)
+    text = text.replace('name = "mixed-case-name"\n',
+                        'name = "mixed-case-name"\nmarker = "\'web\' in extras"\n', 1)
+    text = text.replace('created-by = "lavabuild"\n', f'created-by = "lavabuild"\ndefault-groups = {groups}\n', 1)
+    assert text.count("marker =") == 2, text
+    edited = write(tmp_path / "edited" / "pylock.toml", text)
+    env_dir = tmp_path / "env"
+    rep = lb.env_json(edited, "-o", env_dir)
+    names = {p["name"] for p in rep["packages"]}
+    assert "delta" in names
+    assert ("zeta" in names) == installed, rep["packages"]
+    assert "mixed-case-name" not in names, rep["packages"]
+    lb.run("verify", env_dir).ok()
