@@ -106,10 +106,30 @@ Status check_replaceable(const std::string& dir) {
 }
 
 /// What killed runs left: temp envs beside `final_dir` and temp files in the store, each
-/// removed only when no live process holds it.
+/// removed only when no live process holds it. Call with the target's lock held: when a run
+/// was killed between the two renames of a swap without RENAME_EXCHANGE, the target is
+/// missing and a complete env (one with a stamp) is among the leftovers; it is put back.
 void remove_leftovers(Context& ctx, const std::string& final_dir) {
+  std::vector<std::string> dead;
+  for (const auto& path : fs::temp_siblings_of(final_dir))
+    if (fs::is_abandoned(path)) dead.push_back(path);
+  if (!fs::exists(final_dir)) {
+    const std::string* newest = nullptr;
+    int64_t newest_ns = 0;
+    for (const auto& path : dead) {
+      auto st = fs::stat_path(path + "/.lavabuild/stamp");
+      if (st.is_regular && (!newest || st.mtime_ns > newest_ns)) {
+        newest = &path;
+        newest_ns = st.mtime_ns;
+      }
+    }
+    if (newest && fs::rename_path(*newest, final_dir).ok()) {
+      ctx.out->info("restored " + final_dir + " from an interrupted run");
+      dead.erase(dead.begin() + (newest - dead.data()));
+    }
+  }
   uint64_t entries = 0, bytes = 0;
-  for (const auto& path : fs::temp_siblings_of(final_dir)) {
+  for (const auto& path : dead) {
     uint64_t size = fs::tree_size(path);
     if (fs::remove_if_abandoned(path)) {
       ++entries;
@@ -125,6 +145,20 @@ void remove_leftovers(Context& ctx, const std::string& final_dir) {
                   (unsigned long long)entries, double(bytes) / 1e6);
     ctx.out->info(line);
   }
+}
+
+/// Says so and returns true when the env at `final_dir` was built from these very inputs.
+bool report_if_up_to_date(Context& ctx, const std::string& final_dir,
+                          const std::optional<Stamp>& old, const std::string& stamp,
+                          Clock::time_point start) {
+  if (!old || old->stamp != stamp) return false;
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (ctx.opt.json)
+    print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
+  else
+    ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
+                  " packages)");
+  return true;
 }
 
 /// The lock that serialises runs on one target: a lock file in the store, or in a read-only
@@ -146,36 +180,17 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   const Options& o = ctx.opt;
   std::string final_dir = fs::absolute(o.output);
   std::string stamp = pipe.compute_stamp();
+
+  // One run at a time per target (runs on other targets go on): a second run waits, then
+  // finds the env the first one built. An flock: no cost worth counting on the no-op path.
+  auto target_lock = lock_target(ctx, final_dir);
+  if (!target_lock.ok()) return fail(target_lock.error());
   remove_leftovers(ctx, final_dir);  // two directory reads when there are none
 
   // No-op: same inputs as the env was built from; nothing is resolved or opened.
   std::optional<Stamp> old_stamp = read_stamp(final_dir);
-  if (auto& old = old_stamp; old && old->stamp == stamp) {
-    double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    if (o.json) {
-      print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
-    } else {
-      ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
-                    " packages)");
-    }
-    return 0;
-  }
+  if (report_if_up_to_date(ctx, final_dir, old_stamp, stamp, start)) return 0;
   if (auto st = check_replaceable(final_dir); !st.ok()) return fail(st.error());
-
-  // One run at a time per target (runs on other targets go on): a second run waits, then
-  // finds the env the first one built.
-  auto target_lock = lock_target(ctx, final_dir);
-  if (!target_lock.ok()) return fail(target_lock.error());
-  old_stamp = read_stamp(final_dir);
-  if (auto& old = old_stamp; old && old->stamp == stamp) {
-    double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    if (o.json)
-      print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
-    else
-      ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
-                    " packages)");
-    return 0;
-  }
   if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
 
   ctx.begin_reads();
@@ -386,7 +401,10 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
 }
 
 int cmd_lock(Context& ctx, Pipeline& pipe) {
-  (void)ctx.store->clean_leftovers();  // what killed runs left in the store
+  // What killed runs left in the store, and beside the lock file (its temp files).
+  (void)ctx.store->clean_leftovers();
+  for (const auto& path : fs::temp_siblings_of(fs::absolute(ctx.opt.output)))
+    (void)fs::remove_if_abandoned(path);
   ctx.begin_reads();
   // Re-locking moves nothing without cause: the existing lock's pins are preferences.
   if (auto text = fs::read_file(ctx.opt.output); text.ok()) {

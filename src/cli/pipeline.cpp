@@ -384,6 +384,8 @@ Result<Resolved> Pipeline::resolve_requirements() {
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
                                 int64_t built_ns) {
   for (const auto& f : dist.files) {
+    // Bytecode a wheel shipped is Python's to rewrite or remove (verify ignores it too).
+    if (ends_with(f.path, ".pyc") && f.path.find("__pycache__/") != std::string::npos) continue;
     auto st = fs::stat_path(env_dir + "/" + f.path);
     if (!st.exists) return f.path + " was deleted";
     if (f.mode == env::kModeSymlink) {

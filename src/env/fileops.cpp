@@ -115,7 +115,7 @@ Status place_file(const std::string& src, const std::string& dst, LinkMode mode,
     }
     if (e == ENOENT && ::access(src.c_str(), F_OK) != 0)
       return make_error("stored file " + src + " is missing",
-                        "run `lavabuild cache verify` to repair the store");
+                        "run `lavabuild cache verify --repair` to repair the store");
     if (!link_unsupported(e))
       return make_error("cannot hard-link " + src + " to " + dst + ": " + errno_text(e));
     note_fallback(report, "hard link from " + src + " to " + dst + " failed (" + errno_text(e) +
@@ -124,7 +124,7 @@ Status place_file(const std::string& src, const std::string& dst, LinkMode mode,
   Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0)
     return make_error("cannot open stored file " + src + ": " + errno_text(errno),
-                      "run `lavabuild cache verify` to repair the store");
+                      "run `lavabuild cache verify --repair` to repair the store");
   unsigned perm = executable ? 0755 : 0644;
   Fd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, perm));
   if (out.fd < 0) {

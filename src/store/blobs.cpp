@@ -69,10 +69,26 @@ BlobState Store::blob_state(std::string_view sha, bool executable, int64_t size)
 void Store::remove_damaged_blob(std::string_view sha, bool executable) const {
   if (!is_sha256_hex(sha)) return;
   std::string path = blob_path(sha, executable);
-  if (::unlink(path.c_str()) == 0)
+  // Another process may have replaced the damaged blob by a good one since our stat: move
+  // whatever is there aside first, and put it back if it is in fact intact (any intact
+  // blob of this name has the same content), so a good blob is never lost.
+  std::string aside = fs::temp_sibling(fs::join_path(tmp_dir(), "damaged"));
+  if (::rename(path.c_str(), aside.c_str()) != 0) return;
+  struct stat st;
+  bool intact = ::lstat(aside.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                (st.st_mode & 07777) == blob_mode(executable);
+  if (intact && !(st.st_mtim.tv_sec == kBlobMtime && st.st_mtim.tv_nsec == 0)) {
+    auto actual = sha256_file_hex(aside);
+    intact = actual && *actual == sha;
+  }
+  if (intact) {
+    (void)::link(aside.c_str(), path.c_str());  // EEXIST: yet another good copy arrived
+  } else {
     options_.warn("removed damaged file " + path +
-                  " from the store (it was changed after it "
-                  "was stored); it is fetched or unpacked again");
+                  " from the store (it was changed after it was stored); it is fetched or "
+                  "unpacked again");
+  }
+  ::unlink(aside.c_str());
 }
 
 Result<std::string> Store::put_blob(std::string_view content, bool executable) {
@@ -173,7 +189,7 @@ Result<bool> Store::verify_blob(std::string_view sha, bool executable) const {
   auto info = fs::stat_path(path);
   if (!info.is_regular)
     return make_error("blob missing from the store: " + path,
-                      "remove the index entries that name it: `lavabuild cache gc`");
+                      "`lavabuild cache verify --repair` removes the index entries that name it");
   if ((info.mode & 07777) != blob_mode(executable)) return false;
   LB_ASSIGN(std::string actual, sha256_file_hex(path));
   return actual == sha;

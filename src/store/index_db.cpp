@@ -71,7 +71,8 @@ Result<std::string> decode_value(std::string_view stored, std::string_view key) 
     auto r = zstd_decompress(stored.substr(1));
     if (r) return r;
     return make_error("cache index entry " + quoted(key) + ": " + r.error().message,
-                      "run `lavabuild cache verify`; delete the cache index to rebuild it");
+                      "the cache index is damaged: delete its index/ directory; it is rebuilt as "
+                      "steps run again");
   }
   return make_error("cache index entry " + quoted(key) + ": unknown value encoding",
                     "the cache was written by a newer lavabuild, or is corrupt");

@@ -60,24 +60,36 @@ std::string Store::tmp_dir() const {
   return tmp_->path();
 }
 
+namespace {
+// "<anything>.tmp-<16 hex>": a temp name of fs::temp_sibling.
+bool is_temp_name(std::string_view name) {
+  size_t at = name.rfind(fs::kTempInfix);
+  return at != std::string_view::npos && fs::is_temp_name_of(name, name.substr(0, at));
+}
+}  // namespace
+
 std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run) const {
   uint64_t entries = 0, bytes = 0;
-  std::string root = fs::join_path(dir_, "tmp");
-  auto names = fs::list_dir(root);
-  if (!names) return {0, 0};
   std::string mine;
   {
     std::lock_guard<std::mutex> g(tmp_mutex_);
     if (tmp_) mine = tmp_->path();
   }
-  for (const auto& n : *names) {
-    std::string path = fs::join_path(root, n);
-    if (path == mine) continue;
-    uint64_t size = fs::tree_size(path);
-    bool dead = dry_run ? fs::is_abandoned(path) : fs::remove_if_abandoned(path);
-    if (dead) {
-      ++entries;
-      bytes += size;
+  // Everything in tmp/ is a process's temp dir (or a file from an older lavabuild); journal/,
+  // locks/ and the top directory hold temp files of write_file_atomic.
+  for (const char* sub : {"tmp", "journal", "locks", ""}) {
+    std::string root = sub[0] ? fs::join_path(dir_, sub) : dir_;
+    auto names = fs::list_dir(root);
+    if (!names) continue;
+    for (const auto& n : *names) {
+      std::string path = fs::join_path(root, n);
+      if (path == mine || (sub != std::string_view("tmp") && !is_temp_name(n))) continue;
+      if (!fs::is_abandoned(path)) continue;
+      uint64_t size = fs::tree_size(path);
+      if (dry_run || fs::remove_if_abandoned(path)) {
+        ++entries;
+        bytes += size;
+      }
     }
   }
   return {entries, bytes};

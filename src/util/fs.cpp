@@ -120,17 +120,29 @@ Status write_file_atomic(const std::string& path, std::string_view data, uint32_
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; fd < 0; ++attempt) {
+    if (attempt > 16) return make_error("cannot create a temp file beside " + path);
     tmp = temp_sibling(path);
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && (errno != EEXIST || attempt > 16)) return errno_error("cannot create", tmp);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return errno_error("cannot create", tmp);
+    }
+    // Held while the temp file exists, so that a cleaner tells it from a killed run's (see
+    // remove_if_abandoned); a cleaner that got in first removed it: try another name.
+    struct stat held, now;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &held) != 0 ||
+        ::lstat(tmp.c_str(), &now) != 0 || held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+      ::close(fd);
+      fd = -1;
+    }
   }
-  LB_TRY(fill_new_file(fd, tmp, data, mode));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return errno_error("cannot rename into", path, err);
-  }
-  return {};
+  Status st = write_all(fd, data, tmp);
+  if (st.ok() && ::fchmod(fd, mode) != 0) st = errno_error("cannot chmod", tmp);
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    st = errno_error("cannot rename into", path);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  ::close(fd);
+  return st;
 }
 
 Status create_dirs(const std::string& path, uint32_t mode) {
@@ -395,25 +407,24 @@ Result<OwnedDir> OwnedDir::create(const std::string& base, uint32_t mode) {
 }
 
 namespace {
+// Whether `path`, a temp entry, is abandoned: nobody holds the flock its creator took (on the
+// directory, OwnedDir; on the file, write_file_atomic); removes it then when `remove`.
 bool abandoned_impl(const std::string& path, bool remove) {
   struct stat first;
   if (::lstat(path.c_str(), &first) != 0) return false;
-  if (!S_ISDIR(first.st_mode)) {
-    // Temp files hold no lock; one untouched for this long belongs to no live writer.
-    constexpr time_t kStaleFileSeconds = 600;
-    if (::time(nullptr) - first.st_mtime < kStaleFileSeconds) return false;
-    return !remove || ::unlink(path.c_str()) == 0;
-  }
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (S_ISLNK(first.st_mode)) return !remove || ::unlink(path.c_str()) == 0;  // never ours
+  if (!S_ISDIR(first.st_mode) && !S_ISREG(first.st_mode)) return false;
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(first.st_mode) ? O_DIRECTORY : 0);
+  int fd = ::open(path.c_str(), flags);
   if (fd < 0) return false;
-  bool removed = false;
+  bool dead = false;
   struct stat held, now;
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 &&
       ::lstat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-    removed = !remove || remove_all(path).ok();
+    dead = !remove || remove_all(path).ok();
   }
   ::close(fd);
-  return removed;
+  return dead;
 }
 }  // namespace
 
@@ -438,16 +449,23 @@ uint64_t tree_size(const std::string& path) {
   return total;
 }
 
+bool is_temp_name_of(std::string_view name, std::string_view base_name) {
+  constexpr size_t kHexDigits = 16;  // temp_sibling's random_hex(8)
+  if (name.size() != base_name.size() + kTempInfix.size() + kHexDigits) return false;
+  if (name.substr(0, base_name.size()) != base_name) return false;
+  if (name.substr(base_name.size(), kTempInfix.size()) != kTempInfix) return false;
+  for (char c : name.substr(base_name.size() + kTempInfix.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 std::vector<std::string> temp_siblings_of(const std::string& base) {
   std::vector<std::string> out;
-  std::string dir = dirname(base), prefix = basename(base) + std::string(kTempInfix);
+  std::string dir = dirname(base), base_name = basename(base);
   DIR* d = ::opendir(dir.c_str());
   if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string_view name = e->d_name;
-    if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix)
-      out.push_back(join_path(dir, name));
-  }
+  while (struct dirent* e = ::readdir(d))
+    if (is_temp_name_of(e->d_name, base_name)) out.push_back(join_path(dir, e->d_name));
   ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;

@@ -32,7 +32,8 @@ bool is_dir(const std::string& path);
 
 Result<std::string> read_file(const std::string& path);
 /// Write `data` to `path` via a temp file in the same directory (random name, created with
-/// O_EXCL), fsync-free, then rename over `path`. Never writes through an existing file, so a
+/// O_EXCL and flock'ed until renamed, so only a killed writer's temp file is ever cleaned),
+/// fsync-free, then rename over `path`. Never writes through an existing file, so a
 /// hard link at `path` (a store blob) is replaced, not changed.
 Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode = 0644);
 /// Create a new file (O_CREAT|O_EXCL: fails when anything exists at `path`, symlinks
@@ -98,15 +99,18 @@ class OwnedDir {
   int fd_ = -1;
 };
 
-/// For leftovers of killed runs: if `path`, a directory made by OwnedDir::create, is not
-/// locked by a live process, remove it and return true; a plain temp file (which holds no
-/// lock) only when untouched for 10 minutes. Safe against several cleaners at once.
+/// For leftovers of killed runs: if `path`, a directory made by OwnedDir::create or a temp
+/// file of write_file_atomic, is not locked by a live process (each holds an flock on it while
+/// it lives), remove it and return true. Safe against several cleaners at once.
 bool remove_if_abandoned(const std::string& path);
 /// remove_if_abandoned without removing: would it be removed?
 bool is_abandoned(const std::string& path);
 /// Bytes of the regular files under `path` (or of the file itself).
 uint64_t tree_size(const std::string& path);
-/// Leftover temp entries "<name>.tmp-*" of `base` beside it (siblings in dirname(base)).
+/// True when `name` is exactly "<base_name>.tmp-<16 hex digits>" (a temp_sibling name).
+bool is_temp_name_of(std::string_view name, std::string_view base_name);
+/// Temp entries temp_sibling(base) may have made, beside `base` (exact names only, so a
+/// user's own "<base>.tmp-old" is never taken for one).
 std::vector<std::string> temp_siblings_of(const std::string& base);
 
 /// An advisory exclusive lock (flock) on a file, released on destruction.

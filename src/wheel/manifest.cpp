@@ -54,7 +54,7 @@ std::string serialize_unpacked(const UnpackedWheel& w) {
 }
 
 Result<UnpackedWheel> deserialize_unpacked(std::string_view text) {
-  const char* hint = "the cached unpack manifest is corrupt; run `lavabuild cache verify`";
+  const char* hint = "the cached unpack manifest is corrupt; run `lavabuild cache verify --repair`";
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return make_error("unpack manifest is not JSON", hint);
   if (j.value("format", std::string()) != kFormat)

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from lbtest import PY_WHEELS, REPO, make_venv, pip, site_packages, write
+from lbtest import PY_WHEELS, REPO, make_venv, missing_prerequisite, pip, site_packages, write
 
 SKELETON_BIN = ("python", "activate", "Activate.ps1")
 NO_CONTENT = ("INSTALLER", "direct_url.json")
@@ -139,8 +139,9 @@ def test_basic_corpus_matches_pip(lb, basic, tmp_path, environ, test_python):
     assert_same(pip_env, lb_env, environ)
 
 
-@pytest.mark.skipif(not PY_WHEELS.is_dir(), reason="no /usr/share/python-wheels")
 def test_debian_wheels_match_pip(lb, tmp_path, environ, test_python):
+    if not PY_WHEELS.is_dir():
+        missing_prerequisite(f"no {PY_WHEELS}: apt-get install python3-pip-whl python3-setuptools-whl")
     req = write(tmp_path / "req.txt", "pip\nsetuptools\nwheel\n")
     pip_env, lb_env = install_both(lb, tmp_path, environ, test_python, req, "--no-index", "-f", PY_WHEELS)
     assert_same(pip_env, lb_env, environ)

@@ -95,9 +95,33 @@ def test_temp_names_are_random(lb, basic, tmp_path):
         seen |= {n for n in os.listdir(tmp_path) if n.startswith("env.tmp-")}
     p.communicate()
     assert p.returncode == 0
+    assert seen, "the run's temp env beside the target was never seen"
     for name in seen:
         assert re.fullmatch(r"env\.tmp-[0-9a-f]{16}", name), name
         assert str(p.pid) not in name
+
+
+def test_env_swapped_out_by_a_killed_run_is_restored(lb, basic, tmp_path):
+    """Without RENAME_EXCHANGE a swap is two renames; a kill between them leaves the target
+    missing and the complete env under a temp name: the next run puts it back."""
+    target = tmp_path / "env"
+    build(lb, basic, tmp_path, target)
+    aside = tmp_path / "env.tmp-0123456789abcdef"
+    target.rename(aside)
+    r = build(lb, basic, tmp_path, target)
+    assert "restored" in r.stderr and "up to date" in r.stderr, r.describe()
+    assert not aside.exists()
+    lb.run("verify", target).ok()
+
+
+def test_a_users_own_similar_names_are_never_taken_for_leftovers(lb, basic, tmp_path):
+    target = tmp_path / "env"
+    mine = [tmp_path / "env.tmp-old", tmp_path / "env.tmp-0123456789ABCDEF"]
+    for d in mine:
+        make_dead_dir(d)
+    build(lb, basic, tmp_path, target)
+    build(lb, basic, tmp_path, target, REQS + "Mixed_Case.Name\n", name="more.txt")
+    assert all(d.exists() for d in mine)
 
 
 # ------------------------------------------------------------------ tampering

@@ -152,9 +152,24 @@ TEST_CASE("owned temp dirs: a live owner's dir is kept, a dead owner's is remove
   std::string moved = dir + "/final";
   REQUIRE(fs::rename_path(live->path(), moved).ok());
   CHECK_FALSE(fs::remove_if_abandoned(moved));
-  // A fresh plain temp file is left alone (it holds no lock; only stale ones go).
-  REQUIRE(fs::write_file(base + ".tmp-0123456789abcdef", "partial").ok());
-  CHECK_FALSE(fs::remove_if_abandoned(base + ".tmp-0123456789abcdef"));
+  // A temp file nobody holds (its writer was killed) goes; one a writer holds stays.
+  std::string orphan = base + ".tmp-0123456789abcdef";
+  REQUIRE(fs::write_file(orphan, "partial").ok());
+  std::string held = base + ".tmp-fedcba9876543210";
+  REQUIRE(fs::write_file(held, "being written").ok());
+  auto writer = fs::FileLock::acquire(held);
+  REQUIRE(writer.ok());
+  CHECK(fs::temp_siblings_of(base).size() == 2);  // the live dir was renamed, the dead one removed
+  CHECK(fs::remove_if_abandoned(orphan));
+  CHECK_FALSE(fs::remove_if_abandoned(held));
+  CHECK(fs::exists(held));
+  // Only exact temp names are taken for temp entries: a user's "env.tmp-old" is not.
+  REQUIRE(fs::create_dirs(base + ".tmp-old").ok());
+  CHECK(fs::is_temp_name_of("env.tmp-0123456789abcdef", "env"));
+  CHECK_FALSE(fs::is_temp_name_of("env.tmp-old", "env"));
+  CHECK_FALSE(fs::is_temp_name_of("env.tmp-0123456789ABCDEF", "env"));
+  CHECK_FALSE(fs::is_temp_name_of("env2.tmp-0123456789abcdef", "env"));
+  for (const auto& p : fs::temp_siblings_of(base)) CHECK(p != base + ".tmp-old");
   REQUIRE(fs::remove_all(dir).ok());
 }
 
@@ -168,12 +183,11 @@ TEST_CASE("acquire_or_wait says when it waits") {
   }
   auto holder = fs::FileLock::acquire(path);
   REQUIRE(holder.ok());
-  std::thread release([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The holder lets go only once the waiter has said it waits: no timing involved.
+  auto second = fs::FileLock::acquire_or_wait(path, [&] {
+    ++waited;
     *holder = fs::FileLock();
   });
-  auto second = fs::FileLock::acquire_or_wait(path, [&] { ++waited; });
-  release.join();
   REQUIRE(second.ok());
   CHECK(second->held());
   CHECK(waited == 1);
