@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 
 #include "util/strings.hpp"
 
@@ -148,8 +149,8 @@ struct Scanner {
 };
 }  // namespace
 
-std::vector<HtmlTag> scan_tags(std::string_view html, const std::vector<std::string>& wanted) {
-  std::vector<HtmlTag> tags;
+void scan_tags(std::string_view html, const std::vector<std::string>& wanted,
+               const std::function<bool(HtmlTag&)>& on_tag) {
   Scanner sc{html};
   while (true) {
     sc.i = html.find('<', sc.i);
@@ -172,9 +173,16 @@ std::vector<HtmlTag> scan_tags(std::string_view html, const std::vector<std::str
         end += 2;
       sc.i = end == std::string_view::npos ? html.size() : end;
     }
-    if (std::find(wanted.begin(), wanted.end(), tag.name) != wanted.end())
-      tags.push_back(std::move(tag));
+    if (std::find(wanted.begin(), wanted.end(), tag.name) != wanted.end() && !on_tag(tag)) return;
   }
+}
+
+std::vector<HtmlTag> scan_tags(std::string_view html, const std::vector<std::string>& wanted) {
+  std::vector<HtmlTag> tags;
+  scan_tags(html, wanted, [&tags](HtmlTag& tag) {
+    tags.push_back(std::move(tag));
+    return true;
+  });
   return tags;
 }
 

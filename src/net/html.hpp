@@ -1,6 +1,7 @@
 // Just enough HTML for PEP 503 pages: start tags with their attributes, and entities.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,8 +17,13 @@ struct HtmlTag {
   const std::string* attr(std::string_view name) const;
 };
 
-/// The start tags named in `wanted` (lowercase), in document order. Comments, doctype and the
-/// contents of <script>/<style> are skipped. Never fails: malformed markup is skipped.
+/// Calls `on_tag` with each start tag named in `wanted` (lowercase), in document order, until it
+/// returns false; only one tag is held at a time, so a caller that stops at a limit bounds the
+/// memory. Comments, doctype and the contents of <script>/<style> are skipped. Never fails:
+/// malformed markup is skipped.
+void scan_tags(std::string_view html, const std::vector<std::string>& wanted,
+               const std::function<bool(HtmlTag&)>& on_tag);
+/// Every such tag at once (for small documents: memory grows with the tags).
 std::vector<HtmlTag> scan_tags(std::string_view html, const std::vector<std::string>& wanted);
 /// Decode character references: named (&amp; &lt; &gt; &quot; &apos; &nbsp;), decimal and hex.
 /// Unknown or malformed references are kept as written.

@@ -36,6 +36,9 @@ struct IndexFile {
 /// Links longer than this are skipped (and a longer <base href> ignored): resolving every
 /// link against a huge base would make a page cost quadratic time and memory.
 inline constexpr size_t kMaxUrlLength = 64 * 1024;
+/// JSON pages nested deeper than this are refused (PEP 691 needs 4 levels): memory for the
+/// nesting stays fixed however the page is built.
+inline constexpr size_t kMaxJsonDepth = 64;
 /// The default of IndexConfig::max_page_files (LAVABUILD_MAX_PAGE_FILES).
 inline constexpr size_t kDefaultMaxPageFiles = 100000;
 

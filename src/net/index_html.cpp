@@ -36,23 +36,28 @@ Result<std::vector<IndexFile>> parse_simple_html(std::string_view html, const st
                                                  size_t max_files) {
   std::vector<IndexFile> files;
   std::string base = base_url;
-  bool saw_base = false;
-  for (const HtmlTag& tag : scan_tags(html, {"a", "base"})) {
+  bool saw_base = false, too_many = false;
+  // One tag at a time, stopping at the file limit: a page of millions of tiny links costs the
+  // files kept, not every tag of the page.
+  scan_tags(html, {"a", "base"}, [&](HtmlTag& tag) {
     if (tag.name == "base") {
       const std::string* href = tag.attr("href");
       if (href && !saw_base && href->size() <= kMaxUrlLength)
         base = resolve_url(base_url, trim(*href));
       saw_base = saw_base || href;
-      continue;
+      return true;
     }
     const std::string* href = tag.attr("href");
-    if (!href || trim(*href).empty() || href->size() > kMaxUrlLength) continue;
-    if (max_files && files.size() >= max_files) return too_many_files(base_url, max_files);
+    if (!href || trim(*href).empty() || href->size() > kMaxUrlLength) return true;
+    if (max_files && files.size() >= max_files) {
+      too_many = true;
+      return false;
+    }
     std::string url = resolve_url(base, trim(*href));
     IndexFile f;
     f.url = strip_fragment(url);
     f.filename = url_filename(f.url);
-    if (f.filename.empty()) continue;
+    if (f.filename.empty()) return true;
     f.sha256 = sha256_from_pairs(url_fragment(url));
     if (const std::string* rp = tag.attr("data-requires-python")) f.requires_python = *rp;
     if (const std::string* y = tag.attr("data-yanked")) {
@@ -67,7 +72,9 @@ Result<std::vector<IndexFile>> parse_simple_html(std::string_view html, const st
     }
     f.origin = base_url;
     files.push_back(std::move(f));
-  }
+    return true;
+  });
+  if (too_many) return too_many_files(base_url, max_files);
   return files;
 }
 

@@ -406,6 +406,30 @@ TEST_CASE("index pages: limits on files, URL length, attributes; linear on hosti
   CHECK(parse_simple_json(json, "https://i.invalid/simple/p/", 50)->size() == 50);
   CHECK_FALSE(parse_simple_json(json, "https://i.invalid/simple/p/", 10).ok());
 
+  // Nesting is capped at kMaxJsonDepth (64) levels: a page of `[[[[...` used to cost a
+  // 40-byte frame per byte. 64 levels (the top object and 63 arrays) are fine, 65 are not.
+  auto nested = [](size_t arrays) {
+    return "{\"files\":[],\"x\":" + std::string(arrays, '[') + std::string(arrays, ']') + "}";
+  };
+  CHECK(parse_simple_json(nested(kMaxJsonDepth - 1), "https://i.invalid/simple/p/").ok());
+  auto deep = parse_simple_json(nested(kMaxJsonDepth), "https://i.invalid/simple/p/");
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.error().message.find("https://i.invalid/simple/p/") != std::string::npos);
+  CHECK(deep.error().message.find("nested deeper than 64 levels") != std::string::npos);
+  auto very_deep = parse_simple_json("{\"x\":" + std::string(1 << 20, '['), "u");
+  REQUIRE_FALSE(very_deep.ok());
+  CHECK(very_deep.error().message.find("nested deeper") != std::string::npos);
+
+  // HTML: the scanner stops at the file limit; tags after it are never built.
+  std::string tiny;
+  for (int i = 0; i < 1000; ++i) tiny += "<a href=x>";
+  size_t seen = 0;
+  scan_tags(tiny, {"a"}, [&seen](HtmlTag&) { return ++seen < 10; });
+  CHECK(seen == 10);
+  auto tiny_files = parse_simple_html(tiny, "https://i.invalid/simple/p/", 100);
+  REQUIRE_FALSE(tiny_files.ok());
+  CHECK(tiny_files.error().message.find("lists more than 100 files") != std::string::npos);
+
   // A huge <base href> is ignored and huge links are skipped (each would be copied per link).
   std::string huge(kMaxUrlLength + 1, 'a');
   std::string page = "<base href=\"https://evil.invalid/" + huge + "/\">" +
