@@ -109,7 +109,8 @@ Status check_replaceable(const std::string& dir) {
 /// removed only when no live process holds it. Call with the target's lock held: when a run
 /// was killed between the two renames of a swap without RENAME_EXCHANGE, the target is
 /// missing and a complete env (one with a stamp) is among the leftovers; it is put back.
-void remove_leftovers(Context& ctx, const std::string& final_dir) {
+/// `tmp_only`: of the store, look at tmp/ alone (the no-op path).
+void remove_leftovers(Context& ctx, const std::string& final_dir, bool tmp_only) {
   std::vector<std::string> dead;
   for (const auto& path : fs::temp_siblings_of(final_dir))
     if (fs::is_abandoned(path)) dead.push_back(path);
@@ -136,7 +137,7 @@ void remove_leftovers(Context& ctx, const std::string& final_dir) {
       bytes += size;
     }
   }
-  auto [store_entries, store_bytes] = ctx.store->clean_leftovers();
+  auto [store_entries, store_bytes] = ctx.store->clean_leftovers(false, tmp_only);
   entries += store_entries;
   bytes += store_bytes;
   if (entries > 0) {
@@ -185,11 +186,12 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   // finds the env the first one built. An flock: no cost worth counting on the no-op path.
   auto target_lock = lock_target(ctx, final_dir);
   if (!target_lock.ok()) return fail(target_lock.error());
-  remove_leftovers(ctx, final_dir);  // two directory reads when there are none
+  remove_leftovers(ctx, final_dir, /*tmp_only=*/true);  // two small directory reads
 
   // No-op: same inputs as the env was built from; nothing is resolved or opened.
   std::optional<Stamp> old_stamp = read_stamp(final_dir);
   if (report_if_up_to_date(ctx, final_dir, old_stamp, stamp, start)) return 0;
+  (void)ctx.store->clean_leftovers();  // and journal/, locks/ when there is work to do
   if (auto st = check_replaceable(final_dir); !st.ok()) return fail(st.error());
   if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
 

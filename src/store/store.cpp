@@ -68,7 +68,7 @@ bool is_temp_name(std::string_view name) {
 }
 }  // namespace
 
-std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run) const {
+std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run, bool tmp_only) const {
   uint64_t entries = 0, bytes = 0;
   std::string mine;
   {
@@ -78,6 +78,7 @@ std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run) const {
   // Everything in tmp/ is a process's temp dir (or a file from an older lavabuild); journal/,
   // locks/ and the top directory hold temp files of write_file_atomic.
   for (const char* sub : {"tmp", "journal", "locks", ""}) {
+    if (tmp_only && sub != std::string_view("tmp")) break;
     std::string root = sub[0] ? fs::join_path(dir_, sub) : dir_;
     auto names = fs::list_dir(root);
     if (!names) continue;

@@ -159,7 +159,9 @@ class Store {
   std::string tmp_dir() const;
   /// Remove what dead runs left in tmp/ (directories no live process holds; loose files
   /// untouched for 10 minutes); with `dry_run`, only count them. Returns entries and bytes.
-  std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run = false) const;
+  /// `tmp_only`: look in tmp/ alone (cheap enough for every run; journal/ and locks/ can hold
+  /// thousands of entries).
+  std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run = false, bool tmp_only = false) const;
   /// Path of a named lock file under <cache_dir>/locks/ (created on demand).
   std::string lock_path(std::string_view name) const;
   /// The cache directory (absolute).
