@@ -15,7 +15,7 @@
 //                                lives, so what a killed run left is told apart and removed
 //                                (Store::clean_leftovers). Same filesystem as blobs/.
 //     locks/                     flock files: env-<sha256(env path)[:32]> serialises runs on
-//                                one env; others (per-URL downloads) named by their owners
+//                                one env; url-* serialise downloads (net/url_lock.hpp)
 //     index/                     RocksDB: the key-value index
 //     index.lock                 flock on every open of index/ across processes: shared for
 //                                read-only opens, exclusive for writing ones
