@@ -78,7 +78,7 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
       if (fresh) out.push_back(Candidate{*v, true, {}});
       auto it = out.begin() + std::ptrdiff_t(at->second);
       if (!f.yanked) it->yanked = false;
-      it->files.emplace_back(*rank, f);
+      it->files.emplace_back(*rank, std::move(f));  // handed over by project_files
     }
     for (auto& c : out)
       std::stable_sort(c.files.begin(), c.files.end(),

@@ -10,7 +10,7 @@ namespace lb::net {
 
 Result<Response> download_file(HttpClient& http, const std::string& url,
                                const std::string& dest_path, const std::string& expected_sha256,
-                               uint64_t max_bytes, const std::string& limit_hint) {
+                               std::optional<uint64_t> max_bytes, const std::string& limit_hint) {
   std::string shown = redact_url(url);
   std::string tmp = fs::temp_sibling(dest_path);
   Request req;

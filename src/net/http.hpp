@@ -33,9 +33,9 @@ struct Request {
   /// (0: no limit). The Response then holds the first max_body bytes and `truncated`.
   uint64_t max_body = 0;
   /// A hard limit on the body (after Content-Encoding is decoded), and on the bytes on the
-  /// wire: a longer body is an error (nothing is kept). 0: no limit. `limit_hint` says where
-  /// the limit comes from and how to raise it, for the message.
-  uint64_t limit_bytes = 0;
+  /// wire: a longer body is an error (nothing is kept). Unset: no limit; 0 allows an empty
+  /// body only. `limit_hint` says where the limit comes from and how to raise it.
+  std::optional<uint64_t> limit_bytes;
   std::string limit_hint;
   /// Accept gzip/deflate/br Content-Encoding (pages only: a body kept in memory).
   bool compressed = true;
@@ -78,7 +78,7 @@ struct ClientOptions {
 /// What a server may make lavabuild do, with the LAVABUILD_* variable that changes each one.
 struct Limits {
   static constexpr uint64_t kMiB = uint64_t(1) << 20;
-  uint64_t max_page_bytes = 64 * kMiB;        // LAVABUILD_MAX_PAGE_SIZE
+  uint64_t max_page_bytes = 32 * kMiB;        // LAVABUILD_MAX_PAGE_SIZE (see docs/LIMITS.md)
   uint64_t max_page_files = 100000;           // LAVABUILD_MAX_PAGE_FILES
   uint64_t max_download_bytes = 8192 * kMiB;  // LAVABUILD_MAX_DOWNLOAD_SIZE
   long timeout_s = 30;                        // LAVABUILD_HTTP_TIMEOUT (--timeout)

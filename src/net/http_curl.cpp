@@ -84,6 +84,14 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     std::string value(trim(line.substr(colon + 1)));
     auto [it, fresh] = t->resp.headers.emplace(name, value);
     if (!fresh) it->second += ", " + value;
+    // An in-memory body grows by doubling, which briefly holds 1.5x its size: take the
+    // announced length at once (never more than the limit, or 16 MiB without one).
+    if (name == "content-length" && t->req->dest_path.empty() && is_success(t->status_line)) {
+      uint64_t want = std::strtoull(value.c_str(), nullptr, 10);
+      uint64_t cap = t->req->limit_bytes.value_or(uint64_t(16) << 20);
+      if (t->req->max_body) cap = std::min(cap, t->req->max_body);
+      if (want <= cap) t->resp.body.reserve(size_t(want));
+    }
   }
   return line.size();
 }
@@ -91,7 +99,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
-  if (uint64_t limit = t->req->limit_bytes; limit && t->resp.bytes + len > limit) {
+  if (const auto& limit = t->req->limit_bytes; limit && t->resp.bytes + len > *limit) {
     t->over_limit = true;  // an endless body or a decompression bomb: stop, keep nothing
     return 0;
   }
@@ -132,7 +140,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 // Bytes on the wire (before Content-Encoding is decoded) count against the limit too.
 int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  if (uint64_t limit = t->req->limit_bytes; limit && dlnow > 0 && uint64_t(dlnow) > limit) {
+  if (const auto& limit = t->req->limit_bytes; limit && dlnow > 0 && uint64_t(dlnow) > *limit) {
     t->over_limit = true;
     return 1;
   }
@@ -253,7 +261,9 @@ class CurlClient final : public HttpClient {
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(std::max<int64_t>(ms, 1)));
     }
     if (r.limit_bytes) {
-      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(r.limit_bytes));
+      // curl takes 0 for "no limit": a limit of 0 bytes is enforced by on_body/on_progress.
+      if (*r.limit_bytes)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(*r.limit_bytes));
       curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
       curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &on_progress);
       curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
@@ -338,10 +348,10 @@ class CurlClient final : public HttpClient {
     }
     if (t.over_limit) {
       t.discard_output();
-      t.result = make_error("the response from " + redact_url(t.req->url) +
-                                " is larger than the limit of " +
-                                std::to_string(t.req->limit_bytes) + " bytes; nothing was kept",
-                            t.req->limit_hint.empty() ? "check the URL" : t.req->limit_hint);
+      t.result = make_error(
+          "the response from " + redact_url(t.req->url) + " is larger than the limit of " +
+              std::to_string(t.req->limit_bytes.value_or(0)) + " bytes; nothing was kept",
+          t.req->limit_hint.empty() ? "check the URL" : t.req->limit_hint);
     } else if (timed_out) {
       t.discard_output();
       std::string what =

@@ -11,10 +11,14 @@
 #include "net/url_lock.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/strings.hpp"
 
 namespace lb::net {
 namespace {
+
+// The note a page fetch leaves for the next holder of its URL lock (url_lock.hpp).
+constexpr std::string_view kPageNote = "lavabuild-page-note 1\n";
 
 constexpr const char* kAccept =
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
@@ -136,18 +140,25 @@ struct IndexClient::Impl {
     return files;
   }
 
-  // A page another process fetched while this one ran (see url_lock.hpp), if any.
-  std::optional<CachedPage> fresh_note(const UrlLock& lock) const {
+  // A page another process fetched while this one ran (see url_lock.hpp): its note names the
+  // body's sha256, and the page is taken from the cache when the cache holds that body. The
+  // fetching process writes its cache entries when its run ends, so the page may not be there
+  // yet: then nullopt, and this process fetches the page itself.
+  std::optional<Result<std::vector<IndexFile>>> from_note(PageJob& job, const UrlLock& lock) {
     auto text = lock.note(kStartNs);
-    if (!text) return std::nullopt;
-    auto page = parse_cached_page(*text);
-    return page;
+    if (!text || !cache || !starts_with(*text, kPageNote)) return std::nullopt;
+    std::string sha(trim(std::string_view(*text).substr(kPageNote.size())));
+    auto page = cache->get(job.url);
+    if (!page || sha.size() != 64 || sha256_hex(page->body) != sha) return std::nullopt;
+    job.cached = std::move(page);
+    return parse_remote(job.cached->body, job.cached->content_type,
+                        job.cached->url.empty() ? job.url : job.cached->url);
   }
 
-  Result<std::vector<IndexFile>> from_note(PageJob& job, CachedPage page) {
-    if (cache) cache->put(job.url, page);
-    std::string base = page.url.empty() ? job.url : page.url;
-    return parse_remote(page.body, page.content_type, base);
+  // What the next holder of the URL's lock needs: which body this process got (the body itself
+  // is in the cache, under page/<url>).
+  static void note_page(const UrlLock* lock, const CachedPage& page) {
+    if (lock) lock->set_note(std::string(kPageNote) + sha256_hex(page.body) + "\n");
   }
 
   Result<std::vector<IndexFile>> answer(PageJob& job, Result<Response> got,
@@ -164,7 +175,7 @@ struct IndexClient::Impl {
     if (r.status == 304 && job.cached) {
       job.cached->fetched_unix = unix_now();
       if (cache) cache->put(job.url, *job.cached);
-      if (lock) lock->set_note(serialize_cached_page(*job.cached));
+      note_page(lock, *job.cached);
       return parse_remote(job.cached->body, job.cached->content_type,
                           job.cached->url.empty() ? job.url : job.cached->url);
     }
@@ -188,11 +199,13 @@ struct IndexClient::Impl {
     CachedPage page{std::move(r.body), header("content-type"),
                     header("etag"),    header("last-modified"),
                     unix_now(),        base};
-    if (!starts_with(job.url, "file:")) {
+    // Parsed before it is cached: a page refused by a limit is not kept.
+    auto files = parse_remote(page.body, page.content_type, base);
+    if (files.ok() && !starts_with(job.url, "file:")) {
       if (cache) cache->put(job.url, page);
-      if (lock) lock->set_note(serialize_cached_page(page));
+      note_page(lock, page);
     }
-    return parse_remote(page.body, page.content_type, base);
+    return files;
   }
 
   // Fetch the jobs that need the network in parallel and answer every job.
@@ -210,8 +223,8 @@ struct IndexClient::Impl {
         contended.push_back(i);
         continue;
       }
-      if (auto page = fresh_note(lock)) {
-        jobs[i].done = from_note(jobs[i], std::move(*page));
+      if (auto done = from_note(jobs[i], lock)) {
+        jobs[i].done = std::move(*done);
         continue;
       }
       reqs.push_back(request(jobs[i]));
@@ -224,8 +237,8 @@ struct IndexClient::Impl {
     locks.clear();
     for (size_t i : contended) {  // one at a time: no process waits while holding a lock
       UrlLock lock = UrlLock::lock(cfg.lock_dir, jobs[i].url);
-      if (auto page = fresh_note(lock)) {
-        jobs[i].done = from_note(jobs[i], std::move(*page));
+      if (auto done = from_note(jobs[i], lock)) {
+        jobs[i].done = std::move(*done);
         continue;
       }
       jobs[i].done = answer(jobs[i], http.fetch(request(jobs[i])), &lock);
@@ -271,8 +284,10 @@ struct IndexClient::Impl {
     return *find_links;
   }
 
-  // Load every name's files (all pages in parallel), memoising the successes.
-  Status load(const std::vector<std::string>& names) {
+  // Load every name's files (all pages in parallel), memoising the successes (in `out`
+  // instead of the memo when given).
+  Status load(const std::vector<std::string>& names,
+              std::map<std::string, std::vector<IndexFile>>* out = nullptr) {
     std::vector<std::string> pending;
     {
       std::lock_guard lock(mu);
@@ -313,7 +328,7 @@ struct IndexClient::Impl {
     for (auto& [name, files] : found) {
       for (const IndexFile& f : links)
         if (filename_matches_project(f.filename, name)) files.push_back(f);
-      memo.emplace(name, std::move(files));
+      (out ? *out : memo).emplace(name, std::move(files));
     }
     if (first_error) return *first_error;
     return {};
@@ -326,14 +341,23 @@ IndexClient::~IndexClient() = default;
 
 Result<std::vector<IndexFile>> IndexClient::project_files(const std::string& name) {
   std::string n = pep::normalize_name(name);
-  {
-    std::lock_guard lock(impl_->mu);
-    if (auto it = impl_->memo.find(n); it != impl_->memo.end()) return it->second;
+  // The files are handed over, not copied: a page of 100,000 long links is held once.
+  while (true) {
+    {
+      std::lock_guard lock(impl_->mu);
+      if (auto it = impl_->memo.find(n); it != impl_->memo.end()) {
+        std::vector<IndexFile> files = std::move(it->second);
+        impl_->memo.erase(it);
+        return files;
+      }
+      if (auto it = impl_->failed.find(n); it != impl_->failed.end()) return it->second;
+    }
+    std::map<std::string, std::vector<IndexFile>> loaded;
+    LB_TRY(impl_->load({n}, &loaded));
+    if (auto it = loaded.find(n); it != loaded.end()) return std::move(it->second);
+    // Not loaded: another thread's prefetch had it in the memo (take it from there), or
+    // took it meanwhile (then this thread loads it again).
   }
-  LB_TRY(impl_->load({n}));
-  std::lock_guard lock(impl_->mu);
-  if (auto it = impl_->failed.find(n); it != impl_->failed.end()) return it->second;
-  return impl_->memo.at(n);
 }
 
 Status IndexClient::prefetch(const std::vector<std::string>& names) {

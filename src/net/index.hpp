@@ -102,6 +102,8 @@ class IndexClient {
   /// All files for a project. Requests `<index>/<normalized>/` preferring PEP 691 JSON,
   /// revalidates cached pages (304 keeps the cached body); offline uses the cache only.
   /// A 404 from an index means no files there; 5xx or an unreachable index is an error.
+  /// The files are handed over to the caller, not kept (a page may list 100,000 files): a
+  /// caller keeps what it needs; asking again for the same project loads its pages again.
   Result<std::vector<IndexFile>> project_files(const std::string& name);
   /// Fetch several projects' pages in parallel into the memo used by project_files.
   Status prefetch(const std::vector<std::string>& names);
@@ -113,9 +115,11 @@ class IndexClient {
 
 /// Download `url` to `dest_path` (temp file + rename). When `expected_sha256` is non-empty the
 /// content must match it; on mismatch the error shows both hashes and nothing is kept. A body
-/// over `max_bytes` (0: no limit) stops the transfer with an error naming `limit_hint`.
+/// over `max_bytes` (unset: no limit; 0: only an empty body) stops the transfer with an error
+/// naming `limit_hint`.
 Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
-                               const std::string& expected_sha256, uint64_t max_bytes = 0,
+                               const std::string& expected_sha256,
+                               std::optional<uint64_t> max_bytes = std::nullopt,
                                const std::string& limit_hint = "");
 /// Files whose URL a page at `page_url` may name: a page served over HTTP(S) may not point at
 /// local files (file: URLs); those are dropped, and `dropped` counts them.

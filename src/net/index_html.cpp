@@ -58,6 +58,7 @@ Result<std::vector<IndexFile>> parse_simple_html(std::string_view html, const st
     f.url = strip_fragment(url);
     f.filename = url_filename(f.url);
     if (f.filename.empty()) return true;
+    f.filename.shrink_to_fit();  // decoded a byte at a time: its capacity may be twice its size
     f.sha256 = sha256_from_pairs(url_fragment(url));
     if (const std::string* rp = tag.attr("data-requires-python")) f.requires_python = *rp;
     if (const std::string* y = tag.attr("data-yanked")) {

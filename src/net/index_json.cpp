@@ -174,6 +174,9 @@ class Reader : public nlohmann::json_sax<json> {
     cur_.has_metadata = m.available;
     cur_.metadata_sha256 = m.sha256;
     cur_.origin = base_;
+    // Strings taken from the parser's buffer may have twice the capacity they need.
+    for (std::string* s : {&cur_.filename, &cur_.requires_python, &cur_.yanked_reason})
+      s->shrink_to_fit();
     files.push_back(std::move(cur_));
     return true;
   }

@@ -3,8 +3,11 @@
 // Persistent format (owned here), in the lock directory (<cache>/locks):
 //   url-<sha256 of the URL>        an empty file; flock(LOCK_EX) while a process fetches it
 //   url-<sha256 of the URL>.done   what the last fetch produced, written (temp + rename) while
-//                                  the lock is held: a blob's sha256 for a download, a
-//                                  serialized CachedPage (index.hpp) for an index page.
+//                                  the lock is held: a blob's sha256 for a download; for an
+//                                  index page "lavabuild-page-note 1\n<sha256 of the body>\n"
+//                                  (the page itself goes to the index under page/<url> when the
+//                                  fetching run ends; a waiter that does not find that body
+//                                  there fetches the page itself). A few bytes either way.
 // flock works across PID namespaces (it locks the open file, not a pid), so processes in
 // different containers on one cache wait for each other too.
 #pragma once

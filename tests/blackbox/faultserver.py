@@ -14,6 +14,12 @@ Every mode serves a PEP 503 index under /<mode>/simple/<project>/ and files unde
   huge       the page lists `huge_versions` versions of the project (links that 404)
   filelinks  the page's links are file:// URLs (the wheel on local disk, /etc/shadow)
   badhash    the page's #sha256= does not match the wheel's bytes
+  jsonsize0  a PEP 691 JSON page declaring `"size": 0` for the wheel (no hash); the wheel's
+             body is endless, as in `endless`
+  jsondeep   a PEP 691 JSON page whose extra key nests `[` `page_mib` MiB deep
+  tinylinks  an HTML page of `page_mib` MiB of `<a href=x>` (millions of tiny links)
+  widelinks  an HTML page of `wide_files` links filling `page_mib` MiB, each a compatible wheel
+             of the project with a long URL: the most a page within the default limits holds
 
 Every loop that sends or waits is bounded (and stops when the server stops), so a client
 that never gives up cannot keep a test running; the server stops at the end of the `with`.
@@ -21,6 +27,7 @@ that never gives up cannot keep a test running; the server stops at the end of t
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -38,13 +45,15 @@ class _Server(ThreadingHTTPServer):
 
 class FaultServer:
     def __init__(self, wheel: Path, trickle_s: float = 0.5, bomb_mib: int = 512,
-                 huge_versions: int = 100_000, endless_mib: int = 4096):
+                 huge_versions: int = 100_000, endless_mib: int = 4096, page_mib: int = 31,
+                 wide_files: int = 100_000):
         self.wheel = Path(wheel)
         self.wheel_bytes = self.wheel.read_bytes()
         self.wheel_sha = hashlib.sha256(self.wheel_bytes).hexdigest()
         self.project = self.wheel.name.split("-")[0].replace("_", "-").lower()
         self.trickle_s, self.bomb_mib = trickle_s, bomb_mib
         self.huge_versions, self.endless_mib = huge_versions, endless_mib
+        self.page_mib, self.wide_files = page_mib, wide_files
         self.stopping = threading.Event()
         self.requests: list = []  # (method, path) in arrival order
         self._lock = threading.Lock()
@@ -71,6 +80,23 @@ class FaultServer:
     def page(self, mode: str) -> bytes:
         name = self.wheel.name
         files = self.url(f"/{mode}/files/")
+        if mode == "jsonsize0":
+            return json.dumps({"meta": {"api-version": "1.0"}, "name": self.project,
+                               "files": [{"filename": name, "url": files + name, "hashes": {},
+                                          "size": 0}]}).encode()
+        if mode == "jsondeep":
+            head = '{"meta":{"api-version":"1.0"},"files":[],"x":'.encode()
+            return head + b"[" * (self.page_mib << 20)
+        if mode == "tinylinks":
+            return b"<a href=x>" * ((self.page_mib << 20) // 10)
+        if mode == "widelinks":  # long wheel names: the URL and the file name are both kept
+            budget = (self.page_mib << 20) // self.wide_files - len('<a href="">\n')
+            links = []
+            for i in range(self.wide_files):
+                fn = f"{self.project}-0.{i}-py3-none-any.whl"
+                pad = "p" * max(1, budget - len(files) - len(fn) - 1)
+                links.append(f'<a href="{files}{pad}/{fn}">\n')  # a long URL, as on real indexes
+            return "".join(links).encode()
         if mode == "endless":
             links = [f'<a href="{files}{name}">{name}</a>']
         elif mode == "badhash":
@@ -174,11 +200,13 @@ class FaultServer:
                 return
             if mode == "bomb":
                 return self._send(h, 200, self.bomb(), extra=[("Content-Encoding", "gzip")])
+            if mode in ("jsonsize0", "jsondeep"):
+                return self._send(h, 200, body, "application/vnd.pypi.simple.v1+json")
             return self._send(h, 200, body)
         if kind == "files":
             if parts[2] != self.wheel.name:
                 return self._send(h, 404, b"no such file\n", "text/plain")
-            if mode == "endless":
+            if mode in ("endless", "jsonsize0"):
                 h.send_response(200)
                 h.send_header("Content-Type", "application/octet-stream")
                 h.end_headers()  # no length: the body ends when the connection does
