@@ -36,11 +36,13 @@ std::string Fetcher::lock_dir() const {
 }
 
 std::pair<uint64_t, std::string> Fetcher::download_limit(const net::IndexFile& file) const {
-  if (file.size)
+  // A declared size only lowers the cap: `size = 0` allows 0 bytes (it never means "no
+  // limit"), and a size above LAVABUILD_MAX_DOWNLOAD_SIZE does not raise it.
+  uint64_t max = ctx_.limits.max_download_bytes;
+  if (file.size && *file.size <= max)
     return {*file.size, "the index (or lock) says " + file.filename + " has " +
                             std::to_string(*file.size) +
                             " bytes; the server sent more: check the index"};
-  uint64_t max = ctx_.limits.max_download_bytes;
   return {max,
           "a file this large is not expected: check the URL, or set "
           "LAVABUILD_MAX_DOWNLOAD_SIZE (now " +

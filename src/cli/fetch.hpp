@@ -37,7 +37,8 @@ class Fetcher {
   Result<std::string> fetch_uncached(const net::IndexFile& file);
   /// <cache>/locks: per-URL download locks (net/url_lock.hpp).
   std::string lock_dir() const;
-  /// The most bytes a download of `file` may have, and the hint shown when it has more.
+  /// The most bytes a download of `file` may have (its declared size, at most
+  /// LAVABUILD_MAX_DOWNLOAD_SIZE), and the hint shown when it has more.
   std::pair<uint64_t, std::string> download_limit(const net::IndexFile& file) const;
   /// The blob another process downloaded for `file` while this one waited for the lock.
   std::string awaited_sha(const net::UrlLock& lock, const net::IndexFile& file) const;

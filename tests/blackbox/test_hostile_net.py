@@ -22,7 +22,8 @@ MAX_RSS_KIB = 256 * 1024
 
 @pytest.fixture
 def fault(basic):
-    with FaultServer(basic.wheel("delta-0.5")) as srv:
+    # Pages of page_mib MiB: just under the default LAVABUILD_MAX_PAGE_SIZE (32 MiB).
+    with FaultServer(basic.wheel("delta-0.5"), page_mib=31) as srv:
         yield srv
 
 
@@ -100,7 +101,7 @@ def test_endless_download_is_cut_and_not_kept(lb, fault, tmp_path):
 
 
 def test_gzip_bomb_page_is_refused(lb, fault, tmp_path):
-    """512 MiB decompressed from ~0.5 MB on the wire: cut at the default page limit (64 MiB)."""
+    """512 MiB decompressed from ~0.5 MB on the wire: cut at the default page limit (32 MiB)."""
     r, env_dir = env_run(lb, tmp_path, fault.index_url("bomb"))
     check_refused(lb, r, tmp_path, env_dir, fault.index_url("bomb"), "LAVABUILD_MAX_PAGE_SIZE")
     assert not big_files(lb.cache_dir, 1 << 20), "the bomb must not be cached"
@@ -186,3 +187,66 @@ def test_concurrent_runs_download_each_wheel_once(lb, basic, served_root, tmp_pa
     repeated = {k: v for k, v in fetched.items() if v > 1}
     assert not repeated, f"wheels downloaded more than once: {repeated}"
     lb.run("cache", "verify").ok()
+
+
+# --- pages at the edge of the limits: peak RSS stays under 256 MiB at the default limits ------
+
+def test_deeply_nested_json_page_is_refused(lb, fault, tmp_path):
+    """31 MiB of `[` inside a PEP 691 page: refused at a fixed depth, not one frame per byte
+    (a 10 MB page used to take 692 MiB)."""
+    r, env_dir = env_run(lb, tmp_path, fault.index_url("jsondeep"))
+    check_refused(lb, r, tmp_path, env_dir, fault.index_url("jsondeep"), "nested deeper than 64")
+    print(f"jsondeep: peak RSS {r.maxrss_kib} KiB")
+
+
+def test_page_of_tiny_links_stops_at_the_file_limit(lb, fault, tmp_path):
+    """31 MiB of `<a href=x>` (3.3 million links): refused once 100,000 files are read, without
+    building every tag first (60 MB used to take 916 MiB)."""
+    r, env_dir = env_run(lb, tmp_path, fault.index_url("tinylinks"))
+    check_refused(lb, r, tmp_path, env_dir, fault.index_url("tinylinks"), "more than 100000 files",
+                  "LAVABUILD_MAX_PAGE_FILES")
+    print(f"tinylinks: peak RSS {r.maxrss_kib} KiB")
+
+
+def test_widest_page_within_the_limits(lb, fault, tmp_path):
+    """31 MiB (the default page limit is 32 MiB) with 100,000 compatible wheels of ~325 bytes
+    each: accepted by the limits, every file ranked, then no version matches; under 256 MiB."""
+    r, env_dir = env_run(lb, tmp_path, fault.index_url("widelinks"), req="delta==99\n")
+    check_refused(lb, r, tmp_path, env_dir, "delta")
+    assert "LAVABUILD_MAX_PAGE" not in r.stderr, "the page is within the limits\n" + r.describe()
+    assert len(fault.hits("widelinks")) == 1
+    print(f"widelinks: peak RSS {r.maxrss_kib} KiB")
+
+
+# --- a declared size caps a download; it never lifts or removes the cap ------------------------
+
+def test_json_page_declaring_size_zero_allows_no_bytes(lb, fault, tmp_path):
+    """`"size": 0` on a JSON page used to mean "no limit": an endless body was read."""
+    r, env_dir = env_run(lb, tmp_path, fault.index_url("jsonsize0"), timeout=60)
+    check_refused(lb, r, tmp_path, env_dir, fault.url("/jsonsize0/files/"), "larger than the limit of 0 bytes")
+    assert not big_files(lb.cache_dir, 512 * 1024), "no part of the endless body may be kept"
+
+
+def _lock_pointing_at_endless(lb, fault, tmp_path, size: int) -> Path:
+    good = tmp_path / "reqs" / "pylock.toml"
+    good.parent.mkdir(exist_ok=True)
+    # Locked with another cache: the wheel must not be in the cache of the run under test.
+    lb.run("lock", write(tmp_path / "req.txt", "delta==0.5\n"), "-o", good, "-i", fault.index_url("ok"),
+           cache_dir=tmp_path / "reqs" / "lock-cache").ok()
+    text = good.read_text()
+    text, n = re.subn(r"size = \d+", f"size = {size}", text.replace("/ok/files/", "/endless/files/"))
+    assert n == 1 and "/endless/files/" in text, text
+    return write(tmp_path / "reqs" / "bad.pylock.toml", text)
+
+
+@pytest.mark.parametrize("size", [0, 10 ** 12], ids=["size-0", "size-over-the-max"])
+def test_lock_size_never_lifts_the_download_cap(lb, fault, tmp_path, size):
+    """A lock's `size = 0` allows 0 bytes; a size above LAVABUILD_MAX_DOWNLOAD_SIZE is cut there."""
+    bad = _lock_pointing_at_endless(lb, fault, tmp_path, size)
+    env_dir = tmp_path / "env"
+    r = lb.run("env", bad, "-o", env_dir, env={"LAVABUILD_MAX_DOWNLOAD_SIZE": "1M"}, timeout=60)
+    limit = "0 bytes" if size == 0 else f"{1 << 20} bytes"
+    check_refused(lb, r, tmp_path, env_dir, fault.url("/endless/files/"), f"larger than the limit of {limit}")
+    if size:
+        assert "LAVABUILD_MAX_DOWNLOAD_SIZE" in r.stderr, r.describe()
+    assert not big_files(lb.cache_dir, 512 * 1024), "no part of the endless body may be kept"
