@@ -6,6 +6,8 @@
 #include "net/remote_zip.hpp"
 #include "net/url.hpp"
 #include "net/url_lock.hpp"
+#include "pep/name.hpp"
+#include "pep/tags.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -47,6 +49,27 @@ std::pair<uint64_t, std::string> Fetcher::download_limit(const net::IndexFile& f
           "a file this large is not expected: check the URL, or set "
           "LAVABUILD_MAX_DOWNLOAD_SIZE (now " +
               std::to_string(max) + " bytes) higher, e.g. 16G"};
+}
+
+Status Fetcher::check_pins(const net::IndexFile& file, const std::string& tmp,
+                           const std::string& sha) const {
+  if (pins_.empty()) return {};
+  auto wf = pep::WheelFilename::parse(file.filename);
+  auto it = pins_.find(pep::normalize_name(wf.ok() ? wf->name : file.filename));
+  if (it == pins_.end() || it->second.empty() || it->second.count("sha256:" + sha)) return {};
+  for (const std::string& want : it->second) {  // pip also takes sha384 and sha512 pins
+    size_t colon = want.find(':');
+    if (colon == std::string::npos || want.compare(0, colon, "sha256") == 0) continue;
+    auto got = digest_file_hex(tmp, want.substr(0, colon));
+    if (got.ok() && want.substr(colon + 1) == *got) return {};
+  }
+  auto origin = pin_origins_.find(it->first);
+  std::vector<std::string> wanted(it->second.begin(), it->second.end());
+  std::string local = local_path_of(file.url);
+  return make_error("hash mismatch for " + (local.empty() ? net::redact_url(file.url) : local) +
+                        " (" + (origin == pin_origins_.end() ? "--hash" : origin->second) +
+                        "):\n  expected " + join(wanted, " or ") + "\n  got      sha256:" + sha,
+                    "the file differs from what was pinned with --hash; nothing was kept");
 }
 
 std::string Fetcher::awaited_sha(const net::UrlLock& lock, const net::IndexFile& file) const {
@@ -110,15 +133,19 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return make_error("cannot read " + local + ": no such file",
                         "check the path in the requirements or --find-links");
     LB_TRY(fs::copy_file(local, tmp));
-    if (!file.sha256.empty()) {  // nothing enters the store unverified
+    if (!file.sha256.empty() || !pins_.empty()) {  // nothing enters the store unverified
       auto got = sha256_file_hex(tmp);
-      if (!got.ok() || *got != file.sha256) {
+      if (!got.ok() || (!file.sha256.empty() && *got != file.sha256)) {
         (void)fs::remove_all(tmp);
         if (!got.ok()) return got.error();
         return make_error("hash mismatch for " + local + ":\n  expected sha256 " + file.sha256 +
                               "\n  got      sha256 " + *got,
                           "the file changed since the index or lock was written; nothing was "
                           "kept");
+      }
+      if (Status pinned = check_pins(file, tmp, *got); !pinned.ok()) {
+        (void)fs::remove_all(tmp);
+        return pinned.error();
       }
     }
     auto put = ctx_.store->put_blob_file(tmp, false);
@@ -142,6 +169,10 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return resp.error();
     }
     downloaded_bytes_ += resp->bytes;
+    if (Status pinned = check_pins(file, tmp, resp->sha256); !pinned.ok()) {
+      (void)fs::remove_all(tmp);
+      return pinned.error();
+    }
     auto put = ctx_.store->put_blob_file(tmp, false);
     (void)fs::remove_all(tmp);
     if (!put.ok()) return put.error();
@@ -181,8 +212,10 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   for (size_t i = 0; i < responses.size(); ++i) {
     const auto& r = responses[i];
     const std::string& tmp = requests[i].dest_path;
+    // A file failing its hash or its --hash pins is left to the fetch step, which reports it.
     bool good = r.ok() && r->status >= 200 && r->status < 300 &&
-                (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256);
+                (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256) &&
+                check_pins(*wanted[i], tmp, r->sha256).ok();
     if (good) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,15 @@ namespace lb::cli {
 class Fetcher {
  public:
   explicit Fetcher(Context& ctx) : ctx_(ctx) {}
+  /// Hashes pinned with --hash ("sha256:hex", also sha384/sha512) per normalised project name,
+  /// and where each project was required (file:line), for the message. A file of a pinned
+  /// project is checked against its pins after it is downloaded or copied to a temp file and
+  /// before it enters the store: a file matching none is deleted and the fetch fails.
+  void set_pins(std::map<std::string, std::set<std::string>> hashes,
+                std::map<std::string, std::string> origins) {
+    pins_ = std::move(hashes);
+    pin_origins_ = std::move(origins);
+  }
   /// The sha256 of the file if the store already holds it (no work needed), else empty.
   std::string cached_sha(const net::IndexFile& file);
   /// Make sure the store holds the file; returns its sha256. `ran` is set when bytes were
@@ -35,6 +45,10 @@ class Fetcher {
 
  private:
   Result<std::string> fetch_uncached(const net::IndexFile& file);
+  /// The --hash pins of `file`'s project against the temp file `tmp` whose sha256 is `sha`:
+  /// an error ("hash mismatch") when it matches none of them.
+  Status check_pins(const net::IndexFile& file, const std::string& tmp,
+                    const std::string& sha) const;
   /// <cache>/locks: per-URL download locks (net/url_lock.hpp).
   std::string lock_dir() const;
   /// The most bytes a download of `file` may have (its declared size, at most
@@ -47,6 +61,8 @@ class Fetcher {
   std::map<std::string, std::string> memo_;  // url -> sha256
   std::map<std::string, std::unique_ptr<std::mutex>> url_locks_;
   std::atomic<uint64_t> downloaded_bytes_{0};
+  std::map<std::string, std::set<std::string>> pins_;  // set before any fetch, then read-only
+  std::map<std::string, std::string> pin_origins_;
 };
 
 /// A local path for a file:// URL or a plain path; empty for remote URLs.

@@ -332,6 +332,7 @@ Result<Resolved> Pipeline::resolve_requirements() {
   }
   if (roots.empty()) return make_error("no requirements given", "pass a requirements file");
   provider_.set_hashes(hashes);
+  fetcher_.set_pins(hashes, origins);  // checked before a file enters the store
 
   resolve::Options ro;
   ro.env = ctx_.python.markers;

@@ -14,6 +14,7 @@ Every mode serves a PEP 503 index under /<mode>/simple/<project>/ and files unde
   huge       the page lists `huge_versions` versions of the project (links that 404)
   filelinks  the page's links are file:// URLs (the wheel on local disk, /etc/shadow)
   badhash    the page's #sha256= does not match the wheel's bytes
+  nohash     the page links the wheel without a hash
   jsonsize0  a PEP 691 JSON page declaring `"size": 0` for the wheel (no hash); the wheel's
              body is endless, as in `endless`
   jsondeep   a PEP 691 JSON page whose extra key nests `[` `page_mib` MiB deep
@@ -98,6 +99,8 @@ class FaultServer:
                 links.append(f'<a href="{files}{pad}/{fn}">\n')  # a long URL, as on real indexes
             return "".join(links).encode()
         if mode == "endless":
+            links = [f'<a href="{files}{name}">{name}</a>']
+        elif mode == "nohash":
             links = [f'<a href="{files}{name}">{name}</a>']
         elif mode == "badhash":
             links = [f'<a href="{files}{name}#sha256={"0" * 64}">{name}</a>']

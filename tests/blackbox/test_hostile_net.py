@@ -250,3 +250,29 @@ def test_lock_size_never_lifts_the_download_cap(lb, fault, tmp_path, size):
     if size:
         assert "LAVABUILD_MAX_DOWNLOAD_SIZE" in r.stderr, r.describe()
     assert not big_files(lb.cache_dir, 512 * 1024), "no part of the endless body may be kept"
+
+
+def test_hash_pin_is_checked_before_the_store(lb, basic, tmp_path):
+    """`name @ file://... --hash=sha256:<wrong>`: the pin is checked on the temp file, so a
+    (here root-only) local file with the wrong hash never becomes a world-readable blob."""
+    local = tmp_path / "local"
+    local.mkdir()
+    wheel = local / basic.wheel("delta-0.5").name
+    shutil.copy(basic.wheel("delta-0.5"), wheel)
+    os.chmod(wheel, 0o600)
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    req_file = write(tmp_path / "req.txt", f"delta @ file://{wheel} --hash=sha256:{'2' * 64}\n")
+    env_dir = tmp_path / "env"
+    r = lb.run("env", req_file, "-o", env_dir, "--no-index")
+    check_refused(lb, r, tmp_path, env_dir, "hash mismatch", str(wheel), "sha256:" + "2" * 64, sha,
+                  f"{req_file}:1")
+    assert sha not in blobs(lb.cache_dir), "a file failing its --hash entered the store"
+
+
+def test_hash_pin_is_checked_on_downloads_without_index_hashes(lb, fault, tmp_path):
+    """An index giving no hash and a wrong --hash pin: the download is checked against the pin
+    before it enters the store."""
+    r, env_dir = env_run(lb, tmp_path, fault.index_url("nohash"), req=f"delta==0.5 --hash=sha256:{'3' * 64}\n")
+    check_refused(lb, r, tmp_path, env_dir, "hash mismatch", fault.url("/nohash/files/"), "sha256:" + "3" * 64,
+                  fault.wheel_sha, f"{tmp_path / 'req.txt'}:1")
+    assert fault.wheel_sha not in blobs(lb.cache_dir), "a download failing its --hash entered the store"
