@@ -1,6 +1,8 @@
 // HttpClient on libcurl: a pool of multi handles (each keeps its connections alive between
 // calls), a share for DNS and TLS sessions, retries with exponential backoff.
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -31,6 +33,26 @@ std::string env_or(const std::string& value, const char* name) {
 
 bool is_success(long status) {
   return status >= 200 && status < 300;
+}
+
+// A new temp file beside `dest`, created exclusively (O_EXCL|O_NOFOLLOW): never an existing
+// file or a link someone put there. Sets `path`; nullptr and `error` when it cannot.
+FILE* create_temp_beside(const std::string& dest, std::string& path, std::string& error) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    path = fs::temp_sibling(dest);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) continue;  // taken: another random name
+    if (fd < 0) break;
+    if (FILE* f = ::fdopen(fd, "wb")) return f;
+    int saved = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    errno = saved;
+    break;
+  }
+  error = "cannot create " + path + ": " + std::strerror(errno);
+  path.clear();
+  return nullptr;
 }
 
 // The state of one request across its attempts.
@@ -110,13 +132,8 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   }
   if (!t->req->dest_path.empty()) {
     if (!t->out) {
-      t->tmp_path = fs::temp_sibling(t->req->dest_path);
-      t->out = std::fopen(t->tmp_path.c_str(), "wb");
-      if (!t->out) {
-        t->local_error = "cannot create " + t->tmp_path + ": " + std::strerror(errno);
-        t->tmp_path.clear();
-        return 0;
-      }
+      t->out = create_temp_beside(t->req->dest_path, t->tmp_path, t->local_error);
+      if (!t->out) return 0;
     }
     if (std::fwrite(data, 1, len, t->out) != len) {
       t->local_error = "cannot write " + t->tmp_path + ": " + std::strerror(errno);
@@ -390,9 +407,9 @@ class CurlClient final : public HttpClient {
       return std::move(t.resp);
     }
     if (!t.out) {  // empty body: nothing was written yet
-      t.tmp_path = fs::temp_sibling(t.req->dest_path);
-      t.out = std::fopen(t.tmp_path.c_str(), "wb");
-      if (!t.out) return make_error("cannot create " + t.tmp_path + ": " + std::strerror(errno));
+      std::string error;
+      t.out = create_temp_beside(t.req->dest_path, t.tmp_path, error);
+      if (!t.out) return make_error(error, "check free disk space and permissions");
     }
     bool closed = std::fclose(t.out) == 0;
     t.out = nullptr;

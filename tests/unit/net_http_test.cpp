@@ -1,4 +1,5 @@
 // net: the libcurl HttpClient and IndexClient against a real nginx on 127.0.0.1.
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -264,6 +265,17 @@ TEST_CASE("http: downloads stream to disk and verify hashes") {
   REQUIRE(good.ok());
   CHECK(good->bytes == content.size());
   CHECK(fs::read_file(out + "/a.tar.gz").value() == content);
+  // Written to a file created exclusively (O_EXCL|O_NOFOLLOW, mode 0600; the store gives a
+  // blob its mode): fopen("wb") would have followed a link or truncated a file at that name.
+  struct stat st {};
+  REQUIRE(::lstat((out + "/a.tar.gz").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // A limit of 0 bytes allows an empty body only (it used to mean "no limit").
+  auto zero = download_file(*http, srv.url("/pkg-1.0.tar.gz"), out + "/z.tar.gz", "", 0, "hint");
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.error().message.find("larger than the limit of 0 bytes") != std::string::npos);
+  CHECK_FALSE(fs::exists(out + "/z.tar.gz"));
 
   std::string wrong(64, '0');
   auto bad = download_file(*http, srv.url("/pkg-1.0.tar.gz"), out + "/b.tar.gz", wrong);
