@@ -97,7 +97,7 @@ Status Context::flush_puts() {
   }
   if (batch.empty()) return {};
   reads_.reset();
-  return store->put_many(batch);
+  return store->put_many(std::move(batch));
 }
 
 std::optional<size_t> Context::wheel_rank(const std::string& filename) const {

@@ -163,6 +163,14 @@ Status Store::put(std::string_view key, std::string_view value) {
   });
 }
 
+Status Store::put_many(std::vector<std::pair<std::string, std::string>>&& kvs) {
+  std::vector<detail::JournalRecord> records;
+  records.reserve(kvs.size());
+  for (auto& [k, v] : kvs) records.push_back({std::move(k), std::move(v)});
+  kvs.clear();
+  return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
+}
+
 Status Store::put_many(const std::vector<std::pair<std::string, std::string>>& kvs) {
   std::vector<detail::JournalRecord> records;
   records.reserve(kvs.size());

@@ -145,6 +145,8 @@ class Store {
   Status put(std::string_view key, std::string_view value);
   /// One atomic batch.
   Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs);
+  /// The same, taking the values (large index pages are then held once, not twice).
+  Status put_many(std::vector<std::pair<std::string, std::string>>&& kvs);
   Status erase(std::string_view key);
   /// Erase several keys in one atomic batch.
   Status erase_many(const std::vector<std::string>& keys);
