@@ -1,5 +1,8 @@
 #include "net/url_lock.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdio>
 
 #include "net/url.hpp"
@@ -54,7 +57,13 @@ std::optional<std::string> UrlLock::note(int64_t newer_than_ns) const {
 
 void UrlLock::set_note(const std::string& text) const {
   if (path_.empty() || !held_) return;
-  (void)fs::write_file_atomic(path_ + ".done", text);
+  std::string done = path_ + ".done";
+  // Unchanged (a page revalidated with 304, say): only say "written now", without creating
+  // and renaming a file on every warm run.
+  if (auto old = fs::read_file(done);
+      old.ok() && *old == text && ::utimensat(AT_FDCWD, done.c_str(), nullptr, 0) == 0)
+    return;
+  (void)fs::write_file_atomic(done, text);
 }
 
 }  // namespace lb::net
