@@ -402,14 +402,23 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
   return 0;
 }
 
+/// `lock -o -`: the lock alone on stdout (every message goes to stderr).
+Status write_stdout(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+    return make_error("cannot write the lock to stdout");
+  return {};
+}
+
 int cmd_lock(Context& ctx, Pipeline& pipe) {
+  const bool to_stdout = ctx.opt.output == "-";  // -o -: no lock file to read, clean or write
   // What killed runs left in the store, and beside the lock file (its temp files).
   (void)ctx.store->clean_leftovers();
-  for (const auto& path : fs::temp_siblings_of(fs::absolute(ctx.opt.output)))
-    (void)fs::remove_if_abandoned(path);
+  if (!to_stdout)
+    for (const auto& path : fs::temp_siblings_of(fs::absolute(ctx.opt.output)))
+      (void)fs::remove_if_abandoned(path);
   ctx.begin_reads();
   // Re-locking moves nothing without cause: the existing lock's pins are preferences.
-  if (auto text = fs::read_file(ctx.opt.output); text.ok()) {
+  if (auto text = fs::read_file(to_stdout ? std::string() : ctx.opt.output); text.ok()) {
     auto old = lock::parse_pylock(*text, ctx.opt.output);
     if (old.ok())
       for (const auto& p : old->packages)
@@ -477,7 +486,9 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     } else {
       f.path = local;
       // Paths inside the lock's directory are written relative to it (portable checkouts).
-      if (starts_with(local, out_dir + "/")) f.path = local.substr(out_dir.size() + 1);
+      // On stdout the lock's directory is unknown: paths stay absolute.
+      if (!to_stdout && starts_with(local, out_dir + "/"))
+        f.path = local.substr(out_dir.size() + 1);
     }
     f.sha256 = d.sha256;
     f.size = fs::stat_path(ctx.store->blob_path(d.sha256, false)).size;
@@ -485,7 +496,9 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     l.packages.push_back(std::move(p));
   }
   flush_or_warn(ctx);
-  if (auto st = fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l)); !st.ok())
+  if (auto st = to_stdout ? write_stdout(lock::write_pylock(l))
+                          : fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l));
+      !st.ok())
     return fail(st.error());
   if (ctx.opt.json) {
     json j = {{"lock", fs::absolute(ctx.opt.output)}, {"packages", json::array()}};
@@ -494,7 +507,7 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     ctx.out->info("locked " + std::to_string(l.packages.size()) + " packages into " +
-                  ctx.opt.output);
+                  (to_stdout ? std::string("stdout") : ctx.opt.output));
   }
   return 0;
 }

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <thread>
+
+#include "lavabuild/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -35,7 +39,189 @@ commands:
 
 )";
 
+constexpr int kMaxJobs = 1024;
+
+/// -j / LAVABUILD_JOBS: a whole number from 1 to kMaxJobs; `source` names where it came from.
+Result<int> parse_jobs(const std::string& text, const std::string& source) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > kMaxJobs)
+    return make_error("usage: " + source + " must be a number of parallel steps from 1 to " +
+                          std::to_string(kMaxJobs) + ", not '" + text + "'",
+                      "leave it out to use one per core");
+  return n;
+}
+
+/// pip's list variables (PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS) are separated by whitespace.
+std::vector<std::string> split_whitespace(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+const std::vector<std::string> kCommands = {"env", "plan", "lock", "verify", "cache"};
+
+struct CommandHelp {
+  const char* usage;
+  const char* what;
+  std::vector<std::string> options;    ///< long names, in the order of the overview
+  std::vector<std::string> variables;  ///< names in kVariables
+};
+
+const std::vector<std::string> kLimitVariables = {
+    "LAVABUILD_MAX_MEMBER_SIZE", "LAVABUILD_MAX_WHEEL_SIZE", "LAVABUILD_MAX_COMPRESSION_RATIO",
+    "LAVABUILD_MAX_PAGE_SIZE",   "LAVABUILD_MAX_PAGE_FILES", "LAVABUILD_MAX_DOWNLOAD_SIZE",
+    "LAVABUILD_HTTP_TIMEOUT",    "LAVABUILD_HTTP_LOW_SPEED", "LAVABUILD_HTTP_DEADLINE"};
+
+const std::map<std::string, std::string>& variable_help() {
+  static const std::map<std::string, std::string> m = {
+      {"LAVABUILD_CACHE_DIR", "the store, when --cache-dir is not given"},
+      {"XDG_CACHE_HOME", "the store is $XDG_CACHE_HOME/lavabuild (else ~/.cache/lavabuild)"},
+      {"LAVABUILD_PYTHON", "the interpreter, when --python is not given"},
+      {"LAVABUILD_INDEX_URL",
+       "the index, when -i is not given (wins over a requirement file's -i)"},
+      {"PIP_INDEX_URL", "the index, below -i, LAVABUILD_INDEX_URL and a requirement file's -i"},
+      {"PIP_EXTRA_INDEX_URL",
+       "extra indexes (space-separated), when --extra-index-url is not given"},
+      {"PIP_FIND_LINKS", "find-links (space-separated), when -f is not given"},
+      {"LAVABUILD_LINK_MODE", "hardlink|clone|copy, when --link-mode is not given"},
+      {"LAVABUILD_JOBS", "parallel steps (1 to 1024), when -j is not given"},
+      {"LAVABUILD_OFFLINE", "1/true/yes/on: as --offline"},
+      {"LAVABUILD_NO_INDEX", "1/true/yes/on: as --no-index"},
+      {"LAVABUILD_OUTPUT", "the env directory, when -o is not given (default .venv)"},
+      {"LAVABUILD_MAX_*", "limits on wheels, pages and downloads (docs/LIMITS.md)"},
+      {"LAVABUILD_HTTP_*", "network timeouts (docs/LIMITS.md)"},
+  };
+  return m;
+}
+
+const CommandHelp* command_help(const std::string& command) {
+  static const std::vector<std::string> net_vars = {
+      "LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME",    "LAVABUILD_PYTHON",
+      "LAVABUILD_INDEX_URL", "PIP_INDEX_URL",     "PIP_EXTRA_INDEX_URL",
+      "PIP_FIND_LINKS",      "LAVABUILD_OFFLINE", "LAVABUILD_NO_INDEX"};
+  auto with = [](std::vector<std::string> v, std::initializer_list<const char*> more) {
+    for (const char* m : more) v.push_back(m);
+    return v;
+  };
+  static const std::map<std::string, CommandHelp> m = {
+      {"env",
+       {"lavabuild env [REQ_FILE|pylock.toml ...] [-o DIR] [OPTIONS]",
+        "make or update a virtual environment (default .venv) from requirement files or a lock",
+        {"help",
+         "requirement",
+         "constraint",
+         "output",
+         "python",
+         "index-url",
+         "extra-index-url",
+         "find-links",
+         "no-index",
+         "offline",
+         "require-hashes",
+         "pre",
+         "upgrade",
+         "upgrade-package",
+         "seed",
+         "jobs",
+         "timeout",
+         "cache-dir",
+         "link-mode",
+         "locked",
+         "json",
+         "verbose"},
+        with(net_vars, {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT"})}},
+      {"plan",
+       {"lavabuild plan REQ_FILE ... [--format text|dot|json] [OPTIONS]",
+        "show the step graph: what a run of `lavabuild env` would do, and why",
+        {"help", "requirement", "constraint", "output", "python", "index-url", "extra-index-url",
+         "find-links", "no-index", "offline", "require-hashes", "pre", "seed", "timeout",
+         "cache-dir", "link-mode", "locked", "format"},
+        with(net_vars, {"LAVABUILD_LINK_MODE"})}},
+      {"lock",
+       {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
+        "resolve, pin and hash into a PEP 751 lock file (`-o -`: to stdout)",
+        {"help", "requirement", "constraint", "output", "python", "index-url", "extra-index-url",
+         "find-links", "no-index", "offline", "require-hashes", "pre", "upgrade", "upgrade-package",
+         "jobs", "timeout", "cache-dir", "json"},
+        with(net_vars, {"LAVABUILD_JOBS"})}},
+      {"verify",
+       {"lavabuild verify ENV [--json]",
+        "compare an env with its manifest; exit 1 when they differ",
+        {"help", "json"},
+        {}}},
+      {"cache",
+       {"lavabuild cache stats|verify [--repair] [--cache-dir DIR]",
+        "inspect the store; `verify` re-hashes every file, `--repair` removes what is corrupt",
+        {"help", "cache-dir", "repair"},
+        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME"}}},
+  };
+  auto it = m.find(command);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+std::string render_command_help(const CommandHelp& h, const po::options_description& all) {
+  po::options_description desc("options");
+  for (const auto& name : h.options)
+    for (const auto& d : all.options())
+      if (d->long_name() == name) desc.add(d);
+  std::ostringstream ss;
+  ss << "usage: " << h.usage << "\n\n" << h.what << "\n\n" << desc;
+  std::vector<std::string> vars = h.variables;
+  bool limits = std::find(vars.begin(), vars.end(), "LAVABUILD_OFFLINE") != vars.end();
+  if (limits) {
+    vars.push_back("LAVABUILD_MAX_*");
+    vars.push_back("LAVABUILD_HTTP_*");
+  }
+  ss << "\nenvironment:\n";
+  if (vars.empty()) ss << "  (none)\n";
+  for (const auto& v : vars) {
+    auto it = variable_help().find(v);
+    char line[64];
+    std::snprintf(line, sizeof line, "  %-22s", v.c_str());
+    ss << line << (it == variable_help().end() ? "" : it->second) << "\n";
+  }
+  if (limits) {
+    ss << "  (";
+    for (size_t i = 0; i < kLimitVariables.size(); ++i)
+      ss << (i ? (i % 3 == 0 ? ",\n   " : ", ") : "") << kLimitVariables[i];
+    ss << ")\n";
+  }
+  return ss.str();
+}
+
 }  // namespace
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  // Optimal string alignment: insertions, deletions, substitutions and adjacent swaps.
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+std::string suggest_command(const std::string& typed) {
+  std::string best;
+  size_t best_d = 3;  // at most 2 edits (one for a 1-3 letter word), else no suggestion
+  size_t limit = typed.size() <= 3 ? 2 : 3;
+  for (const auto& c : kCommands) {
+    size_t d = edit_distance(typed, c);
+    if (d < best_d && d < limit) best = c, best_d = d;
+  }
+  return best;
+}
+
+std::string version_text() {
+  return std::string("lavabuild ") + LAVABUILD_VERSION + "\n";
+}
 
 std::string default_cache_dir() {
   std::string dir = env_or("LAVABUILD_CACHE_DIR", "");
@@ -49,10 +235,10 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   Options o;
   po::options_description desc("options");
   std::vector<std::string> reqs;
-  std::string index_url;
-  desc.add_options()("help,h", "show this help")("requirement,r",
-                                                 po::value<std::vector<std::string>>(&reqs),
-                                                 "requirements file (repeatable)")(
+  std::string index_url, jobs_text;
+  desc.add_options()("help,h", "show this help (`lavabuild COMMAND --help`: its options)")(
+      "version", "print the version")("requirement,r", po::value<std::vector<std::string>>(&reqs),
+                                      "requirements file (repeatable)")(
       "constraint,c", po::value<std::vector<std::string>>(&o.constraints),
       "constraints file (repeatable)")("output,o", po::value<std::string>(&o.output),
                                        "env directory (env, default .venv) or lock file (lock)")(
@@ -67,7 +253,7 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "require-hashes", po::bool_switch(&o.require_hashes), "every requirement needs --hash")(
       "pre", po::bool_switch(&o.pre), "allow pre-releases")("seed", po::bool_switch(&o.seed),
                                                             "also install pip into the env")(
-      "jobs,j", po::value<int>(&o.jobs), "parallel steps (default: cores)")(
+      "jobs,j", po::value<std::string>(&jobs_text), "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
       "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(
       "cache-dir", po::value<std::string>(&o.cache_dir),
@@ -94,18 +280,36 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   } catch (const po::error& e) {
     return make_error(std::string("usage: ") + e.what(), "run `lavabuild --help`");
   }
-  if (vm.count("help") || argc < 2) {
-    std::ostringstream ss;
-    ss << kUsage << desc;
-    help_text = ss.str();
+  if (argc < 2)  // no command: the usage, as an error (exit 2)
+    return make_error(std::string(kUsage).substr(0, std::string(kUsage).size() - 2),
+                      "`lavabuild --help` lists the options, `lavabuild COMMAND --help` a "
+                      "command's options and environment variables");
+  if (vm.count("version")) {
+    help_text = version_text();
     return o;
   }
   if (vm.count("verbose")) o.verbose = 1;
   std::vector<std::string> args;
   if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
+  if (vm.count("help") && args.empty()) {
+    std::ostringstream ss;
+    ss << kUsage << desc;
+    help_text = ss.str();
+    return o;
+  }
   if (args.empty()) return make_error("usage: missing command", "run `lavabuild --help`");
   o.command = args.front();
   args.erase(args.begin());
+  if (std::find(kCommands.begin(), kCommands.end(), o.command) == kCommands.end()) {
+    std::string near = suggest_command(o.command);
+    return make_error("usage: unknown command '" + o.command + "'" +
+                          (near.empty() ? "" : "; did you mean '" + near + "'?"),
+                      "run `lavabuild --help`");
+  }
+  if (vm.count("help")) {
+    help_text = render_command_help(*command_help(o.command), desc);
+    return o;
+  }
   if (o.command == "cache") {
     if (args.empty()) return make_error("usage: lavabuild cache stats|verify");
     o.cache_action = args.front();
@@ -122,23 +326,38 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
     std::string v = env_or("LAVABUILD_INDEX_URL", "");
     if (!v.empty()) o.index_url = v;
   }
+  // pip's variables, when neither the command line nor a LAVABUILD_* variable sets them.
+  // PIP_INDEX_URL ranks below a requirement file's -i (Context::init_index), as in pip.
+  if (!o.index_url) {
+    std::string v = env_or("PIP_INDEX_URL", "");
+    if (!v.empty()) o.pip_index_url = v;
+  }
+  if (o.extra_index_urls.empty())
+    o.extra_index_urls = split_whitespace(env_or("PIP_EXTRA_INDEX_URL", ""));
+  if (o.find_links.empty()) o.find_links = split_whitespace(env_or("PIP_FIND_LINKS", ""));
   if (!vm.count("link-mode")) o.link_mode = env_or("LAVABUILD_LINK_MODE", o.link_mode);
   if (!o.offline) o.offline = env_flag("LAVABUILD_OFFLINE");
   if (!o.no_index) o.no_index = env_flag("LAVABUILD_NO_INDEX");
-  if (o.jobs <= 0) o.jobs = std::atoi(env_or("LAVABUILD_JOBS", "0").c_str());
-  if (o.jobs <= 0) o.jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (vm.count("jobs")) {
+    LB_ASSIGN(o.jobs, parse_jobs(jobs_text, "-j/--jobs"));
+  } else if (std::string v = env_or("LAVABUILD_JOBS", ""); !v.empty()) {
+    LB_ASSIGN(o.jobs, parse_jobs(v, "LAVABUILD_JOBS"));
+  } else {
+    o.jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  }
   if (o.output.empty() && o.command == "env") o.output = env_or("LAVABUILD_OUTPUT", ".venv");
 
-  static const std::vector<std::string> commands = {"env", "plan", "lock", "verify", "cache"};
-  if (std::find(commands.begin(), commands.end(), o.command) == commands.end())
-    return make_error("usage: unknown command '" + o.command + "'", "run `lavabuild --help`");
   if (o.link_mode != "hardlink" && o.link_mode != "clone" && o.link_mode != "copy")
     return make_error("usage: --link-mode must be hardlink, clone or copy, not '" + o.link_mode +
                       "'");
   if (o.format != "text" && o.format != "dot" && o.format != "json")
     return make_error("usage: --format must be text, dot or json");
   if (o.command == "lock" && o.output.empty())
-    return make_error("usage: lavabuild lock needs -o pylock.toml");
+    return make_error("usage: lavabuild lock needs -o pylock.toml (or -o - for stdout)");
+  if (o.command == "lock" && o.output == "-" && o.json)
+    return make_error(
+        "usage: lavabuild lock -o - writes the lock to stdout; --json cannot "
+        "share it");
   if ((o.command == "plan" || o.command == "lock") && o.inputs.empty())
     return make_error("usage: lavabuild " + o.command + " needs a requirements file");
   if (o.command == "env" && o.inputs.empty())

@@ -17,6 +17,7 @@ struct Options {
   std::string output;                    ///< -o: env dir (env) or lock file (lock)
   std::string python;                    ///< --python
   std::optional<std::string> index_url;
+  std::optional<std::string> pip_index_url;  ///< $PIP_INDEX_URL (a requirement file's -i wins)
   std::vector<std::string> extra_index_urls;
   std::vector<std::string> find_links;
   bool no_index = false;
@@ -36,12 +37,21 @@ struct Options {
   bool repair = false;          ///< cache verify --repair
 };
 
-/// Parse argv (argv[0] is the program). Usage errors are returned as Error; `--help` output
-/// is returned through `help_text` with an empty command.
+/// Parse argv (argv[0] is the program). Usage errors are returned as Error (no arguments at
+/// all: the usage); `--help` and `--version` output is returned through `help_text`.
 Result<Options> parse_options(int argc, char** argv, std::string& help_text);
 
 /// The default cache directory: $LAVABUILD_CACHE_DIR, $XDG_CACHE_HOME/lavabuild,
 /// ~/.cache/lavabuild.
 std::string default_cache_dir();
+
+/// "lavabuild X.Y.Z\n", from CMake's project(VERSION) (lavabuild/version.hpp).
+std::string version_text();
+
+/// Edits (insert, delete, substitute, swap two adjacent letters) between `a` and `b`.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The command `typed` was most likely meant to be ("evn" -> "env"), or "" when none is close.
+std::string suggest_command(const std::string& typed);
 
 }  // namespace lb::cli

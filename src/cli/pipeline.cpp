@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "lavabuild/version.hpp"
 #include "net/url.hpp"
 #include "pep/name.hpp"
 #include "pep/tags.hpp"
@@ -14,7 +15,7 @@ namespace lb::cli {
 
 namespace {
 
-constexpr const char* kVersion = "lavabuild 0.1.0";
+constexpr const char* kVersion = "lavabuild " LAVABUILD_VERSION;
 
 /// The store seen as the wheel reader's sink and the installer's source.
 class StoreBlobs : public wheel::BlobSink, public env::BlobSource {
@@ -157,6 +158,7 @@ std::string Pipeline::compute_stamp() const {
   }
   const auto& o = ctx_.opt;
   h.field("index_url", o.index_url.value_or(""));
+  if (o.pip_index_url) h.field("pip_index_url", *o.pip_index_url);
   for (const auto& u : o.extra_index_urls) h.field("extra_index_url", u);
   for (const auto& f : o.find_links) h.field("find_links", f);
   // A find-links directory gains files without any requirement file changing.

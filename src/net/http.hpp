@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "lavabuild/version.hpp"
 #include "util/result.hpp"
 
 namespace lb::net {
@@ -68,7 +69,7 @@ struct ClientOptions {
   int retries = 3;         // extra attempts on 5xx, 429, resets (a timeout: at most 1)
   int backoff_ms = 200;    // first retry delay, doubled each attempt
   int max_parallel = 8;
-  std::string user_agent = "lavabuild/0.1";
+  std::string user_agent = "lavabuild/" LAVABUILD_VERSION;
   bool use_netrc = true;
   std::string netrc_file;  // empty: $NETRC, else ~/.netrc
   std::string ca_file;     // empty: $SSL_CERT_FILE

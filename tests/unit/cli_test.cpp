@@ -13,6 +13,7 @@
 #include "cli/options.hpp"
 #include "cli/output.hpp"
 #include "cli_test_support.hpp"
+#include "lavabuild/version.hpp"
 #include "util/fs.hpp"
 
 using namespace lb;
@@ -28,7 +29,8 @@ struct CleanEnv {
   CleanEnv() {
     for (const char* n : {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LAVABUILD_PYTHON",
                           "LAVABUILD_INDEX_URL", "LAVABUILD_LINK_MODE", "LAVABUILD_OFFLINE",
-                          "LAVABUILD_NO_INDEX", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT"}) {
+                          "LAVABUILD_NO_INDEX", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT",
+                          "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"}) {
       const char* v = std::getenv(n);
       saved[n] = v ? std::optional<std::string>(v) : std::nullopt;
       ::unsetenv(n);
@@ -206,7 +208,7 @@ TEST_CASE("cli options: unknown command and option", "[cli]") {
   CHECK_FALSE(parse({"--json"}).ok());  // options but no command
 }
 
-TEST_CASE("cli options: --help and no arguments give the help text", "[cli]") {
+TEST_CASE("cli options: --help gives the overview, no arguments the usage as an error", "[cli]") {
   CleanEnv env;
   std::string help;
   auto o = parse({"--help"}, &help);
@@ -216,11 +218,119 @@ TEST_CASE("cli options: --help and no arguments give the help text", "[cli]") {
                        Catch::Contains("verify ENV"));
   help.clear();
   auto none = parse({}, &help);
-  REQUIRE(none.ok());
-  CHECK_FALSE(help.empty());
+  REQUIRE_FALSE(none.ok());
+  CHECK(help.empty());
+  CHECK_THAT(none.error().message, Catch::Contains("usage: lavabuild COMMAND"));
+}
+
+TEST_CASE("cli options: COMMAND --help lists that command's options and variables", "[cli]") {
+  CleanEnv env;
+  std::string help;
+  auto e = parse({"env", "-h"}, &help);
+  REQUIRE(e.ok());
+  CHECK(e->command == "env");
+  CHECK_THAT(help, Catch::StartsWith("usage: lavabuild env") && Catch::Contains("--link-mode") &&
+                       Catch::Contains("--seed") && Catch::Contains("LAVABUILD_OUTPUT") &&
+                       Catch::Contains("PIP_INDEX_URL") &&
+                       Catch::Contains("LAVABUILD_MAX_WHEEL_SIZE"));
+  CHECK_THAT(help, !Catch::Contains("--format") && !Catch::Contains("--repair"));
   help.clear();
-  CHECK(parse({"env", "-h"}, &help).ok());
-  CHECK_FALSE(help.empty());
+  REQUIRE(parse({"lock", "--help"}, &help).ok());
+  CHECK_THAT(help, Catch::StartsWith("usage: lavabuild lock") && Catch::Contains("`-o -`") &&
+                       Catch::Contains("LAVABUILD_HTTP_TIMEOUT"));
+  CHECK_THAT(help, !Catch::Contains("--link-mode") && !Catch::Contains("LAVABUILD_OUTPUT"));
+  help.clear();
+  REQUIRE(parse({"cache", "--help"}, &help).ok());
+  CHECK_THAT(help, Catch::Contains("--repair") && Catch::Contains("LAVABUILD_CACHE_DIR"));
+  CHECK_THAT(help, !Catch::Contains("--index-url") && !Catch::Contains("LAVABUILD_MAX_"));
+  help.clear();
+  REQUIRE(parse({"verify", "--help"}, &help).ok());
+  CHECK_THAT(help, Catch::StartsWith("usage: lavabuild verify ENV") &&
+                       !Catch::Contains("--cache-dir") && !Catch::Contains("LAVABUILD_"));
+  // Help is given before the command's own checks (verify needs ENV, lock needs -o).
+  help.clear();
+  REQUIRE(parse({"plan", "--help"}, &help).ok());
+  CHECK_THAT(help, Catch::Contains("--format") && !Catch::Contains("--upgrade"));
+}
+
+TEST_CASE("cli options: --version comes from CMake's project version", "[cli]") {
+  CleanEnv env;
+  std::string help;
+  REQUIRE(parse({"--version"}, &help).ok());
+  CHECK(help == version_text());
+  CHECK(help == std::string("lavabuild ") + LAVABUILD_VERSION + "\n");
+  CHECK_THAT(help, Catch::Matches("lavabuild [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
+TEST_CASE("cli options: a mistyped command gets a suggestion", "[cli]") {
+  CleanEnv env;
+  CHECK(edit_distance("evn", "env") == 1);  // adjacent swap
+  CHECK(edit_distance("", "env") == 3);
+  CHECK(edit_distance("plna", "plan") == 1);
+  CHECK(edit_distance("verfy", "verify") == 1);
+  CHECK(suggest_command("evn") == "env");
+  CHECK(suggest_command("lokc") == "lock");
+  CHECK(suggest_command("cach") == "cache");
+  CHECK(suggest_command("verifyy") == "verify");
+  CHECK(suggest_command("install").empty());
+  CHECK(suggest_command("xyz").empty());
+  auto o = parse({"evn", "r.txt"});
+  REQUIRE_FALSE(o.ok());
+  CHECK(o.error().message == "usage: unknown command 'evn'; did you mean 'env'?");
+  auto far = parse({"frobnicate"});
+  REQUIRE_FALSE(far.ok());
+  CHECK_THAT(far.error().message, !Catch::Contains("did you mean"));
+}
+
+TEST_CASE("cli options: -j and LAVABUILD_JOBS must be 1 to 1024", "[cli]") {
+  CleanEnv env;
+  CHECK(parse({"env", "r.txt", "-j", "1"})->jobs == 1);
+  CHECK(parse({"env", "r.txt", "-j", "1024"})->jobs == 1024);
+  CHECK(parse({"env", "r.txt"})->jobs >= 1);
+  for (const char* bad : {"0", "-1", "many", "1025", "99999999999", "4x", " 2"}) {
+    auto o = parse({"env", "r.txt", std::string("--jobs=") + bad});
+    REQUIRE_FALSE(o.ok());
+    CHECK_THAT(o.error().message, Catch::Contains("-j/--jobs") && Catch::Contains("usage:"));
+  }
+  for (const char* bad : {"0", "-2", "lots", "5000"}) {
+    ::setenv("LAVABUILD_JOBS", bad, 1);
+    auto o = parse({"env", "r.txt"});
+    REQUIRE_FALSE(o.ok());
+    CHECK_THAT(o.error().message, Catch::Contains("LAVABUILD_JOBS") && Catch::Contains(bad));
+    CHECK(parse({"env", "r.txt", "-j", "3"})->jobs == 3);  // the command line wins
+  }
+}
+
+TEST_CASE("cli options: PIP_* variables fill what lavabuild's own leave unset", "[cli]") {
+  CleanEnv env;
+  ::setenv("PIP_INDEX_URL", "http://pip/simple", 1);
+  ::setenv("PIP_EXTRA_INDEX_URL", "http://x1/simple  http://x2/simple", 1);
+  ::setenv("PIP_FIND_LINKS", "/wheels", 1);
+  auto o = parse({"env", "r.txt"});
+  REQUIRE(o.ok());
+  CHECK_FALSE(o->index_url);
+  CHECK(o->pip_index_url == std::optional<std::string>("http://pip/simple"));
+  CHECK(o->extra_index_urls == std::vector<std::string>{"http://x1/simple", "http://x2/simple"});
+  CHECK(o->find_links == std::vector<std::string>{"/wheels"});
+  auto cli = parse(
+      {"env", "r.txt", "-i", "http://cli/simple", "--extra-index-url", "http://e/s", "-f", "/w2"});
+  REQUIRE(cli.ok());
+  CHECK(cli->index_url == std::optional<std::string>("http://cli/simple"));
+  CHECK_FALSE(cli->pip_index_url);
+  CHECK(cli->extra_index_urls == std::vector<std::string>{"http://e/s"});
+  CHECK(cli->find_links == std::vector<std::string>{"/w2"});
+  ::setenv("LAVABUILD_INDEX_URL", "http://lb/simple", 1);
+  auto lbv = parse({"env", "r.txt"});
+  CHECK(lbv->index_url == std::optional<std::string>("http://lb/simple"));
+  CHECK_FALSE(lbv->pip_index_url);
+}
+
+TEST_CASE("cli options: lock -o - is stdout, without --json", "[cli]") {
+  CleanEnv env;
+  CHECK(parse({"lock", "r.txt", "-o", "-"})->output == "-");
+  auto both = parse({"lock", "r.txt", "-o", "-", "--json"});
+  REQUIRE_FALSE(both.ok());
+  CHECK_THAT(both.error().message, Catch::Contains("--json"));
 }
 
 TEST_CASE("cli Reporter: plain lines when stderr is not a terminal", "[cli]") {
@@ -270,6 +380,17 @@ TEST_CASE("cli run: exit codes of usage errors and --help", "[cli]") {
   auto help = run_cli({"--help"});
   CHECK(help.rc == 0);
   CHECK_THAT(help.out, Catch::Contains("usage: lavabuild"));
+  auto none = run_cli({});
+  CHECK(none.rc == 2);
+  CHECK(none.out.empty());
+  CHECK_THAT(none.err, Catch::Contains("usage: lavabuild COMMAND"));
+  auto version = run_cli({"--version"});
+  CHECK(version.rc == 0);
+  CHECK(version.out == version_text());
+  auto typo = run_cli({"evn"});
+  CHECK(typo.rc == 2);
+  CHECK_THAT(typo.err, Catch::Contains("did you mean 'env'?"));
+  CHECK(run_cli({"env", "r.txt", "-j", "0"}).rc == 2);
   auto unknown = run_cli({"frobnicate"});
   CHECK(unknown.rc == 2);
   CHECK_THAT(unknown.err, Catch::Contains("frobnicate"));
