@@ -85,11 +85,71 @@ std::optional<env::Manifest> load_old_env(Context& ctx, Pipeline& pipe,
   return std::move(*m);
 }
 
+/// -U drops every preference, -P NAME the one for NAME: those move to the newest allowed
+/// versions, the rest keep their pins.
+void drop_upgraded_preferences(const Options& o, Pipeline& pipe) {
+  if (o.upgrade) pipe.preferences.clear();
+  for (const auto& name : o.upgrade_packages) pipe.preferences.erase(pep::normalize_name(name));
+}
+
+bool upgrading(const Options& o) {
+  return o.upgrade || !o.upgrade_packages.empty();
+}
+
+/// What a run changed against the previous env or lock (names normalised, sorted by name).
+struct PackageDiff {
+  json added = json::array(), removed = json::array(), changed = json::array();
+  bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+
+/// `before` and `after`: normalised name -> version.
+PackageDiff diff_packages(const std::map<std::string, std::string>& before,
+                          const std::map<std::string, std::string>& after) {
+  PackageDiff d;
+  for (const auto& [name, version] : before) {
+    auto it = after.find(name);
+    if (it == after.end())
+      d.removed.push_back({{"name", name}, {"version", version}});
+    else if (it->second != version)
+      d.changed.push_back({{"name", name}, {"from", version}, {"to", it->second}});
+  }
+  for (const auto& [name, version] : after)
+    if (!before.count(name)) d.added.push_back({{"name", name}, {"version", version}});
+  return d;
+}
+
+/// uv's lines on stderr: "- name 1.0", "~ name 1.0 -> 1.1", "+ name 2.0", by name.
+void report_diff(Context& ctx, const PackageDiff& d) {
+  std::map<std::string, std::string> lines;
+  for (const auto& p : d.removed)
+    lines[p["name"].get<std::string>()] =
+        "- " + p["name"].get<std::string>() + " " + p["version"].get<std::string>();
+  for (const auto& p : d.changed)
+    lines[p["name"].get<std::string>()] = "~ " + p["name"].get<std::string>() + " " +
+                                          p["from"].get<std::string>() + " -> " +
+                                          p["to"].get<std::string>();
+  for (const auto& p : d.added)
+    lines[p["name"].get<std::string>()] =
+        "+ " + p["name"].get<std::string>() + " " + p["version"].get<std::string>();
+  for (const auto& [name, line] : lines) ctx.out->info(line);
+}
+
+std::map<std::string, std::string> versions_of(const json& packages) {
+  std::map<std::string, std::string> m;
+  for (const auto& p : packages)
+    if (p.is_object() && p.contains("name") && p.contains("version") && p["name"].is_string() &&
+        p["version"].is_string())
+      m[pep::normalize_name(p["name"].get<std::string>())] = p["version"].get<std::string>();
+  return m;
+}
+
 void print_json_result(const std::string& env_dir, const std::string& digest, const json& packages,
-                       const json& executed, size_t hits, uint64_t bytes, double seconds) {
-  json j = {{"env", env_dir},       {"digest", digest},   {"packages", packages},
-            {"executed", executed}, {"cache_hits", hits}, {"downloaded_bytes", bytes},
-            {"seconds", seconds}};
+                       const json& executed, size_t hits, uint64_t bytes, double seconds,
+                       const PackageDiff& diff) {
+  json j = {{"env", env_dir},         {"digest", digest},    {"packages", packages},
+            {"executed", executed},   {"cache_hits", hits},  {"downloaded_bytes", bytes},
+            {"seconds", seconds},     {"added", diff.added}, {"removed", diff.removed},
+            {"changed", diff.changed}};
   std::printf("%s\n", j.dump().c_str());
 }
 
@@ -155,7 +215,7 @@ bool report_if_up_to_date(Context& ctx, const std::string& final_dir,
   if (!old || old->stamp != stamp) return false;
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   if (ctx.opt.json)
-    print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs);
+    print_json_result(final_dir, old->digest, old->packages, json::array(), 0, 0, secs, {});
   else
     ctx.out->info(final_dir + " is up to date (" + std::to_string(old->packages.size()) +
                   " packages)");
@@ -189,19 +249,32 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   remove_leftovers(ctx, final_dir, /*tmp_only=*/true);  // two small directory reads
 
   // No-op: same inputs as the env was built from; nothing is resolved or opened.
+  // -U/-P: resolve again even with the same inputs (the index may have newer versions).
   std::optional<Stamp> old_stamp = read_stamp(final_dir);
-  if (report_if_up_to_date(ctx, final_dir, old_stamp, stamp, start)) return 0;
+  if (!upgrading(o) && report_if_up_to_date(ctx, final_dir, old_stamp, stamp, start)) return 0;
   (void)ctx.store->clean_leftovers();  // and journal/, locks/ when there is work to do
   if (auto st = check_replaceable(final_dir); !st.ok()) return fail(st.error());
   if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
 
   ctx.begin_reads();
   std::optional<env::Manifest> old_manifest = load_old_env(ctx, pipe, final_dir, old_stamp);
+  drop_upgraded_preferences(o, pipe);
 
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
     flush_or_warn(ctx);  // index pages and metadata fetched so far stay useful
     return fail(resolved.error());
+  }
+  std::map<std::string, std::string> new_versions;
+  for (const auto& d : resolved->dists) new_versions[d.name] = d.version;
+  PackageDiff diff = diff_packages(
+      old_stamp ? versions_of(old_stamp->packages) : std::map<std::string, std::string>{},
+      new_versions);
+  // An upgrade that found nothing newer leaves the env as it is.
+  if (old_manifest && diff.empty() &&
+      report_if_up_to_date(ctx, final_dir, old_stamp, stamp, start)) {
+    flush_or_warn(ctx);
+    return 0;
   }
 
   if (auto st = fs::create_dirs(fs::dirname(final_dir)); !st.ok()) return fail(st.error());
@@ -361,6 +434,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   flush_or_warn(ctx);
 
   ctx.out->finish();
+  if (old_stamp) report_diff(ctx, diff);  // a fresh env does not list every package
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   json executed = json::array();
   for (int id : result.executed) {
@@ -371,7 +445,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     if (d.fetched_while_resolving) executed.push_back({{"kind", "fetch"}, {"package", d.name}});
   uint64_t bytes = pipe.fetcher().downloaded_bytes();
   if (o.json) {
-    print_json_result(final_dir, digest, packages, executed, hits, bytes, secs);
+    print_json_result(final_dir, digest, packages, executed, hits, bytes, secs, diff);
   } else {
     char line[256];
     std::snprintf(line, sizeof line,
@@ -387,6 +461,7 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
   ctx.begin_reads();
   std::string final_dir = fs::absolute(ctx.opt.output.empty() ? ".venv" : ctx.opt.output);
   std::optional<env::Manifest> old = load_old_env(ctx, pipe, final_dir, read_stamp(final_dir));
+  drop_upgraded_preferences(ctx.opt, pipe);
   auto resolved = pipe.resolve();
   if (!resolved.ok()) return fail(resolved.error());
   graph::Graph g;
@@ -417,14 +492,21 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
     for (const auto& path : fs::temp_siblings_of(fs::absolute(ctx.opt.output)))
       (void)fs::remove_if_abandoned(path);
   ctx.begin_reads();
-  // Re-locking moves nothing without cause: the existing lock's pins are preferences.
+  // Re-locking moves nothing without cause: the existing lock's pins are preferences
+  // (but for what -U/-P upgrade).
+  std::optional<std::map<std::string, std::string>> old_pins;
   if (auto text = fs::read_file(to_stdout ? std::string() : ctx.opt.output); text.ok()) {
     auto old = lock::parse_pylock(*text, ctx.opt.output);
-    if (old.ok())
-      for (const auto& p : old->packages)
+    if (old.ok()) {
+      old_pins.emplace();
+      for (const auto& p : old->packages) {
+        (*old_pins)[pep::normalize_name(p.name)] = p.version;
         if (auto v = pep::Version::parse(p.version); v.ok())
           pipe.preferences.emplace(pep::normalize_name(p.name), *v);
+      }
+    }
   }
+  drop_upgraded_preferences(ctx.opt, pipe);
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
     flush_or_warn(ctx);
@@ -500,8 +582,17 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
                           : fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l));
       !st.ok())
     return fail(st.error());
+  std::map<std::string, std::string> new_pins;
+  for (const auto& p : l.packages) new_pins[pep::normalize_name(p.name)] = p.version;
+  PackageDiff diff =
+      diff_packages(old_pins.value_or(std::map<std::string, std::string>{}), new_pins);
+  if (old_pins) report_diff(ctx, diff);  // a new lock does not list every package
   if (ctx.opt.json) {
-    json j = {{"lock", fs::absolute(ctx.opt.output)}, {"packages", json::array()}};
+    json j = {{"lock", fs::absolute(ctx.opt.output)},
+              {"packages", json::array()},
+              {"added", diff.added},
+              {"removed", diff.removed},
+              {"changed", diff.changed}};
     for (const auto& p : l.packages)
       j["packages"].push_back({{"name", p.name}, {"version", p.version}});
     std::printf("%s\n", j.dump().c_str());

@@ -251,8 +251,12 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
                                                            "ignore package indexes")(
       "offline", po::bool_switch(&o.offline), "use only the cache, no network")(
       "require-hashes", po::bool_switch(&o.require_hashes), "every requirement needs --hash")(
-      "pre", po::bool_switch(&o.pre), "allow pre-releases")("seed", po::bool_switch(&o.seed),
-                                                            "also install pip into the env")(
+      "pre", po::bool_switch(&o.pre), "allow pre-releases")(
+      "upgrade,U", po::bool_switch(&o.upgrade),
+      "env, lock: ignore the existing pins, move to the newest allowed versions")(
+      "upgrade-package,P", po::value<std::vector<std::string>>(&o.upgrade_packages),
+      "env, lock: ignore the existing pin of this package (repeatable)")(
+      "seed", po::bool_switch(&o.seed), "also install pip into the env")(
       "jobs,j", po::value<std::string>(&jobs_text), "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
       "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(
