@@ -104,18 +104,6 @@ Status write_file(const std::string& path, std::string_view data, uint32_t mode)
   return fill_new_file(fd, path, data, mode);
 }
 
-Result<std::string> create_temp_file(const std::string& path, uint32_t mode) {
-  for (int attempt = 0;; ++attempt) {
-    std::string tmp = temp_sibling(path);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd >= 0) {
-      ::close(fd);
-      return tmp;
-    }
-    if (errno != EEXIST || attempt > 16) return errno_error("cannot create", tmp);
-  }
-}
-
 Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode) {
   std::string tmp;
   int fd = -1;
@@ -484,9 +472,10 @@ FileLock& FileLock::operator=(FileLock&& o) noexcept {
   return *this;
 }
 
-Result<FileLock> FileLock::acquire(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_error("cannot open lock file", path);
+Result<FileLock> FileLock::lock_fd(int fd, const std::string& path,
+                                   const std::function<void()>& on_wait) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+  if (on_wait && errno == EWOULDBLOCK) on_wait();
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
     int err = errno;
@@ -496,28 +485,22 @@ Result<FileLock> FileLock::acquire(const std::string& path) {
   return FileLock(fd);
 }
 
+Result<FileLock> FileLock::acquire(const std::string& path) {
+  return acquire_or_wait(path, {});
+}
+
 Result<FileLock> FileLock::acquire_or_wait(const std::string& path,
                                            const std::function<void()>& on_wait) {
-  LB_ASSIGN(FileLock l, try_acquire(path));
-  if (l.held()) return l;
-  if (on_wait) on_wait();
-  return acquire(path);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_error("cannot open lock file", path);
+  return lock_fd(fd, path, on_wait);
 }
 
 Result<FileLock> FileLock::acquire_existing_or_wait(const std::string& path,
                                                     const std::function<void()>& on_wait) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("cannot open", path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (on_wait) on_wait();
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return errno_error("cannot lock", path, err);
-    }
-  }
-  return FileLock(fd);
+  return lock_fd(fd, path, on_wait);
 }
 
 Result<FileLock> FileLock::try_acquire(const std::string& path) {

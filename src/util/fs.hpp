@@ -72,8 +72,6 @@ std::string temp_sibling(const std::string& path);
 std::string random_hex(size_t n = 8);
 /// The suffix temp_sibling() puts after a path: names "<base>.tmp-<hex>" are temp names.
 inline constexpr std::string_view kTempInfix = ".tmp-";
-/// Create, with O_EXCL and a random name, a temp file beside `path`; returns its path.
-Result<std::string> create_temp_file(const std::string& path, uint32_t mode = 0644);
 
 /// A directory this process created under a random name and holds an flock on (on the
 /// directory itself) while it lives: a live run's temp directory, which a later run may
@@ -137,6 +135,9 @@ class FileLock {
 
  private:
   explicit FileLock(int fd) : fd_(fd) {}
+  /// flock `fd` (an open descriptor of `path`, closed on error), waiting after `on_wait`.
+  static Result<FileLock> lock_fd(int fd, const std::string& path,
+                                  const std::function<void()>& on_wait);
   int fd_ = -1;
 };
 

@@ -11,6 +11,15 @@
 
 using namespace lb;
 
+namespace {
+// A fresh directory under /tmp (mkdtemp fills in the six X).
+std::string new_temp_dir() {
+  std::string tmpl = "/tmp/lb-util-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+}  // namespace
+
 TEST_CASE("sha256 of known vectors") {
   CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -42,8 +51,7 @@ TEST_CASE("string helpers") {
 }
 
 TEST_CASE("atomic writes, links and listing") {
-  char tmpl[] = "/tmp/lb-util-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
+  std::string dir = new_temp_dir();
   std::string f = fs::join_path(dir, "sub/dir/file.txt");
   REQUIRE(fs::create_dirs(fs::dirname(f)).ok());
   REQUIRE(fs::write_file_atomic(f, "content", 0640).ok());
@@ -99,8 +107,7 @@ TEST_CASE("run_process captures output and exit code") {
 }
 
 TEST_CASE("writes never go through an existing file or link") {
-  char tmpl[] = "/tmp/lb-util-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
+  std::string dir = new_temp_dir();
   std::string blob = dir + "/blob", env_file = dir + "/env-file";
   REQUIRE(fs::write_file(blob, "stored", 0444).ok());
   REQUIRE(fs::hard_link(blob, env_file).ok());
@@ -130,8 +137,7 @@ TEST_CASE("temp names are random and created exclusively") {
 }
 
 TEST_CASE("owned temp dirs: a live owner's dir is kept, a dead owner's is removed") {
-  char tmpl[] = "/tmp/lb-util-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
+  std::string dir = new_temp_dir();
   std::string base = dir + "/env";
   auto live = fs::OwnedDir::create(base);
   REQUIRE(live.ok());
