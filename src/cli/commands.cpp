@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cli/cache_verify.hpp"
-#include "cli/context.hpp"
-#include "cli/pipeline.hpp"
-#include "cli/share.hpp"
+#include "cli/options.hpp"
+#include "cli/output.hpp"
+#include "engine/cache_verify.hpp"
+#include "engine/context.hpp"
+#include "engine/pipeline.hpp"
+#include "engine/share.hpp"
 #include "env/manifest.hpp"
 #include "env/venv.hpp"
 #include "graph/thread_pool.hpp"
@@ -20,6 +22,8 @@
 #include "util/strings.hpp"
 
 namespace lb::cli {
+
+using namespace engine;
 
 namespace {
 

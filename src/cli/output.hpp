@@ -5,23 +5,25 @@
 #include <mutex>
 #include <string>
 
+#include "engine/output.hpp"
+
 namespace lb::cli {
 
-class Reporter {
+class Reporter : public engine::Output {
  public:
   Reporter(bool json, int verbose);
   /// A step started/finished ("fetch", "requests 2.31.0").
-  void step_started(const std::string& kind, const std::string& what);
-  void step_finished(const std::string& kind, const std::string& what);
-  void set_total(size_t total);
+  void step_started(const std::string& kind, const std::string& what) override;
+  void step_finished(const std::string& kind, const std::string& what) override;
+  void set_total(size_t total) override;
   /// Why a step runs (printed with -v only).
-  void explain(const std::string& line);
+  void explain(const std::string& line) override;
   /// Printed always (stderr), once per distinct text.
-  void warn(const std::string& line);
-  void info(const std::string& line);
+  void warn(const std::string& line) override;
+  void info(const std::string& line) override;
   /// Clear the progress line before the final summary.
-  void finish();
-  bool verbose() const { return verbose_ > 0; }
+  void finish() override;
+  bool verbose() const override { return verbose_ > 0; }
 
  private:
   void draw_locked();

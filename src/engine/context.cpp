@@ -1,10 +1,10 @@
-#include "cli/context.hpp"
+#include "engine/context.hpp"
 
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 namespace {
 
@@ -40,9 +40,9 @@ class StorePageCache : public net::PageCache {
 
 }  // namespace
 
-Status Context::init(const Options& options, Reporter& reporter) {
+Status Context::init(const Options& options, Output& output) {
   opt = options;
-  out = &reporter;
+  out = &output;
   store::StoreOptions so;
   so.warn = [this](const std::string& w) { out->warn(w); };
   auto s = store::Store::open(opt.cache_dir, so);
@@ -117,4 +117,4 @@ std::optional<size_t> Context::tags_rank(const std::vector<pep::Tag>& tags) cons
   return best;
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -14,15 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "cli/context.hpp"
-#include "cli/fetch.hpp"
-#include "cli/provider.hpp"
+#include "engine/context.hpp"
+#include "engine/fetch.hpp"
+#include "engine/provider.hpp"
 #include "env/install.hpp"
 #include "graph/graph.hpp"
 #include "lock/pylock.hpp"
 #include "wheel/wheel.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 /// One distribution the env will contain.
 struct Planned {
@@ -100,4 +100,4 @@ class Pipeline {
   std::string lock_path_;
 };
 
-}  // namespace lb::cli
+}  // namespace lb::engine

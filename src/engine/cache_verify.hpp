@@ -12,7 +12,7 @@
 #include "store/store.hpp"
 #include "util/result.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 struct CacheProblems {
   std::vector<std::string> bad_files;     ///< blob paths (or stray files) that fail
@@ -26,4 +26,4 @@ Result<CacheProblems> check_cache(store::Store& store);
 /// Remove the bad files and entries found by check_cache.
 Status repair_cache(store::Store& store, const CacheProblems& problems);
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -1,4 +1,4 @@
-#include "cli/pipeline.hpp"
+#include "engine/pipeline.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,7 +11,7 @@
 #include "util/hash.hpp"
 #include "util/strings.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 namespace {
 
@@ -558,4 +558,4 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
   return {};
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/options.hpp"
-#include "cli/output.hpp"
+#include "engine/options.hpp"
+#include "engine/output.hpp"
 #include "interp/interpreter.hpp"
 #include "net/http.hpp"
 #include "net/index.hpp"
@@ -17,11 +17,11 @@
 #include "reqfile/reqfile.hpp"
 #include "store/store.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 struct Context {
   Options opt;
-  Reporter* out = nullptr;
+  Output* out = nullptr;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<net::HttpClient> http;
   std::unique_ptr<net::PageCache> page_cache;
@@ -38,7 +38,7 @@ struct Context {
 
  public:
   /// Open the store, probe the interpreter, set up the index from options + files.
-  Status init(const Options& options, Reporter& reporter);
+  Status init(const Options& options, Output& output);
   /// Set up HTTP + index client once requirement files are read (their options count).
   Status init_index();
   /// Hold the store's index open for reads (one cheap read-only open instead of one per
@@ -54,4 +54,4 @@ struct Context {
   std::optional<size_t> tags_rank(const std::vector<pep::Tag>& tags) const;
 };
 
-}  // namespace lb::cli
+}  // namespace lb::engine

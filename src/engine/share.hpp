@@ -9,7 +9,7 @@
 
 #include "store/store.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 struct SharedFile {
   std::string path;  ///< absolute path inside the env being assembled
@@ -20,4 +20,4 @@ struct SharedFile {
 /// filesystem than the store are left as they are. Returns how many were shared.
 size_t share_through_store(store::Store& store, const std::vector<SharedFile>& files);
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -1,4 +1,4 @@
-#include "cli/provider.hpp"
+#include "engine/provider.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -9,7 +9,7 @@
 #include "util/strings.hpp"
 #include "wheel/metadata.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 void IndexProvider::add_direct(DirectDist d) {
   std::string name = d.name;
@@ -218,4 +218,4 @@ void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Versi
   for (auto& t : threads) t.join();
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -1,9 +1,9 @@
-#include "cli/share.hpp"
+#include "engine/share.hpp"
 
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 size_t share_through_store(store::Store& store, const std::vector<SharedFile>& files) {
   size_t shared = 0;
@@ -34,4 +34,4 @@ size_t share_through_store(store::Store& store, const std::vector<SharedFile>& f
   return shared;
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -1,4 +1,4 @@
-#include "cli/cache_verify.hpp"
+#include "engine/cache_verify.hpp"
 
 #include <set>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "util/strings.hpp"
 #include "wheel/wheel.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 namespace {
 
@@ -79,4 +79,4 @@ Status repair_cache(store::Store& store, const CacheProblems& problems) {
   return {};
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/context.hpp"
-#include "cli/fetch.hpp"
+#include "engine/context.hpp"
+#include "engine/fetch.hpp"
 #include "pep/version.hpp"
 #include "resolve/resolver.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 /// A distribution given by URL or path (`name @ URL`, `./x.whl`).
 struct DirectDist {
@@ -72,4 +72,4 @@ class IndexProvider : public resolve::Provider {
   std::map<std::string, Error> notes_;
 };
 
-}  // namespace lb::cli
+}  // namespace lb::engine

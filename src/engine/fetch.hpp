@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/context.hpp"
+#include "engine/context.hpp"
 #include "net/index.hpp"
 #include "net/url_lock.hpp"
 #include "util/result.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 class Fetcher {
  public:
@@ -68,4 +68,4 @@ class Fetcher {
 /// A local path for a file:// URL or a plain path; empty for remote URLs.
 std::string local_path_of(const std::string& url);
 
-}  // namespace lb::cli
+}  // namespace lb::engine

@@ -1,4 +1,4 @@
-#include "cli/fetch.hpp"
+#include "engine/fetch.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -13,7 +13,7 @@
 #include "util/strings.hpp"
 #include "wheel/wheel.hpp"
 
-namespace lb::cli {
+namespace lb::engine {
 
 std::string local_path_of(const std::string& url) {
   if (auto path = net::file_url_to_path(url)) return *path;
@@ -276,4 +276,4 @@ Result<std::string> Fetcher::metadata(const net::IndexFile& file, bool& fetched_
   return text;
 }
 
-}  // namespace lb::cli
+}  // namespace lb::engine
