@@ -123,6 +123,8 @@ const CommandHelp* command_help(const std::string& command) {
          "pre",
          "upgrade",
          "upgrade-package",
+         "reinstall",
+         "reinstall-package",
          "seed",
          "jobs",
          "timeout",
@@ -256,7 +258,11 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "env, lock: ignore the existing pins, move to the newest allowed versions")(
       "upgrade-package,P", po::value<std::vector<std::string>>(&o.upgrade_packages),
       "env, lock: ignore the existing pin of this package (repeatable)")(
-      "seed", po::bool_switch(&o.seed), "also install pip into the env")(
+      "reinstall", po::bool_switch(&o.reinstall),
+      "env: link every distribution afresh, even when the env has it intact")(
+      "reinstall-package", po::value<std::vector<std::string>>(&o.reinstall_packages),
+      "env: link this distribution afresh (repeatable)")("seed", po::bool_switch(&o.seed),
+                                                         "also install pip into the env")(
       "jobs,j", po::value<std::string>(&jobs_text), "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
       "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(

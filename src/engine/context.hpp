@@ -1,6 +1,8 @@
 // Everything one command run shares: options, output, the store, the network, the interpreter.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,7 +22,10 @@
 namespace lb::engine {
 
 struct Context {
+  using TimePoint = std::chrono::steady_clock::time_point;
   Options opt;
+  /// The clock durations in reports are measured with (tests inject their own).
+  std::function<TimePoint()> now = [] { return std::chrono::steady_clock::now(); };
   Output* out = nullptr;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<net::HttpClient> http;

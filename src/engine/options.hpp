@@ -22,8 +22,10 @@ struct Options {
   bool offline = false;
   bool require_hashes = false;
   bool pre = false;
-  bool upgrade = false;                       ///< -U: ignore the pins of the existing env/lock
-  std::vector<std::string> upgrade_packages;  ///< -P NAME: ignore the pin of NAME only
+  bool upgrade = false;                         ///< -U: ignore the pins of the existing env/lock
+  std::vector<std::string> upgrade_packages;    ///< -P NAME: ignore the pin of NAME only
+  bool reinstall = false;                       ///< --reinstall: link every distribution afresh
+  std::vector<std::string> reinstall_packages;  ///< --reinstall-package NAME
   bool seed = false;
   bool json = false;
   int verbose = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "engine/env_state.hpp"
 #include "lavabuild/version.hpp"
 #include "net/url.hpp"
 #include "pep/name.hpp"
@@ -384,26 +385,6 @@ Result<Resolved> Pipeline::resolve_requirements() {
   return out;
 }
 
-std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
-                                int64_t built_ns) {
-  for (const auto& f : dist.files) {
-    // Bytecode a wheel shipped is Python's to rewrite or remove (verify ignores it too).
-    if (ends_with(f.path, ".pyc") && f.path.find("__pycache__/") != std::string::npos) continue;
-    auto st = fs::stat_path(env_dir + "/" + f.path);
-    if (!st.exists) return f.path + " was deleted";
-    if (f.mode == env::kModeSymlink) {
-      if (!st.is_symlink) return f.path + " was replaced";
-      continue;
-    }
-    if (!st.is_regular) return f.path + " was replaced";
-    // Stored blobs keep mtime 1 s and copies are older than the stamp: a later mtime is a
-    // write since the env was built (through a link, the store's copy changed too).
-    if (st.mtime_ns > built_ns) return f.path + " was changed";
-    if (!f.per_env && st.size != f.size) return f.path + " has the wrong size";
-  }
-  return "";
-}
-
 Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
                              const std::vector<env::InstalledDist>* old_dists, graph::Graph& g) {
   installed.assign(r.dists.size(), {});
@@ -517,8 +498,11 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       d.link_key = link_key_of();
       link.key = d.link_key;
       std::string drift;
-      if (old && old->link_key == d.link_key &&
-          (drift = changed_since_built(*old, final_dir, built_ns)).empty()) {
+      const bool forced = reinstall_all || reinstall.count(d.name) > 0;
+      if (old && old->link_key == d.link_key && forced) {
+        link.reason = "--reinstall";
+      } else if (old && old->link_key == d.link_key &&
+                 (drift = changed_since_built(*old, final_dir, built_ns)).empty()) {
         link.needs_run = false;
         link.reason = "unchanged in the existing env; its files are re-linked as they are";
         installed[i] = *old;

@@ -45,12 +45,6 @@ struct Planned {
   std::shared_ptr<wheel::UnpackedWheel> unpacked;
 };
 
-/// Why the files of `dist` in the env at `env_dir` differ from what was installed (deleted,
-/// replaced, written since `built_ns`, the mtime of the env's stamp), or "" when they do not.
-/// One lstat per file; no hashing.
-std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
-                                int64_t built_ns);
-
 /// The fetched wheel of `d` (in the store by d.sha256) against its pinned hashes and size.
 Status check_pinned(const Planned& d, store::Store& store);
 
@@ -88,6 +82,10 @@ class Pipeline {
   /// Distributions whose files in the existing env were changed or deleted since it was
   /// built (filled by build_graph; they are linked afresh): "name (what changed)".
   std::vector<std::string> repaired;
+  /// --reinstall (every distribution) and --reinstall-package NAME: link them afresh even
+  /// when the existing env has them unchanged.
+  bool reinstall_all = false;
+  std::set<std::string> reinstall;  ///< normalised names
 
  private:
   Status check_supported_options();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "graph/graph.hpp"
 #include "pep/name.hpp"
 #include "pep/specifier.hpp"
 #include "pep/tags.hpp"
@@ -207,15 +208,11 @@ void IndexProvider::prefetch(const std::vector<std::pair<std::string, pep::Versi
       if (!deps_.count(it.first + "==" + it.second.to_string())) pending.push_back(it);
   }
   if (pending.size() < 2) return;
-  std::vector<std::thread> threads;
-  std::atomic<size_t> next{0};
-  size_t n = std::min<size_t>(pending.size(), 8);
-  for (size_t t = 0; t < n; ++t)
-    threads.emplace_back([&] {
-      for (size_t i; (i = next++) < pending.size();)
-        (void)dependencies(pending[i].first, pending[i].second);
-    });
-  for (auto& t : threads) t.join();
+  // Network-bound: up to 8 at once whatever -j says.
+  (void)graph::parallel_for(pending.size(), 8, [&](size_t i) -> Status {
+    (void)dependencies(pending[i].first, pending[i].second);
+    return {};
+  });
 }
 
 }  // namespace lb::engine

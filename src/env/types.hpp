@@ -31,6 +31,7 @@ struct FileEntry {
   uint64_t size = 0;     ///< content size (per-env: canonical content; symlinks: target length)
   bool per_env = false;  ///< written fresh; its content depends on the env location
   std::string link_target;  ///< symlinks only
+  bool operator==(const FileEntry&) const = default;
 };
 
 /// One installed distribution and the files it owns.

@@ -87,4 +87,19 @@ ExecResult execute(Graph& g, int jobs,
   return res;
 }
 
+Status parallel_for(size_t n, int jobs, const std::function<Status(size_t)>& fn) {
+  if (n == 0) return {};
+  Graph g;
+  for (size_t i = 0; i < n; ++i) {
+    Step s;
+    s.kind = StepKind::fetch;
+    s.package = std::to_string(i);
+    s.run = [&fn, i] { return fn(i); };
+    g.add(std::move(s));
+  }
+  auto res = execute(g, jobs, {});
+  if (res.failure) return res.failure->second;
+  return {};
+}
+
 }  // namespace lb::graph

@@ -64,6 +64,11 @@ struct ExecResult {
 ExecResult execute(Graph& g, int jobs,
                    const std::function<void(const Step&, bool started)>& on_progress);
 
+/// Run fn(0) ... fn(n-1) as n independent steps of one graph on execute() (the project's one
+/// way to run work in parallel): at most max(1, jobs) at once; the first error stops new work
+/// and is returned (naming nothing more: fn's error should say what failed).
+Status parallel_for(size_t n, int jobs, const std::function<Status(size_t)>& fn);
+
 /// One line per step in topological order: "[run] fetch requests 2.31.0 — reason" or
 /// "[cached] ...".
 std::string to_text(const Graph& g);

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "store/store.hpp"
+#include "store/local_store.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -39,18 +39,18 @@ Error bad_sha(std::string_view sha) {
 
 }  // namespace
 
-std::string Store::blob_path(std::string_view sha, bool executable) const {
+std::string LocalStore::blob_path(std::string_view sha, bool executable) const {
   std::string path = dir_ + "/blobs/";
   path.append(sha.substr(0, 2)).append("/").append(sha);
   if (executable) path += ".x";
   return path;
 }
 
-bool Store::has_blob(std::string_view sha, bool executable) const {
+bool LocalStore::has_blob(std::string_view sha, bool executable) const {
   return blob_state(sha, executable) == BlobState::intact;
 }
 
-BlobState Store::blob_state(std::string_view sha, bool executable, int64_t size) const {
+BlobState LocalStore::blob_state(std::string_view sha, bool executable, int64_t size) const {
   std::string path = blob_path(sha, executable);
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return BlobState::missing;
@@ -66,7 +66,7 @@ BlobState Store::blob_state(std::string_view sha, bool executable, int64_t size)
   return BlobState::intact;
 }
 
-void Store::remove_damaged_blob(std::string_view sha, bool executable) const {
+void LocalStore::remove_damaged_blob(std::string_view sha, bool executable) const {
   if (!is_sha256_hex(sha)) return;
   std::string path = blob_path(sha, executable);
   // Another process may have replaced the damaged blob by a good one since our stat: move
@@ -91,12 +91,12 @@ void Store::remove_damaged_blob(std::string_view sha, bool executable) const {
   ::unlink(aside.c_str());
 }
 
-Result<std::string> Store::put_blob(std::string_view content, bool executable) {
+Result<std::string> LocalStore::put_blob(std::string_view content, bool executable) {
   return put_blob_hashed(content, executable, sha256_hex(content));
 }
 
-Result<std::string> Store::put_blob_hashed(std::string_view content, bool executable,
-                                           std::string_view sha) {
+Result<std::string> LocalStore::put_blob_hashed(std::string_view content, bool executable,
+                                                std::string_view sha) {
   if (!is_sha256_hex(sha)) return bad_sha(sha);
   switch (blob_state(sha, executable, int64_t(content.size()))) {
     case BlobState::intact:
@@ -138,7 +138,7 @@ Result<std::string> Store::put_blob_hashed(std::string_view content, bool execut
   return link_into_place(tmp, sha, executable);
 }
 
-Result<std::string> Store::put_blob_file(const std::string& path, bool executable) {
+Result<std::string> LocalStore::put_blob_file(const std::string& path, bool executable) {
   LB_ASSIGN(std::string sha, sha256_file_hex(path));
   auto size = int64_t(fs::stat_path(path).size);
   switch (blob_state(sha, executable, size)) {
@@ -157,8 +157,8 @@ Result<std::string> Store::put_blob_file(const std::string& path, bool executabl
 // Give `tmp` its final mode and hard-link it to its blob name (put-if-absent: a blob that
 // appeared meanwhile has the same content), then drop `tmp`. Copies when `tmp` lives on
 // another filesystem.
-Result<std::string> Store::link_into_place(const std::string& tmp, std::string_view sha,
-                                           bool executable) {
+Result<std::string> LocalStore::link_into_place(const std::string& tmp, std::string_view sha,
+                                                bool executable) {
   std::string target = blob_path(sha, executable);
   Status st = fs::set_mode(tmp, blob_mode(executable));
   if (st && ::utimensat(AT_FDCWD, tmp.c_str(), kBlobTimes, AT_SYMLINK_NOFOLLOW) != 0)
@@ -183,7 +183,7 @@ Result<std::string> Store::link_into_place(const std::string& tmp, std::string_v
   return std::string(sha);
 }
 
-Result<bool> Store::verify_blob(std::string_view sha, bool executable) const {
+Result<bool> LocalStore::verify_blob(std::string_view sha, bool executable) const {
   if (!is_sha256_hex(sha)) return bad_sha(sha);
   std::string path = blob_path(sha, executable);
   auto info = fs::stat_path(path);
@@ -195,7 +195,7 @@ Result<bool> Store::verify_blob(std::string_view sha, bool executable) const {
   return actual == sha;
 }
 
-Status Store::verify_all(const std::function<void(std::string)>& report_bad) const {
+Status LocalStore::verify_all(const std::function<void(std::string)>& report_bad) const {
   std::string root = fs::join_path(dir_, "blobs");
   LB_ASSIGN(auto shards, fs::list_dir(root));
   for (const auto& shard : shards) {

@@ -1,4 +1,4 @@
-#include "store/store.hpp"
+#include "store/local_store.hpp"
 
 #include <cstdio>
 #include <tuple>
@@ -17,7 +17,7 @@ bool Session::degraded() const {
   return handle_ && handle_->degraded();
 }
 
-Store::Store(std::string dir, StoreOptions options)
+LocalStore::LocalStore(std::string dir, StoreOptions options)
     : dir_(std::move(dir)), options_(std::move(options)) {
   if (!options_.warn)
     options_.warn = [](const std::string& msg) {
@@ -25,7 +25,7 @@ Store::Store(std::string dir, StoreOptions options)
     };
 }
 
-Store::~Store() {
+LocalStore::~LocalStore() {
   if (tmp_) {
     (void)fs::remove_all(tmp_->path());
     tmp_->release();
@@ -46,10 +46,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOp
   } else {
     LB_TRY(fs::write_file_atomic(version_path, std::string(kStoreVersion) + "\n"));
   }
-  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(options)));
+  return std::unique_ptr<Store>(new LocalStore(std::move(dir), std::move(options)));
 }
 
-std::string Store::tmp_dir() const {
+std::string LocalStore::tmp_dir() const {
   std::lock_guard<std::mutex> g(tmp_mutex_);
   if (!tmp_) {
     auto d = fs::OwnedDir::create(fs::join_path(fs::join_path(dir_, "tmp"), "run"), 0700);
@@ -68,7 +68,7 @@ bool is_temp_name(std::string_view name) {
 }
 }  // namespace
 
-std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run, bool tmp_only) const {
+std::pair<uint64_t, uint64_t> LocalStore::clean_leftovers(bool dry_run, bool tmp_only) const {
   uint64_t entries = 0, bytes = 0;
   std::string mine;
   {
@@ -96,18 +96,18 @@ std::pair<uint64_t, uint64_t> Store::clean_leftovers(bool dry_run, bool tmp_only
   return {entries, bytes};
 }
 
-std::string Store::lock_path(std::string_view name) const {
+std::string LocalStore::lock_path(std::string_view name) const {
   std::string dir = fs::join_path(dir_, "locks");
   (void)fs::create_dirs(dir);
   return fs::join_path(dir, std::string(name));
 }
-std::string Store::dir() const {
+std::string LocalStore::dir() const {
   return dir_;
 }
 
 // --- index ---------------------------------------------------------------------------
 
-Result<Session> Store::session() {
+Result<Session> LocalStore::session() {
   std::lock_guard<std::mutex> g(mutex_);
   if (auto live = session_.lock()) {
     if (session_read_only_)
@@ -121,7 +121,7 @@ Result<Session> Store::session() {
   return Session(std::move(h));
 }
 
-Result<Session> Store::read_session() {
+Result<Session> LocalStore::read_session() {
   std::lock_guard<std::mutex> g(mutex_);
   if (auto live = session_.lock()) return Session(std::move(live));
   // Parked journal writes must be replayed first, which needs a writing open.
@@ -133,7 +133,8 @@ Result<Session> Store::read_session() {
   return Session(std::move(h));
 }
 
-Status Store::with_index(bool read_only, const std::function<Status(detail::IndexHandle&)>& fn) {
+Status LocalStore::with_index(bool read_only,
+                              const std::function<Status(detail::IndexHandle&)>& fn) {
   std::unique_lock<std::mutex> g(mutex_);
   if (auto live = session_.lock()) {
     if (session_read_only_ && !read_only)
@@ -148,7 +149,7 @@ Status Store::with_index(bool read_only, const std::function<Status(detail::Inde
   return fn(*h);
 }
 
-Result<std::optional<std::string>> Store::get(std::string_view key) {
+Result<std::optional<std::string>> LocalStore::get(std::string_view key) {
   std::optional<std::string> out;
   LB_TRY(with_index(true, [&](detail::IndexHandle& h) -> Status {
     LB_ASSIGN(out, h.get(key));
@@ -157,13 +158,13 @@ Result<std::optional<std::string>> Store::get(std::string_view key) {
   return out;
 }
 
-Status Store::put(std::string_view key, std::string_view value) {
+Status LocalStore::put(std::string_view key, std::string_view value) {
   return with_index(false, [&](detail::IndexHandle& h) {
     return h.write({{std::string(key), std::string(value)}});
   });
 }
 
-Status Store::put_many(std::vector<std::pair<std::string, std::string>>&& kvs) {
+Status LocalStore::put_many(std::vector<std::pair<std::string, std::string>>&& kvs) {
   std::vector<detail::JournalRecord> records;
   records.reserve(kvs.size());
   for (auto& [k, v] : kvs) records.push_back({std::move(k), std::move(v)});
@@ -171,32 +172,32 @@ Status Store::put_many(std::vector<std::pair<std::string, std::string>>&& kvs) {
   return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
 }
 
-Status Store::put_many(const std::vector<std::pair<std::string, std::string>>& kvs) {
+Status LocalStore::put_many(const std::vector<std::pair<std::string, std::string>>& kvs) {
   std::vector<detail::JournalRecord> records;
   records.reserve(kvs.size());
   for (const auto& [k, v] : kvs) records.push_back({k, v});
   return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
 }
 
-Status Store::erase(std::string_view key) {
+Status LocalStore::erase(std::string_view key) {
   return with_index(false, [&](detail::IndexHandle& h) {
     return h.write({{std::string(key), std::nullopt}});
   });
 }
 
-Status Store::erase_many(const std::vector<std::string>& keys) {
+Status LocalStore::erase_many(const std::vector<std::string>& keys) {
   std::vector<detail::JournalRecord> records;
   records.reserve(keys.size());
   for (const auto& k : keys) records.push_back({k, std::nullopt});
   return with_index(false, [&](detail::IndexHandle& h) { return h.write(records); });
 }
 
-Status Store::scan(std::string_view prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+Status LocalStore::scan(std::string_view prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) {
   return with_index(true, [&](detail::IndexHandle& h) { return h.scan(prefix, fn); });
 }
 
-Result<Stats> Store::stats() {
+Result<Stats> LocalStore::stats() {
   Stats st;
   LB_ASSIGN(auto shards, fs::list_dir(fs::join_path(dir_, "blobs")));
   for (const auto& shard : shards) {

@@ -83,12 +83,15 @@ enum class BlobState { intact, missing, damaged };
 inline constexpr int64_t kBlobMtime = 1;
 
 class Store;
+class LocalStore;
 
 /// Holds the index open (and index.lock held) for a batch of operations; while any Session
 /// of a Store lives, that Store's get/put/put_many use it. Keep it short: other processes
 /// wait for it (up to their lock timeout).
 class Session {
  public:
+  /// An empty session: holds nothing (what a store without an index to hold returns).
+  Session() = default;
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
   ~Session();
@@ -96,93 +99,85 @@ class Session {
   bool degraded() const;
 
  private:
-  friend class Store;
+  friend class LocalStore;
   explicit Session(std::shared_ptr<detail::IndexHandle> h);
   std::shared_ptr<detail::IndexHandle> handle_;
 };
 
+/// The store as the engine sees it: action entries and other index values by key, blobs by
+/// digest, and the references (env/, lock/ entries) that say what is live. LocalStore (the
+/// on-disk layout above) is the implementation; a remote cache is layered on this interface,
+/// and engine unit tests use an in-memory fake.
 class Store {
  public:
   /// Create (if needed) and open the store in `cache_dir`. Fails when VERSION names another
   /// format or the directory cannot be created.
   static Result<std::unique_ptr<Store>> open(const std::string& cache_dir,
                                              StoreOptions options = {});
-  ~Store();
+  virtual ~Store() = default;
 
   // --- blobs (thread-safe, multi-process safe) ---------------------------------------
   /// Path of a blob (which may not exist). Stored files are read-only: never write to them.
-  std::string blob_path(std::string_view sha256_hex, bool executable) const;
+  virtual std::string blob_path(std::string_view sha256_hex, bool executable) const = 0;
   /// A stat(): the blob is present.
-  bool has_blob(std::string_view sha256_hex, bool executable) const;
+  virtual bool has_blob(std::string_view sha256_hex, bool executable) const = 0;
   /// Store `content` if absent; returns its sha256 hex.
-  Result<std::string> put_blob(std::string_view content, bool executable);
+  virtual Result<std::string> put_blob(std::string_view content, bool executable) = 0;
   /// As put_blob, trusting `sha256_hex` as the hash of `content` (the caller just computed it).
-  Result<std::string> put_blob_hashed(std::string_view content, bool executable,
-                                      std::string_view sha256_hex);
+  virtual Result<std::string> put_blob_hashed(std::string_view content, bool executable,
+                                              std::string_view sha256_hex) = 0;
   /// Hash the file at `path`, then move it into the store (link + unlink, copying when it is
   /// on another filesystem); `path` is gone afterwards. Best from a file under tmp_dir().
-  Result<std::string> put_blob_file(const std::string& path, bool executable);
+  virtual Result<std::string> put_blob_file(const std::string& path, bool executable) = 0;
   /// A stat (no hashing) of a blob: intact when it is a regular file with the blob mode,
   /// `size` bytes (when size >= 0) and the stored mtime; a blob written by an older
   /// lavabuild (another mtime) is re-hashed once and its mtime set. Nothing is changed for
   /// a damaged blob: see remove_damaged_blob.
-  BlobState blob_state(std::string_view sha256_hex, bool executable, int64_t size = -1) const;
+  virtual BlobState blob_state(std::string_view sha256_hex, bool executable,
+                               int64_t size = -1) const = 0;
   /// Remove a blob that is damaged (edited in place, wrong mode or size): envs that link it
   /// keep their copy, the store forgets it, and the next put_blob writes it anew.
-  void remove_damaged_blob(std::string_view sha256_hex, bool executable) const;
+  virtual void remove_damaged_blob(std::string_view sha256_hex, bool executable) const = 0;
   /// Re-hash a blob: false when its content no longer matches its name; error when missing.
-  Result<bool> verify_blob(std::string_view sha256_hex, bool executable) const;
+  virtual Result<bool> verify_blob(std::string_view sha256_hex, bool executable) const = 0;
   /// Re-hash every blob and check modes; `report_bad` gets the path of each bad or stray file.
-  Status verify_all(const std::function<void(std::string)>& report_bad) const;
+  virtual Status verify_all(const std::function<void(std::string)>& report_bad) const = 0;
 
   // --- key-value index ------------------------------------------------------------------
   /// Open the index for a batch (see Session). Errors only on a broken index.
-  Result<Session> session();
+  virtual Result<Session> session() = 0;
   /// A session for reads only: opens the index read-only (no fsyncs, several times cheaper
   /// than a writing session). Writes while it lives fail: buffer them and write after it ends.
-  Result<Session> read_session();
-  Result<std::optional<std::string>> get(std::string_view key);
-  Status put(std::string_view key, std::string_view value);
+  virtual Result<Session> read_session() = 0;
+  virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
+  virtual Status put(std::string_view key, std::string_view value) = 0;
   /// One atomic batch.
-  Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs);
+  virtual Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs) = 0;
   /// The same, taking the values (large index pages are then held once, not twice).
-  Status put_many(std::vector<std::pair<std::string, std::string>>&& kvs);
-  Status erase(std::string_view key);
+  virtual Status put_many(std::vector<std::pair<std::string, std::string>>&& kvs) = 0;
+  virtual Status erase(std::string_view key) = 0;
   /// Erase several keys in one atomic batch.
-  Status erase_many(const std::vector<std::string>& keys);
+  virtual Status erase_many(const std::vector<std::string>& keys) = 0;
   /// Visit entries whose key starts with `prefix`, in key order; `fn` returns false to stop.
-  Status scan(std::string_view prefix,
-              const std::function<bool(std::string_view key, std::string_view value)>& fn);
+  virtual Status scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
 
   /// Blob count and bytes, index entry count.
-  Result<Stats> stats();
+  virtual Result<Stats> stats() = 0;
   /// This process's own temp directory under <cache_dir>/tmp (created on first use and held
   /// locked until the Store is destroyed, then removed): temp files for put_blob_file.
-  std::string tmp_dir() const;
+  virtual std::string tmp_dir() const = 0;
   /// Remove what dead runs left in tmp/ (directories no live process holds; loose files
   /// untouched for 10 minutes); with `dry_run`, only count them. Returns entries and bytes.
   /// `tmp_only`: look in tmp/ alone (cheap enough for every run; journal/ and locks/ can hold
   /// thousands of entries).
-  std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run = false, bool tmp_only = false) const;
+  virtual std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run = false,
+                                                        bool tmp_only = false) const = 0;
   /// Path of a named lock file under <cache_dir>/locks/ (created on demand).
-  std::string lock_path(std::string_view name) const;
+  virtual std::string lock_path(std::string_view name) const = 0;
   /// The cache directory (absolute).
-  std::string dir() const;
-
- private:
-  Store(std::string dir, StoreOptions options);
-  /// Run `fn` on the live Session's index, else on one opened (and closed) for this call.
-  Status with_index(bool read_only, const std::function<Status(detail::IndexHandle&)>& fn);
-  Result<std::string> link_into_place(const std::string& tmp, std::string_view sha,
-                                      bool executable);
-
-  std::string dir_;
-  StoreOptions options_;
-  mutable std::mutex tmp_mutex_;
-  mutable std::optional<fs::OwnedDir> tmp_;
-  std::mutex mutex_;  // guards session_ and serialises this Store's transient index opens
-  std::weak_ptr<detail::IndexHandle> session_;
-  bool session_read_only_ = false;
+  virtual std::string dir() const = 0;
 };
 
 }  // namespace lb::store

@@ -1,0 +1,129 @@
+#include "engine/journal.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::engine {
+
+namespace {
+
+bool safe_rel(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.find('\n') != std::string::npos) return false;
+  for (const auto& part : split(p, '/'))
+    if (part.empty() || part == "." || part == "..") return false;
+  return true;
+}
+
+/// Remove the bytecode Python wrote for a deleted module (pip's uninstall does the same).
+void remove_bytecode_of(const std::string& env_dir, const std::string& rel) {
+  if (!ends_with(rel, ".py")) return;
+  std::string dir = env_dir + "/" + fs::dirname(rel) + "/__pycache__";
+  std::string stem = fs::basename(rel);
+  stem = stem.substr(0, stem.size() - 3) + ".";
+  auto names = fs::list_dir(dir);
+  if (!names.ok()) return;
+  for (const auto& n : *names)
+    if (starts_with(n, stem) && ends_with(n, ".pyc")) (void)::remove((dir + "/" + n).c_str());
+  (void)::rmdir(dir.c_str());  // only when now empty
+}
+
+/// rmdir the parents of `rel` that became empty, up to (not including) a kept directory.
+void remove_empty_parents(const std::string& env_dir, std::string rel,
+                          const std::set<std::string>& keep) {
+  for (rel = fs::dirname(rel); !rel.empty() && rel != "." && !keep.count(rel);
+       rel = fs::dirname(rel))
+    if (::rmdir((env_dir + "/" + rel).c_str()) != 0) break;
+}
+
+Status apply_journal(const std::string& env_dir, const Journal& j) {
+  std::set<std::string> keep(j.keep_dirs.begin(), j.keep_dirs.end());
+  keep.insert(".lavabuild");
+  for (const auto& rel : j.deletes) {
+    std::string path = env_dir + "/" + rel;
+    auto st = fs::stat_path(path);
+    if (st.is_dir) {
+      LB_TRY(fs::remove_all(path));  // a directory where a file was: remove it whole
+    } else if (st.exists && ::remove(path.c_str()) != 0 && errno != ENOENT) {
+      return make_error("cannot remove " + path + ": " + std::string(std::strerror(errno)));
+    }
+    remove_bytecode_of(env_dir, rel);
+    remove_empty_parents(env_dir, rel, keep);
+  }
+  for (const auto& rel : j.moves) {
+    std::string from = j.staging + "/" + rel, to = env_dir + "/" + rel;
+    if (!fs::stat_path(from).exists) continue;  // moved before the previous run was killed
+    LB_TRY(fs::create_dirs(fs::dirname(to)));
+    if (fs::stat_path(to).is_dir) LB_TRY(fs::remove_all(to));
+    LB_TRY(fs::rename_path(from, to));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string render_journal(const Journal& j) {
+  std::string out = std::string(kJournalFormat) + "\nstaging " + j.staging + "\n";
+  for (const auto& d : j.keep_dirs) out += "keep " + d + "\n";
+  for (const auto& d : j.deletes) out += "delete " + d + "\n";
+  for (const auto& m : j.moves) out += "move " + m + "\n";
+  return out;
+}
+
+Result<Journal> parse_journal(const std::string& text, const std::string& where) {
+  auto lines = split(text, '\n');
+  if (lines.empty() || lines[0] != kJournalFormat)
+    return make_error(where + ": not a " + std::string(kJournalFormat) + " file",
+                      "remove it and run again; the env is then rebuilt from the store");
+  Journal j;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.empty()) continue;
+    auto sp = l.find(' ');
+    std::string op = l.substr(0, sp), arg = sp == std::string::npos ? "" : l.substr(sp + 1);
+    bool ok = op == "staging" ? (!arg.empty() && arg.front() == '/') : safe_rel(arg);
+    if (!ok || (op != "staging" && op != "keep" && op != "delete" && op != "move"))
+      return make_error(where + ":" + std::to_string(i + 1) + ": malformed line",
+                        "remove the journal and run again");
+    if (op == "staging") j.staging = arg;
+    if (op == "keep") j.keep_dirs.push_back(arg);
+    if (op == "delete") j.deletes.push_back(arg);
+    if (op == "move") j.moves.push_back(arg);
+  }
+  if (j.staging.empty()) return make_error(where + ": no staging line");
+  return j;
+}
+
+Status commit_journal(const std::string& env_dir, const Journal& j) {
+  std::string path = env_dir + "/" + kJournalRel;
+  LB_TRY(fs::write_file_atomic(path, render_journal(j)));
+  LB_TRY(apply_journal(env_dir, j));
+  LB_TRY(fs::remove_all(path));
+  return fs::remove_all(j.staging);
+}
+
+Result<std::string> recover_journal(const std::string& env_dir) {
+  std::string path = env_dir + "/" + kJournalRel;
+  auto text = fs::read_file(path);
+  if (!text.ok()) return std::string();
+  auto j = parse_journal(*text, path);
+  if (!j.ok() || !fs::is_dir(j->staging)) {
+    // The decided change cannot be finished: make the env count as not built by lavabuild's
+    // stamp, so this run rebuilds it whole.
+    (void)fs::remove_all(env_dir + "/.lavabuild/stamp");
+    (void)fs::remove_all(path);
+    return "an interrupted change of " + env_dir + " could not be finished; rebuilding it";
+  }
+  LB_TRY(apply_journal(env_dir, *j));
+  LB_TRY(fs::remove_all(path));
+  (void)fs::remove_all(j->staging);
+  return "finished an interrupted change of " + env_dir;
+}
+
+}  // namespace lb::engine

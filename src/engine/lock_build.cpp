@@ -1,0 +1,164 @@
+#include "engine/lock_build.hpp"
+
+#include "graph/graph.hpp"
+#include "pep/name.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace lb::engine {
+
+namespace {
+
+void flush_or_warn(Context& ctx) {
+  if (auto st = ctx.flush_puts(); !st.ok())
+    ctx.out->warn("could not update the cache index (" + st.error().message +
+                  "); the next run will redo some work");
+}
+
+/// The existing lock's pins (none when there is no readable lock): re-locking moves nothing
+/// without cause, so they become the resolver's preferences.
+std::optional<std::map<std::string, std::string>> read_old_pins(Context& ctx, Pipeline& pipe,
+                                                                bool to_stdout) {
+  if (to_stdout) return std::nullopt;
+  auto text = fs::read_file(ctx.opt.output);
+  if (!text.ok()) return std::nullopt;
+  auto old = lock::parse_pylock(*text, ctx.opt.output);
+  if (!old.ok()) return std::nullopt;
+  std::map<std::string, std::string> pins;
+  for (const auto& p : old->packages) {
+    pins[pep::normalize_name(p.name)] = p.version;
+    if (auto v = pep::Version::parse(p.version); v.ok())
+      pipe.preferences.emplace(pep::normalize_name(p.name), *v);
+  }
+  return pins;
+}
+
+lock::Lock lock_header(const Context& ctx) {
+  lock::Lock l;
+  l.created_by = "lavabuild";
+  l.requires_python =
+      ">=" + std::to_string(ctx.python.major) + "." + std::to_string(ctx.python.minor);
+  // The lock was resolved for this interpreter's markers; say so (PEP 751 `environments`).
+  const auto& mk = ctx.python.markers.values;
+  auto marker = [&](const char* key) {
+    auto it = mk.find(key);
+    return std::string(key) + " == \"" + (it == mk.end() ? "" : it->second) + "\"";
+  };
+  l.environments.push_back(marker("implementation_name") + " and " + marker("python_version") +
+                           " and " + marker("sys_platform") + " and " + marker("platform_machine"));
+  return l;
+}
+
+/// Every locked file must carry its size and hash: fetch what the store lacks (parallel
+/// connections, without holding the store's index), then hash-check each on the executor.
+Status fetch_locked_files(Context& ctx, Pipeline& pipe, Resolved& resolved) {
+  std::vector<net::IndexFile> missing;
+  for (const auto& d : resolved.dists)
+    if (pipe.fetcher().cached_sha(d.file).empty()) missing.push_back(d.file);
+  flush_or_warn(ctx);
+  pipe.fetcher().prefetch(missing);
+  auto st = graph::parallel_for(resolved.dists.size(), ctx.opt.jobs, [&](size_t i) -> Status {
+    bool ran = false;
+    auto& d = resolved.dists[i];
+    LB_ASSIGN(d.sha256, pipe.fetcher().fetch(d.file, ran));
+    return check_pinned(d, *ctx.store);
+  });
+  if (!st.ok()) flush_or_warn(ctx);  // what was downloaded stays useful
+  return st;
+}
+
+lock::Package locked_package(Context& ctx, const Planned& d, bool to_stdout) {
+  lock::Package p;
+  p.name = d.name;
+  p.version = d.version;
+  p.dependencies = d.dependencies;
+  lock::FileRef f;
+  f.name = d.file.filename;
+  std::string local = local_path_of(d.file.url);
+  std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
+  if (local.empty()) {
+    f.url = d.file.url;
+  } else {
+    f.path = local;
+    // Paths inside the lock's directory are written relative to it (portable checkouts).
+    // On stdout the lock's directory is unknown: paths stay absolute.
+    if (!to_stdout && starts_with(local, out_dir + "/")) f.path = local.substr(out_dir.size() + 1);
+  }
+  f.sha256 = d.sha256;
+  f.size = fs::stat_path(ctx.store->blob_path(d.sha256, false)).size;
+  p.wheels.push_back(f);
+  return p;
+}
+
+}  // namespace
+
+Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
+  LockReport rep;
+  const bool to_stdout = ctx.opt.output == "-";  // no lock file to read, clean or write
+  rep.path = to_stdout ? "-" : fs::absolute(ctx.opt.output);
+  // What killed runs left in the store, and beside the lock file (its temp files).
+  (void)ctx.store->clean_leftovers();
+  if (!to_stdout)
+    for (const auto& path : fs::temp_siblings_of(rep.path)) (void)fs::remove_if_abandoned(path);
+  ctx.begin_reads();
+  auto old_pins = read_old_pins(ctx, pipe, to_stdout);
+  rep.had_lock = old_pins.has_value();
+  if (ctx.opt.upgrade) pipe.preferences.clear();
+  for (const auto& n : ctx.opt.upgrade_packages) pipe.preferences.erase(pep::normalize_name(n));
+  auto resolved = pipe.resolve();
+  if (!resolved.ok()) {
+    flush_or_warn(ctx);
+    return resolved.error();
+  }
+  LB_TRY(fetch_locked_files(ctx, pipe, *resolved));
+  lock::Lock l = lock_header(ctx);
+  std::map<std::string, std::string> new_pins;
+  for (const auto& d : resolved->dists) {
+    l.packages.push_back(locked_package(ctx, d, to_stdout));
+    rep.packages.push_back({d.name, d.version});
+    new_pins[d.name] = d.version;
+  }
+  flush_or_warn(ctx);
+  rep.text = lock::write_pylock(l);
+  if (!to_stdout) LB_TRY(fs::write_file_atomic(ctx.opt.output, rep.text));
+  rep.diff = diff_packages(old_pins.value_or(std::map<std::string, std::string>{}), new_pins);
+  return rep;
+}
+
+Status check_locked(Context& ctx, const std::string& lock_path) {
+  auto text = fs::read_file(lock_path);
+  if (!text.ok()) return make_error("cannot read lock file " + lock_path);
+  LB_ASSIGN(auto l, lock::parse_pylock(*text, lock_path));
+  std::map<std::string, std::string> pins;
+  for (const auto& p : l.packages) pins[pep::normalize_name(p.name)] = p.version;
+  std::vector<std::string> problems;
+  for (const auto& e : ctx.reqs.requirements) {
+    if (e.req.marker && !e.req.marker->evaluate(ctx.python.markers)) continue;
+    std::string where = e.loc.to_string() + ": " + e.text;
+    if (e.req.name.empty()) {
+      problems.push_back(where + " has no name to look up in the lock");
+      continue;
+    }
+    std::string name = pep::normalize_name(e.req.name);
+    auto it = pins.find(name);
+    if (it == pins.end()) {
+      problems.push_back(where + " is not in the lock");
+      continue;
+    }
+    auto v = pep::Version::parse(it->second);
+    if (!v.ok() || !e.req.specifier.contains(*v, true))
+      problems.push_back(where + " does not allow the locked " + name + " " + it->second);
+  }
+  for (const auto& p : l.packages)
+    for (const auto& dep : p.dependencies)
+      if (!pins.count(pep::normalize_name(dep)))
+        problems.push_back("the lock's " + p.name + " depends on " + dep +
+                           ", which it does not pin");
+  if (!problems.empty())
+    return make_error(
+        "the requirements no longer match " + lock_path + ":\n  " + join(problems, "\n  "),
+        "run `lavabuild lock` again, or drop --locked");
+  return {};
+}
+
+}  // namespace lb::engine
