@@ -296,6 +296,15 @@ std::vector<std::string> venv_dirs(const interp::Interpreter& py) {
   return dirs;
 }
 
+/// Entries of the env's `dist_info_rel` dir that `moved` does not replace, into `deletes`.
+void add_strays(const std::string& env_dir, const std::string& dist_info_rel,
+                const std::set<std::string>& moved, std::set<std::string>& deletes) {
+  auto names = fs::list_dir(env_dir + "/" + dist_info_rel);
+  if (!names.ok()) return;
+  for (const auto& n : *names)
+    if (!moved.count(dist_info_rel + "/" + n)) deletes.insert(dist_info_rel + "/" + n);
+}
+
 /// Plan and commit an in-place change: stage the metadata, list what to delete and move,
 /// refuse a file two distributions would own, then journal and apply.
 Status finish_in_place(EnvRun& r) {
@@ -339,6 +348,10 @@ Status finish_in_place(EnvRun& r) {
   for (const auto* d : leaving)
     for (const auto& f : d->files)
       if (!moved.count(f.path) && !kept_owner.count(f.path)) deletes.insert(f.path);
+  // What another tool wrote into a dist-info dir being replaced (pip's REQUESTED,
+  // direct_url.json) goes too: the dir then holds exactly the new install's files.
+  for (const auto* d : leaving) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);
+  for (const auto* d : fresh) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);
   env::Manifest m = new_manifest(r);
   LB_TRY(write_env_metadata(r, staging, m, fresh, venv_fresh));
   j.deletes.assign(deletes.begin(), deletes.end());

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -42,10 +44,19 @@ void remove_empty_parents(const std::string& env_dir, std::string rel,
     if (::rmdir((env_dir + "/" + rel).c_str()) != 0) break;
 }
 
+/// For the black-box tests of recovery only: LAVABUILD_TEST_KILL_IN_JOURNAL=N makes the
+/// process SIGKILL itself after N operations of the journal (a deterministic crash point).
+void maybe_die(size_t& done) {
+  static const char* at = std::getenv("LAVABUILD_TEST_KILL_IN_JOURNAL");
+  if (at && std::to_string(done++) == at) ::raise(SIGKILL);
+}
+
 Status apply_journal(const std::string& env_dir, const Journal& j) {
+  size_t done = 0;
   std::set<std::string> keep(j.keep_dirs.begin(), j.keep_dirs.end());
   keep.insert(".lavabuild");
   for (const auto& rel : j.deletes) {
+    maybe_die(done);
     std::string path = env_dir + "/" + rel;
     auto st = fs::stat_path(path);
     if (st.is_dir) {
@@ -57,6 +68,7 @@ Status apply_journal(const std::string& env_dir, const Journal& j) {
     remove_empty_parents(env_dir, rel, keep);
   }
   for (const auto& rel : j.moves) {
+    maybe_die(done);
     std::string from = j.staging + "/" + rel, to = env_dir + "/" + rel;
     if (!fs::stat_path(from).exists) continue;  // moved before the previous run was killed
     LB_TRY(fs::create_dirs(fs::dirname(to)));
@@ -102,6 +114,7 @@ Result<Journal> parse_journal(const std::string& text, const std::string& where)
 
 Status commit_journal(const std::string& env_dir, const Journal& j) {
   std::string path = env_dir + "/" + kJournalRel;
+  LB_TRY(fs::create_dirs(fs::dirname(path)));  // a venv being taken over has no .lavabuild yet
   LB_TRY(fs::write_file_atomic(path, render_journal(j)));
   LB_TRY(apply_journal(env_dir, j));
   LB_TRY(fs::remove_all(path));
