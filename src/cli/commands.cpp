@@ -5,12 +5,12 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "cli/options.hpp"
 #include "cli/output.hpp"
 #include "engine/cache_verify.hpp"
 #include "engine/context.hpp"
+#include "engine/lock_files.hpp"
 #include "engine/pipeline.hpp"
 #include "engine/share.hpp"
 #include "env/manifest.hpp"
@@ -529,37 +529,14 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
   l.environments.push_back(marker("implementation_name") + " and " + marker("python_version") +
                            " and " + marker("sys_platform") + " and " + marker("platform_machine"));
   std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
-  // Every locked file must carry its size and hash: fetch what the store lacks, in parallel,
-  // without holding the store's index (other processes may need it meanwhile).
-  std::vector<net::IndexFile> missing;
-  for (const auto& d : resolved->dists)
-    if (pipe.fetcher().cached_sha(d.file).empty()) missing.push_back(d.file);
-  flush_or_warn(ctx);
-  pipe.fetcher().prefetch(missing);
-  std::vector<std::thread> threads;
-  std::atomic<size_t> next{0};
-  std::vector<std::optional<Error>> errors(resolved->dists.size());
-  for (int t = 0; t < std::max(1, ctx.opt.jobs); ++t)
-    threads.emplace_back([&] {
-      for (size_t i; (i = next++) < resolved->dists.size();) {
-        bool ran = false;
-        auto& d = resolved->dists[i];
-        auto sha = pipe.fetcher().fetch(d.file, ran);
-        if (!sha.ok()) {
-          errors[i] = sha.error();
-          continue;
-        }
-        d.sha256 = *sha;
-        if (auto st = check_pinned(d, *ctx.store); !st.ok()) errors[i] = st.error();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors)
-    if (e) {
-      flush_or_warn(ctx);  // what was downloaded stays useful
-      return fail(*e);
-    }
-  for (const auto& d : resolved->dists) {
+  // Every locked file must carry its size and hash: from the store, the index, or the bytes.
+  auto digests = engine::lock_digests(ctx, pipe.fetcher(), resolved->dists);
+  if (!digests.ok()) {
+    flush_or_warn(ctx);  // what was downloaded stays useful
+    return fail(digests.error());
+  }
+  for (size_t i = 0; i < resolved->dists.size(); ++i) {
+    const auto& d = resolved->dists[i];
     lock::Package p;
     p.name = d.name;
     p.version = d.version;
@@ -576,8 +553,8 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
       if (!to_stdout && starts_with(local, out_dir + "/"))
         f.path = local.substr(out_dir.size() + 1);
     }
-    f.sha256 = d.sha256;
-    f.size = fs::stat_path(ctx.store->blob_path(d.sha256, false)).size;
+    f.sha256 = (*digests)[i].sha256;
+    f.size = (*digests)[i].size;
     p.wheels.push_back(f);
     l.packages.push_back(std::move(p));
   }
