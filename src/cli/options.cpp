@@ -8,7 +8,9 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/config.hpp"
 #include "lavabuild/version.hpp"
+#include "util/fs.hpp"
 
 namespace po = boost::program_options;
 
@@ -90,6 +92,9 @@ const std::map<std::string, std::string>& variable_help() {
       {"LAVABUILD_OFFLINE", "1/true/yes/on: as --offline"},
       {"LAVABUILD_NO_INDEX", "1/true/yes/on: as --no-index"},
       {"LAVABUILD_OUTPUT", "the env directory, when -o is not given (default .venv)"},
+      {"LAVABUILD_CONFIG", "a config file to read instead of the user's and the project's"},
+      {"LAVABUILD_NO_CONFIG", "1/true/yes/on: as --no-config"},
+      {"XDG_CONFIG_HOME", "the user's config is $XDG_CONFIG_HOME/lavabuild/config.toml"},
       {"LAVABUILD_MAX_*", "limits on wheels, pages and downloads (docs/LIMITS.md)"},
       {"LAVABUILD_HTTP_*", "network timeouts (docs/LIMITS.md)"},
   };
@@ -98,9 +103,9 @@ const std::map<std::string, std::string>& variable_help() {
 
 const CommandHelp* command_help(const std::string& command) {
   static const std::vector<std::string> net_vars = {
-      "LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME",    "LAVABUILD_PYTHON",
-      "LAVABUILD_INDEX_URL", "PIP_INDEX_URL",     "PIP_EXTRA_INDEX_URL",
-      "PIP_FIND_LINKS",      "LAVABUILD_OFFLINE", "LAVABUILD_NO_INDEX"};
+      "LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME",      "LAVABUILD_PYTHON",    "LAVABUILD_INDEX_URL",
+      "PIP_INDEX_URL",       "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",      "LAVABUILD_OFFLINE",
+      "LAVABUILD_NO_INDEX",  "LAVABUILD_CONFIG",    "LAVABUILD_NO_CONFIG", "XDG_CONFIG_HOME"};
   auto with = [](std::vector<std::string> v, std::initializer_list<const char*> more) {
     for (const char* m : more) v.push_back(m);
     return v;
@@ -132,21 +137,42 @@ const CommandHelp* command_help(const std::string& command) {
          "link-mode",
          "locked",
          "json",
-         "verbose"},
+         "verbose",
+         "config",
+         "no-config"},
         with(net_vars, {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT"})}},
       {"plan",
        {"lavabuild plan REQ_FILE ... [--format text|dot|json] [OPTIONS]",
         "show the step graph: what a run of `lavabuild env` would do, and why",
-        {"help", "requirement", "constraint", "output", "python", "index-url", "extra-index-url",
-         "find-links", "no-index", "offline", "require-hashes", "pre", "seed", "timeout",
-         "cache-dir", "link-mode", "locked", "format"},
+        {"help",     "requirement", "constraint",      "output",
+         "python",   "index-url",   "extra-index-url", "find-links",
+         "no-index", "offline",     "require-hashes",  "pre",
+         "seed",     "timeout",     "cache-dir",       "link-mode",
+         "locked",   "format",      "config",          "no-config"},
         with(net_vars, {"LAVABUILD_LINK_MODE"})}},
       {"lock",
        {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
         "resolve, pin and hash into a PEP 751 lock file (`-o -`: to stdout)",
-        {"help", "requirement", "constraint", "output", "python", "index-url", "extra-index-url",
-         "find-links", "no-index", "offline", "require-hashes", "pre", "upgrade", "upgrade-package",
-         "jobs", "timeout", "cache-dir", "json"},
+        {"help",
+         "requirement",
+         "constraint",
+         "output",
+         "python",
+         "index-url",
+         "extra-index-url",
+         "find-links",
+         "no-index",
+         "offline",
+         "require-hashes",
+         "pre",
+         "upgrade",
+         "upgrade-package",
+         "jobs",
+         "timeout",
+         "cache-dir",
+         "json",
+         "config",
+         "no-config"},
         with(net_vars, {"LAVABUILD_JOBS"})}},
       {"verify",
        {"lavabuild verify ENV [--json]",
@@ -156,11 +182,32 @@ const CommandHelp* command_help(const std::string& command) {
       {"cache",
        {"lavabuild cache stats|verify [--repair] [--cache-dir DIR]",
         "inspect the store; `verify` re-hashes every file, `--repair` removes what is corrupt",
-        {"help", "cache-dir", "repair"},
-        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME"}}},
+        {"help", "cache-dir", "repair", "config", "no-config"},
+        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_CONFIG", "LAVABUILD_NO_CONFIG",
+         "XDG_CONFIG_HOME"}}},
   };
   auto it = m.find(command);
   return it == m.end() ? nullptr : &it->second;
+}
+
+/// The "configuration:" section of --help: which files, in which order, and their keys.
+std::string config_help(bool project) {
+  std::ostringstream ss;
+  ss << "\nconfiguration (TOML; --no-config: none, --config FILE: only FILE):\n"
+     << "  " << user_config_path() << "\n";
+  if (project) ss << "  lavabuild.toml beside the first requirements file (wins over the above)\n";
+  ss << "  command-line options and LAVABUILD_* variables win over config files, which win\n"
+     << "  over PIP_* variables; a requirement file's -i wins over a config's index-url\n"
+     << "  keys:";
+  size_t col = 7;
+  for (const auto& k : config_keys()) {
+    if (col + k.size() + 1 > 90) ss << "\n       ", col = 7;
+    ss << " " << k;
+    col += k.size() + 1;
+  }
+  ss << "\n  (remote.* keys are read for the remote cache, not used yet; relative paths in a\n"
+     << "  file are relative to it; an unknown key is an error)\n";
+  return ss.str();
 }
 
 std::string render_command_help(const CommandHelp& h, const po::options_description& all) {
@@ -190,35 +237,16 @@ std::string render_command_help(const CommandHelp& h, const po::options_descript
       ss << (i ? (i % 3 == 0 ? ",\n   " : ", ") : "") << kLimitVariables[i];
     ss << ")\n";
   }
+  bool has_config = std::find(h.options.begin(), h.options.end(), "config") != h.options.end();
+  if (has_config)
+    ss << config_help(std::string_view(h.usage).find("REQ_FILE") != std::string::npos);
   return ss.str();
 }
 
 }  // namespace
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  // Optimal string alignment: insertions, deletions, substitutions and adjacent swaps.
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i)
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[a.size()][b.size()];
-}
-
 std::string suggest_command(const std::string& typed) {
-  std::string best;
-  size_t best_d = 3;  // at most 2 edits (one for a 1-3 letter word), else no suggestion
-  size_t limit = typed.size() <= 3 ? 2 : 3;
-  for (const auto& c : kCommands) {
-    size_t d = edit_distance(typed, c);
-    if (d < best_d && d < limit) best = c, best_d = d;
-  }
-  return best;
+  return closest_word(typed, kCommands);
 }
 
 std::string version_text() {
@@ -237,7 +265,8 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   Options o;
   po::options_description desc("options");
   std::vector<std::string> reqs;
-  std::string index_url, jobs_text;
+  std::string index_url, jobs_text, config_file;
+  bool no_config = false;
   desc.add_options()("help,h", "show this help (`lavabuild COMMAND --help`: its options)")(
       "version", "print the version")("requirement,r", po::value<std::vector<std::string>>(&reqs),
                                       "requirements file (repeatable)")(
@@ -275,7 +304,10 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "repair", po::bool_switch(&o.repair),
       "cache verify: remove corrupt files and the entries that need them")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
-      "explain why each step runs");
+      "explain why each step runs")("config", po::value<std::string>(&config_file),
+                                    "read this config file instead of the user's and the "
+                                    "project's")("no-config", po::bool_switch(&no_config),
+                                                 "read no config file");
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -303,7 +335,7 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
   if (vm.count("help") && args.empty()) {
     std::ostringstream ss;
-    ss << kUsage << desc;
+    ss << kUsage << desc << config_help(true);
     help_text = ss.str();
     return o;
   }
@@ -329,32 +361,71 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   for (auto& r : reqs) o.inputs.push_back(r);
   if (!index_url.empty()) o.index_url = index_url;
 
-  // LAVABUILD_* variables fill what the command line left unset.
-  if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
-  if (o.python.empty()) o.python = env_or("LAVABUILD_PYTHON", "");
+  // Config files fill what the command line and LAVABUILD_* variables leave unset, and rank
+  // above pip's variables (the order is in config.hpp).
+  if (config_file.empty()) config_file = env_or("LAVABUILD_CONFIG", "");
+  if (!no_config) no_config = env_flag("LAVABUILD_NO_CONFIG");
+  if (no_config && !config_file.empty())
+    return make_error(
+        "usage: --config and --no-config (or LAVABUILD_NO_CONFIG) exclude each "
+        "other",
+        "leave one of them out");
+  ConfigFile cfg;
+  if (!no_config) {
+    // The project's file is beside the first requirements file (or lock).
+    std::string project_dir;
+    bool has_project = o.command == "env" || o.command == "plan" || o.command == "lock";
+    if (has_project && !o.inputs.empty() && o.inputs.front() != "-")
+      project_dir = fs::dirname(fs::absolute(o.inputs.front()));
+    LB_ASSIGN(cfg, load_config(config_file, project_dir));
+    o.config_files = cfg.files;
+    o.remote = cfg.remote;
+  }
+
+  if (o.cache_dir.empty()) {
+    std::string v = env_or("LAVABUILD_CACHE_DIR", "");
+    o.cache_dir = !v.empty() ? v : cfg.cache_dir ? *cfg.cache_dir : default_cache_dir();
+  }
+  if (o.python.empty()) o.python = env_or("LAVABUILD_PYTHON", cfg.python.value_or(""));
   if (!o.index_url) {
     std::string v = env_or("LAVABUILD_INDEX_URL", "");
     if (!v.empty()) o.index_url = v;
   }
-  // pip's variables, when neither the command line nor a LAVABUILD_* variable sets them.
-  // PIP_INDEX_URL ranks below a requirement file's -i (Context::init_index), as in pip.
+  // Below a requirement file's -i (Context::init_index), as pip's config and PIP_INDEX_URL are.
   if (!o.index_url) {
     std::string v = env_or("PIP_INDEX_URL", "");
-    if (!v.empty()) o.pip_index_url = v;
+    if (cfg.index_url)
+      o.default_index_url = cfg.index_url;
+    else if (!v.empty())
+      o.default_index_url = v;
   }
   if (o.extra_index_urls.empty())
-    o.extra_index_urls = split_whitespace(env_or("PIP_EXTRA_INDEX_URL", ""));
-  if (o.find_links.empty()) o.find_links = split_whitespace(env_or("PIP_FIND_LINKS", ""));
-  if (!vm.count("link-mode")) o.link_mode = env_or("LAVABUILD_LINK_MODE", o.link_mode);
+    o.extra_index_urls = cfg.extra_index_urls ? *cfg.extra_index_urls
+                                              : split_whitespace(env_or("PIP_EXTRA_INDEX_URL", ""));
+  if (o.find_links.empty())
+    o.find_links =
+        cfg.find_links ? *cfg.find_links : split_whitespace(env_or("PIP_FIND_LINKS", ""));
+  if (!vm.count("link-mode"))
+    o.link_mode = env_or("LAVABUILD_LINK_MODE", cfg.link_mode.value_or(o.link_mode));
   if (!o.offline) o.offline = env_flag("LAVABUILD_OFFLINE");
-  if (!o.no_index) o.no_index = env_flag("LAVABUILD_NO_INDEX");
+  if (!o.no_index) {
+    // A set LAVABUILD_NO_INDEX decides either way (=0 overrides a config's no-index = true).
+    o.no_index = env_or("LAVABUILD_NO_INDEX", "").empty() ? cfg.no_index.value_or(false)
+                                                          : env_flag("LAVABUILD_NO_INDEX");
+  }
+  if (!o.pre) o.pre = cfg.pre.value_or(false);
   if (vm.count("jobs")) {
     LB_ASSIGN(o.jobs, parse_jobs(jobs_text, "-j/--jobs"));
   } else if (std::string v = env_or("LAVABUILD_JOBS", ""); !v.empty()) {
     LB_ASSIGN(o.jobs, parse_jobs(v, "LAVABUILD_JOBS"));
+  } else if (cfg.jobs) {
+    o.jobs = *cfg.jobs;
   } else {
     o.jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   }
+  // LAVABUILD_HTTP_TIMEOUT is read with the other limits (net::Limits); it wins over a config.
+  if (!vm.count("timeout") && cfg.timeout && env_or("LAVABUILD_HTTP_TIMEOUT", "").empty())
+    o.timeout = *cfg.timeout;
   if (o.output.empty() && o.command == "env") o.output = env_or("LAVABUILD_OUTPUT", ".venv");
 
   if (o.link_mode != "hardlink" && o.link_mode != "clone" && o.link_mode != "copy")

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/suggest.hpp"
 #include "engine/options.hpp"
 #include "util/result.hpp"
 
@@ -23,9 +24,6 @@ std::string default_cache_dir();
 
 /// "lavabuild X.Y.Z\n", from CMake's project(VERSION) (lavabuild/version.hpp).
 std::string version_text();
-
-/// Edits (insert, delete, substitute, swap two adjacent letters) between `a` and `b`.
-size_t edit_distance(const std::string& a, const std::string& b);
 
 /// The command `typed` was most likely meant to be ("evn" -> "env"), or "" when none is close.
 std::string suggest_command(const std::string& typed);

@@ -57,9 +57,10 @@ Status Context::init(const Options& options, Output& output) {
 Status Context::init_index() {
   net::IndexConfig cfg;
   // Command-line options (and LAVABUILD_INDEX_URL) win over requirement-file options, which
-  // win over PIP_INDEX_URL, which wins over the default.
+  // win over Options::default_index_url (a config file's index-url, else PIP_INDEX_URL), which
+  // wins over the default.
   std::string main_index = "https://pypi.org/simple";
-  if (opt.pip_index_url) main_index = *opt.pip_index_url;
+  if (opt.default_index_url) main_index = *opt.default_index_url;
   if (reqs.options.index_url) main_index = *reqs.options.index_url;
   if (opt.index_url) main_index = *opt.index_url;
   cfg.index_urls.push_back(main_index);

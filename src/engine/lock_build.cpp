@@ -1,5 +1,6 @@
 #include "engine/lock_build.hpp"
 
+#include "engine/lock_files.hpp"
 #include "graph/graph.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
@@ -49,25 +50,8 @@ lock::Lock lock_header(const Context& ctx) {
   return l;
 }
 
-/// Every locked file must carry its size and hash: fetch what the store lacks (parallel
-/// connections, without holding the store's index), then hash-check each on the executor.
-Status fetch_locked_files(Context& ctx, Pipeline& pipe, Resolved& resolved) {
-  std::vector<net::IndexFile> missing;
-  for (const auto& d : resolved.dists)
-    if (pipe.fetcher().cached_sha(d.file).empty()) missing.push_back(d.file);
-  flush_or_warn(ctx);
-  pipe.fetcher().prefetch(missing);
-  auto st = graph::parallel_for(resolved.dists.size(), ctx.opt.jobs, [&](size_t i) -> Status {
-    bool ran = false;
-    auto& d = resolved.dists[i];
-    LB_ASSIGN(d.sha256, pipe.fetcher().fetch(d.file, ran));
-    return check_pinned(d, *ctx.store);
-  });
-  if (!st.ok()) flush_or_warn(ctx);  // what was downloaded stays useful
-  return st;
-}
-
-lock::Package locked_package(Context& ctx, const Planned& d, bool to_stdout) {
+lock::Package locked_package(Context& ctx, const Planned& d, const LockedDigest& digest,
+                             bool to_stdout) {
   lock::Package p;
   p.name = d.name;
   p.version = d.version;
@@ -84,8 +68,8 @@ lock::Package locked_package(Context& ctx, const Planned& d, bool to_stdout) {
     // On stdout the lock's directory is unknown: paths stay absolute.
     if (!to_stdout && starts_with(local, out_dir + "/")) f.path = local.substr(out_dir.size() + 1);
   }
-  f.sha256 = d.sha256;
-  f.size = fs::stat_path(ctx.store->blob_path(d.sha256, false)).size;
+  f.sha256 = digest.sha256;
+  f.size = digest.size;
   p.wheels.push_back(f);
   return p;
 }
@@ -110,11 +94,17 @@ Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
     flush_or_warn(ctx);
     return resolved.error();
   }
-  LB_TRY(fetch_locked_files(ctx, pipe, *resolved));
+  // Every locked file must carry its size and hash: from the store, the index, or the bytes.
+  auto digests = lock_digests(ctx, pipe.fetcher(), resolved->dists);
+  if (!digests.ok()) {
+    flush_or_warn(ctx);  // what was downloaded stays useful
+    return digests.error();
+  }
   lock::Lock l = lock_header(ctx);
   std::map<std::string, std::string> new_pins;
-  for (const auto& d : resolved->dists) {
-    l.packages.push_back(locked_package(ctx, d, to_stdout));
+  for (size_t i = 0; i < resolved->dists.size(); ++i) {
+    const auto& d = resolved->dists[i];
+    l.packages.push_back(locked_package(ctx, d, (*digests)[i], to_stdout));
     rep.packages.push_back({d.name, d.version});
     new_pins[d.name] = d.version;
   }

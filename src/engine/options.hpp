@@ -2,11 +2,24 @@
 // parsed them (cli/options.hpp) or another caller (an instance) sets them.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace lb::engine {
+
+/// The `[remote]` table of a config file: the shared remote cache. Read and checked now,
+/// used by a later version (nothing here changes what a run does yet).
+struct RemoteOptions {
+  std::string cache;                           ///< http(s):// or grpc(s):// URL of the cache
+  std::vector<std::string> trusted_keys;       ///< "name:base64(public key)"
+  std::string signing_key;                     ///< path of the secret key file (absolute)
+  std::optional<bool> read_only;               ///< never upload
+  std::optional<long> timeout;                 ///< seconds
+  std::map<std::string, std::string> headers;  ///< sent with every request
+  std::string ca;                              ///< CA bundle path (absolute)
+};
 
 struct Options {
   std::string command;                   ///< env, plan, lock, verify, cache
@@ -15,7 +28,9 @@ struct Options {
   std::string output;                    ///< -o: env dir (env) or lock file (lock)
   std::string python;                    ///< --python
   std::optional<std::string> index_url;
-  std::optional<std::string> pip_index_url;  ///< $PIP_INDEX_URL (a requirement file's -i wins)
+  /// The index when neither -i, $LAVABUILD_INDEX_URL nor a requirement file's -i names one:
+  /// a config file's index-url, else $PIP_INDEX_URL.
+  std::optional<std::string> default_index_url;
   std::vector<std::string> extra_index_urls;
   std::vector<std::string> find_links;
   bool no_index = false;
@@ -37,6 +52,8 @@ struct Options {
   std::string cache_action;     ///< cache stats|verify
   long timeout = 0;             ///< --timeout SECONDS (0: $LAVABUILD_HTTP_TIMEOUT or the default)
   bool repair = false;          ///< cache verify --repair
+  std::vector<std::string> config_files;  ///< the config files read, lowest precedence first
+  RemoteOptions remote;                   ///< config files' [remote] table
 };
 
 }  // namespace lb::engine

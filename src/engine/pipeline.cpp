@@ -159,7 +159,7 @@ std::string Pipeline::compute_stamp() const {
   }
   const auto& o = ctx_.opt;
   h.field("index_url", o.index_url.value_or(""));
-  if (o.pip_index_url) h.field("pip_index_url", *o.pip_index_url);
+  if (o.default_index_url) h.field("pip_index_url", *o.default_index_url);
   for (const auto& u : o.extra_index_urls) h.field("extra_index_url", u);
   for (const auto& f : o.find_links) h.field("find_links", f);
   // A find-links directory gains files without any requirement file changing.

@@ -5,12 +5,13 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from lbtest import file_sha, normalize, run, site_packages, write
+from lbtest import TOOLS, file_sha, normalize, run, site_packages, write
 
 ALPHA_CLOSURE = {"alpha": "1.0", "beta": "1.0", "delta": "0.5", "gamma": "2.0", "zeta": "3.1"}
 
@@ -159,3 +160,59 @@ def test_lock_markers_on_dependency_groups_select_packages(lb, basic, tmp_path, 
     assert ("zeta" in names) == installed, rep["packages"]
     assert "mixed-case-name" not in names, rep["packages"]
     lb.run("verify", env_dir).ok()
+
+
+# ------------------------------------------------------------------ locking without downloads
+LOG_LINE = re.compile(r'"(GET|HEAD) (\S+) HTTP/[\d.]+" (\d+) ')
+
+
+def wheel_requests(log: Path) -> dict:
+    """"GET" (full 200 downloads), "HEAD", "range" (206) -> paths of wheel files requested."""
+    seen: dict = {"GET": [], "HEAD": [], "range": []}
+    for line in log.read_text().splitlines():
+        m = LOG_LINE.search(line)
+        if m and m.group(2).endswith(".whl"):
+            kind = "range" if m.group(3) == "206" else m.group(1)
+            seen[kind].append(m.group(2))
+    return seen
+
+
+def test_cold_lock_downloads_no_wheel_and_matches_a_warm_lock(lb, served_root, tmp_path, environ):
+    sys.path.insert(0, str(TOOLS))
+    import serve_index  # noqa: E402
+    req = write(tmp_path / "req.txt", "alpha\ndelta==0.5\nzeta\nnative-ext\nMixed_Case.Name\n")
+    # An nginx of its own: its access log holds only this test's requests.
+    with serve_index.Nginx(str(served_root)) as ngx:
+        url = ngx.url("/basic/simple")
+        cold = tmp_path / "cold.toml"
+        lb.run("lock", req, "-o", cold, "-i", url, cache_dir=tmp_path / "cold-cache").ok()
+        seen = wheel_requests(Path(ngx.access_log))
+        assert not seen["GET"], f"a cold lock downloaded wheels: {seen['GET']}"
+        assert seen["HEAD"], "no HEAD request: where did the sizes come from?"
+        # The same lock from a store that holds every wheel (their bytes hashed and measured).
+        warm_cache = tmp_path / "warm-cache"
+        lb.run("env", req, "-o", tmp_path / "warm-env", "-i", url, cache_dir=warm_cache).ok()
+        warm = tmp_path / "warm.toml"
+        lb.run("lock", req, "-o", warm, "-i", url, cache_dir=warm_cache).ok()
+        assert cold.read_text() == warm.read_text(), "the cold lock differs from the warm one"
+        pkgs = locked_packages(cold)
+        assert len(pkgs) >= 5 and all(p["wheels"][0]["size"] > 0 for p in pkgs.values())
+        # Installing from it downloads the wheels and checks each hash and size against them.
+        env_dir = tmp_path / "from-cold"
+        lb.env_json(cold, "-o", env_dir, cache_dir=tmp_path / "install-cache")
+        lb.run("verify", env_dir).ok()
+        assert wheel_requests(Path(ngx.access_log))["GET"], "the install downloaded nothing"
+
+
+def test_cold_lock_size_from_index_is_checked_on_install(lb, served_root, tmp_path):
+    """A lock whose size (taken from HEAD, not the bytes) is wrong is refused at install."""
+    sys.path.insert(0, str(TOOLS))
+    import serve_index  # noqa: E402
+    req = write(tmp_path / "req.txt", "delta==0.5\n")
+    with serve_index.Nginx(str(served_root)) as ngx:
+        out = tmp_path / "pylock.toml"
+        lb.run("lock", req, "-o", out, "-i", ngx.url("/basic/simple")).ok()
+        size = locked_packages(out)["delta"]["wheels"][0]["size"]
+        bad = _tamper(out, rf"size = {size}\b", f"size = {size + 1}")
+        r = lb.run("env", bad, "-o", tmp_path / "env")
+        assert r.returncode != 0 and "size mismatch" in r.stderr, r.describe()

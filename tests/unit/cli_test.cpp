@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/config.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
 #include "cli_test_support.hpp"
@@ -27,10 +28,12 @@ namespace {
 struct CleanEnv {
   std::map<std::string, std::optional<std::string>> saved;
   CleanEnv() {
-    for (const char* n : {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LAVABUILD_PYTHON",
-                          "LAVABUILD_INDEX_URL", "LAVABUILD_LINK_MODE", "LAVABUILD_OFFLINE",
-                          "LAVABUILD_NO_INDEX", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT",
-                          "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"}) {
+    for (const char* n :
+         {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LAVABUILD_PYTHON",
+          "LAVABUILD_INDEX_URL", "LAVABUILD_LINK_MODE", "LAVABUILD_OFFLINE", "LAVABUILD_NO_INDEX",
+          "LAVABUILD_JOBS", "LAVABUILD_OUTPUT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+          "PIP_FIND_LINKS", "XDG_CONFIG_HOME", "LAVABUILD_CONFIG", "LAVABUILD_NO_CONFIG",
+          "LAVABUILD_HTTP_TIMEOUT"}) {
       const char* v = std::getenv(n);
       saved[n] = v ? std::optional<std::string>(v) : std::nullopt;
       ::unsetenv(n);
@@ -309,20 +312,20 @@ TEST_CASE("cli options: PIP_* variables fill what lavabuild's own leave unset", 
   auto o = parse({"env", "r.txt"});
   REQUIRE(o.ok());
   CHECK_FALSE(o->index_url);
-  CHECK(o->pip_index_url == std::optional<std::string>("http://pip/simple"));
+  CHECK(o->default_index_url == std::optional<std::string>("http://pip/simple"));
   CHECK(o->extra_index_urls == std::vector<std::string>{"http://x1/simple", "http://x2/simple"});
   CHECK(o->find_links == std::vector<std::string>{"/wheels"});
   auto cli = parse(
       {"env", "r.txt", "-i", "http://cli/simple", "--extra-index-url", "http://e/s", "-f", "/w2"});
   REQUIRE(cli.ok());
   CHECK(cli->index_url == std::optional<std::string>("http://cli/simple"));
-  CHECK_FALSE(cli->pip_index_url);
+  CHECK_FALSE(cli->default_index_url);
   CHECK(cli->extra_index_urls == std::vector<std::string>{"http://e/s"});
   CHECK(cli->find_links == std::vector<std::string>{"/w2"});
   ::setenv("LAVABUILD_INDEX_URL", "http://lb/simple", 1);
   auto lbv = parse({"env", "r.txt"});
   CHECK(lbv->index_url == std::optional<std::string>("http://lb/simple"));
-  CHECK_FALSE(lbv->pip_index_url);
+  CHECK_FALSE(lbv->default_index_url);
 }
 
 TEST_CASE("cli options: lock -o - is stdout, without --json", "[cli]") {
@@ -419,4 +422,35 @@ TEST_CASE("cli run: cache with an unknown action is a usage error", "[cli]") {
   CHECK(stats.rc == 0);
   CHECK_THAT(stats.out, Catch::Contains("\"blobs\""));
   (void)fs::remove_all(dir);
+}
+
+TEST_CASE("cli config: keys, relative paths, merge order, errors with file:line", "[cli]") {
+  auto user = parse_config(
+      "index-url = \"http://user/simple\"\nfind-links = [\"wheels\", \"http://x/links\"]\n"
+      "jobs = 3\n[remote]\ncache = \"https://c/\"\nsigning-key = \"k.sec\"\n",
+      "/home/u/.config/lavabuild/config.toml");
+  REQUIRE(user.ok());
+  CHECK(*user->find_links ==
+        std::vector<std::string>{"/home/u/.config/lavabuild/wheels", "http://x/links"});
+  CHECK(user->remote.signing_key == "/home/u/.config/lavabuild/k.sec");
+  auto project = parse_config("index-url = \"http://proj/simple\"\n", "/p/lavabuild.toml");
+  REQUIRE(project.ok());
+  ConfigFile merged = *user;
+  merge_config(merged, *project);
+  CHECK(*merged.index_url == "http://proj/simple");
+  CHECK(*merged.jobs == 3);
+  CHECK(merged.remote.cache == "https://c/");
+  CHECK(merged.files.size() == 2);
+
+  auto unknown = parse_config("pre = true\nextra-index-urls = []\n", "/p/lavabuild.toml");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("/p/lavabuild.toml:2: unknown key 'extra-index-urls'") &&
+                 Catch::Contains("did you mean 'extra-index-url'"));
+  auto wrong = parse_config("[remote]\nread-only = \"yes\"\n", "/p/lavabuild.toml");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK_THAT(wrong.error().message, Catch::Contains("/p/lavabuild.toml:2: 'remote.read-only'"));
+  auto toml = parse_config("jobs = [\n", "/p/lavabuild.toml");
+  REQUIRE_FALSE(toml.ok());
+  CHECK_THAT(toml.error().message, Catch::Contains("invalid TOML"));
 }
