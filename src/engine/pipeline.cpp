@@ -329,9 +329,11 @@ Result<Resolved> Pipeline::resolve_requirements() {
   // pip accepts the pin and hash of a requirement from a constraints file.
   for (const auto& c : ctx_.reqs.constraints)
     for (const auto& h : c.hashes) hashes[pep::normalize_name(c.req.name)].insert(h);
-  if (ctx_.opt.seed) {
-    auto pip = pep::Requirement::parse("pip");
-    roots.push_back(*pip);
+  if (ctx_.opt.seed) {  // pip (and setuptools where venv seeds it): index, else bundled
+    std::set<std::string> already;
+    for (const auto& r : roots) already.insert(pep::normalize_name(r.name));
+    LB_ASSIGN(auto seeds, provider_.seed_requirements(already));
+    roots.insert(roots.end(), seeds.begin(), seeds.end());
   }
   if (roots.empty()) return make_error("no requirements given", "pass a requirements file");
   provider_.set_hashes(hashes);
@@ -348,12 +350,17 @@ Result<Resolved> Pipeline::resolve_requirements() {
   (void)ctx_.index->prefetch(names);
   auto resolution_or = resolve::resolve(roots, provider_, ro);
   if (!resolution_or.ok()) {
+    // A requirement nothing on the indexes can meet (no project, only sdists, other tags,
+    // Requires-Python) is said as such, with its file:line, not as a resolver conflict.
+    for (const auto& r : roots)
+      if (auto why = provider_.unavailable(r, origins[pep::normalize_name(r.name)])) return *why;
     Error e = resolution_or.error();
-    e.message += provider_.notes_for(e.message);
+    e.message += provider_.notes_for(e.message, roots);
     return e;
   }
   auto& resolution = *resolution_or;
   for (const auto& w : resolution.warnings) ctx_.out->warn(w);  // e.g. a yanked pin
+  for (const auto& w : provider_.unknown_extras(resolution)) ctx_.out->warn(w);  // as pip does
 
   Resolved out;
   std::vector<std::string> unhashed;

@@ -4,9 +4,11 @@
 #include <thread>
 
 #include "graph/graph.hpp"
+#include "net/url.hpp"
 #include "pep/name.hpp"
 #include "pep/specifier.hpp"
 #include "pep/tags.hpp"
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "wheel/metadata.hpp"
 
@@ -46,69 +48,60 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     auto py_version = pep::Version::parse(python_full_version());
     std::set<std::string> allowed;
     if (auto h = hashes_.find(name); h != hashes_.end()) allowed = h->second;
-    size_t sdists = 0, incompatible = 0, wrong_python = 0;
+    bool sha256_pins = std::any_of(allowed.begin(), allowed.end(),
+                                   [](const std::string& h) { return starts_with(h, "sha256:"); });
+    Diagnosis diag;
+    diag.files = files.size();
     std::map<pep::Version, size_t> slot;  // version -> index in `out`: linear in the files
-    std::set<std::string> other_platforms;
+    // Files whose index hash matches no --hash pin, by version: kept for a version that has no
+    // other file, so that its download fails with "hash mismatch" naming expected and got.
+    std::map<pep::Version, std::vector<std::pair<size_t, net::IndexFile>>> unpinned;
     for (auto& f : files) {
       if (!ends_with(f.filename, ".whl")) {
-        ++sdists;
+        auto sd = pep::SdistFilename::parse(f.filename);
+        diag.excluded.push_back({Excluded::Why::sdist, sd.ok() ? sd->version : "", f.filename});
         continue;
       }
       auto wf = pep::WheelFilename::parse(f.filename);
       if (!wf.ok() || pep::normalize_name(wf->name) != name) continue;
       auto rank = ctx_.tags_rank(wf->tags);
       if (!rank) {
-        ++incompatible;
-        for (const auto& t : wf->tags) other_platforms.insert(t.to_string());
+        for (const auto& t : wf->tags)
+          diag.excluded.push_back({Excluded::Why::tags, wf->version, t.to_string()});
         continue;
       }
       if (!f.requires_python.empty() && py_version.ok()) {
         auto spec = pep::SpecifierSet::parse(f.requires_python);
         if (spec.ok() && !spec->contains(*py_version, true)) {
-          ++wrong_python;
+          diag.excluded.push_back({Excluded::Why::requires_python, wf->version, f.requires_python});
           continue;
         }
       }
-      bool sha256_pins = std::any_of(allowed.begin(), allowed.end(), [](const std::string& h) {
-        return starts_with(h, "sha256:");
-      });
-      if (sha256_pins && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) continue;
       auto v = pep::Version::parse(wf->version);
       if (!v.ok()) continue;
+      if (sha256_pins && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) {
+        unpinned[*v].emplace_back(*rank, std::move(f));
+        continue;
+      }
       auto [at, fresh] = slot.emplace(*v, out.size());
       if (fresh) out.push_back(Candidate{*v, true, {}});
       auto it = out.begin() + std::ptrdiff_t(at->second);
       if (!f.yanked) it->yanked = false;
       it->files.emplace_back(*rank, std::move(f));  // handed over by project_files
     }
+    for (auto& [v, fs] : unpinned)
+      if (!slot.count(v)) {
+        Candidate c{v, std::none_of(fs.begin(), fs.end(), [](auto& f) { return !f.second.yanked; }),
+                    std::move(fs)};
+        out.push_back(std::move(c));
+      }
     for (auto& c : out)
       std::stable_sort(c.files.begin(), c.files.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
     // No usable version is not an error here: the resolver explains the conflict (and may
-    // find a solution without this package); the note says why when it cannot.
-    if (out.empty() && files.empty()) {
-      std::lock_guard lock(mutex_);
-      notes_.emplace(name, make_error("no distribution named '" + name +
-                                          "' was found on the indexes or find-links",
-                                      "check the name, -i/--index-url and -f/--find-links"));
-    } else if (out.empty()) {
-      std::string tags;
-      for (size_t i = 0; i < ctx_.python.tags.size() && i < 3; ++i)
-        tags += (i ? ", " : "") + ctx_.python.tags[i].to_string();
-      std::vector<std::string> others(other_platforms.begin(), other_platforms.end());
-      if (others.size() > 6) others.resize(6);
-      std::string msg = "no compatible wheel for '" + name + "' among its " +
-                        std::to_string(files.size()) + " files";
-      if (incompatible) msg += "; wheels exist only for other tags: " + join(others, ", ");
-      if (wrong_python) msg += "; " + std::to_string(wrong_python) + " need another Python";
-      if (sdists)
-        msg += "; " + std::to_string(sdists) +
-               " source archives (building from source is not supported yet)";
-      std::lock_guard lock(mutex_);
-      notes_.emplace(name, make_error(msg, "looked for tags " + tags + ", ... (" +
-                                               std::to_string(ctx_.python.tags.size()) +
-                                               " in all) and Python " + python_full_version()));
-    }
+    // find a solution without this package); unavailable() and notes_for() say why.
+    std::lock_guard lock(mutex_);
+    diagnoses_[name] = std::move(diag);
   }
   std::lock_guard lock(mutex_);
   auto [it, inserted] = candidates_.emplace(name, std::move(out));
@@ -182,15 +175,238 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
   std::lock_guard lock(mutex_);
   if (fetched) fetched_.emplace(file.url, name);
   deps_[key] = reqs;
+  provided_extras_[key] = meta->provides_extra;
   return reqs;
 }
 
-std::string IndexProvider::notes_for(const std::string& message) const {
+Result<std::vector<pep::Requirement>> IndexProvider::seed_requirements(
+    const std::set<std::string>& already) {
+  std::vector<std::string> names = ctx_.python.seed_packages;
+  if (names.empty()) {  // an interpreter probed without ensurepip's answer
+    names = {"pip"};
+    if (ctx_.python.major == 3 && ctx_.python.minor < 12) names.push_back("setuptools");
+  }
+  std::vector<pep::Requirement> out;
+  for (const auto& name : names) {
+    if (already.count(name)) continue;
+    auto cands = candidates(name);
+    bool on_index = cands.ok() && !(*cands)->empty();
+    if (!on_index) {
+      // ensurepip's wheel, newest first; the index's error stands when there is none.
+      const std::string* best = nullptr;
+      std::optional<pep::Version> best_version;
+      for (const auto& path : ctx_.python.bundled_wheels) {
+        auto wf = pep::WheelFilename::parse(fs::basename(path));
+        if (!wf.ok() || pep::normalize_name(wf->name) != name || !ctx_.tags_rank(wf->tags))
+          continue;
+        auto v = pep::Version::parse(wf->version);
+        if (v.ok() && (!best_version || *best_version < *v)) best = &path, best_version = *v;
+      }
+      if (best) {
+        DirectDist d;
+        d.name = name;
+        d.version = *best_version;
+        d.file.filename = fs::basename(*best);
+        d.file.url = net::path_to_file_url(*best);
+        d.file.origin = fs::dirname(*best);
+        add_direct(std::move(d));
+        std::lock_guard lock(mutex_);
+        candidates_.erase(name);  // asked above: now the direct file answers
+      } else if (!cands.ok()) {
+        return cands.error().context("--seed " + name);
+      } else {
+        return make_error(
+            "--seed: " + name + " is not on " + asked(name) + " and the interpreter (" +
+                ctx_.python.executable + ") has no bundled wheel of it",
+            "add an index or -f/--find-links that has " + name + ", or leave out --seed");
+      }
+    }
+    auto r = pep::Requirement::parse(name);
+    if (!r.ok()) return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+std::string IndexProvider::asked(const std::string& name) const {
+  auto where = ctx_.index->locations(name);
+  return where.empty() ? std::string("no index or find-links (--no-index without -f)")
+                       : join(where, ", ");
+}
+
+namespace {
+/// How close a tag the interpreter does not take is to those it takes: same platform first
+/// (another Python is one --python away), then same interpreter, then same ABI.
+int closeness(const pep::Tag& t, const std::vector<pep::Tag>& ours) {
+  bool platform = false, interpreter = false, abi = false;
+  for (const auto& o : ours) {
+    platform = platform || o.platform == t.platform;
+    interpreter = interpreter || o.interpreter == t.interpreter;
+    abi = abi || o.abi == t.abi;
+  }
+  return (platform ? 4 : 0) + (interpreter ? 2 : 0) + (abi ? 1 : 0);
+}
+}  // namespace
+
+std::string IndexProvider::why_unusable(const std::string& name, const pep::SpecifierSet* spec,
+                                        std::string& hint) const {
+  auto d = diagnoses_.find(name);
+  if (d == diagnoses_.end()) return "";
+  // Per version, newest first: what each kind of file offers and why it cannot be used.
+  struct Why {
+    std::set<std::string> requires_python, tags;
+    bool sdist = false;
+  };
+  std::map<pep::Version, Why, std::greater<>> by_version;
+  bool any_tags = false, any_python = false, any_sdist = false;
+  for (const auto& e : d->second.excluded) {
+    auto v = pep::Version::parse(e.version);
+    if (!v.ok() || (spec && !spec->contains(*v, true))) continue;
+    Why& w = by_version[*v];
+    switch (e.why) {
+      case Excluded::Why::requires_python:
+        w.requires_python.insert(e.detail), any_python = true;
+        break;
+      case Excluded::Why::tags:
+        w.tags.insert(e.detail), any_tags = true;
+        break;
+      case Excluded::Why::sdist:
+        w.sdist = any_sdist = true;
+        break;
+    }
+  }
+  if (by_version.empty()) return "";
+  const auto& ours = ctx_.python.tags;
+  std::string out;
+  size_t shown = 0;
+  for (const auto& [v, w] : by_version) {
+    if (++shown > 5) {
+      out += "\n  ... and " + std::to_string(by_version.size() - 5) + " older releases";
+      break;
+    }
+    std::vector<std::string> why;
+    if (!w.requires_python.empty())
+      why.push_back("requires Python " +
+                    join({w.requires_python.begin(), w.requires_python.end()}, " or "));
+    if (!w.tags.empty()) {
+      std::vector<pep::Tag> tags;
+      for (const auto& t : w.tags)
+        if (auto parts = split(t, '-'); parts.size() == 3)
+          tags.push_back({parts[0], parts[1], parts[2]});
+      std::stable_sort(tags.begin(), tags.end(), [&](const auto& a, const auto& b) {
+        return closeness(a, ours) > closeness(b, ours);
+      });
+      std::vector<std::string> names;
+      for (size_t i = 0; i < tags.size() && i < 4; ++i) names.push_back(tags[i].to_string());
+      if (tags.size() > 4) names.push_back("... (" + std::to_string(tags.size()) + " in all)");
+      why.push_back("has wheels only for other tags: " + join(names, ", "));
+    }
+    if (w.sdist)
+      why.push_back(std::string(why.empty() ? "is only a source archive" : "a source archive") +
+                    " (building from source is not supported yet)");
+    out += "\n  " + name + " " + v.to_string() + " " + join(why, "; ");
+  }
+  std::vector<std::string> hints;
+  if (any_tags && !ours.empty()) {
+    // The most and the least specific tag it takes (py3-none-any rather than py30-none-any).
+    std::string generic = ours.back().to_string();
+    std::string py = "py" + std::to_string(ctx_.python.major);
+    for (const auto& t : ours)
+      if (t.interpreter == py && t.abi == "none" && t.platform == "any") generic = t.to_string();
+    out += "\n  this interpreter takes " + ours.front().to_string() + " ... " + generic + " (" +
+           std::to_string(ours.size()) + " tags)";
+    hints.push_back(
+        "pass --python with an interpreter those wheels are for, or require a "
+        "release of " +
+        name + " with a wheel for this platform");
+  }
+  if (any_python) {
+    out +=
+        "\n  this interpreter (" + ctx_.python.executable + ") is Python " + python_full_version();
+    hints.push_back(
+        "pass --python with a Python those releases support, or require a release "
+        "of " +
+        name + " that supports Python " + python_full_version());
+  }
+  if (any_sdist)
+    hints.push_back("build a wheel (python -m pip wheel --no-deps " + name +
+                    ") and pass its directory with -f/--find-links");
+  hint = join(hints, "; or ");
+  return out;
+}
+
+std::optional<Error> IndexProvider::unavailable(const pep::Requirement& req,
+                                                const std::string& where) const {
+  std::string name = pep::normalize_name(req.name);
+  std::lock_guard lock(mutex_);
+  auto c = candidates_.find(name);
+  auto d = diagnoses_.find(name);
+  if (c == candidates_.end() || d == diagnoses_.end()) return std::nullopt;
+  // A usable release matches: a conflict, a yanked release or a pre-release left out, which
+  // the resolver's explanation names.
+  for (const auto& cand : c->second)
+    if (req.specifier.contains(cand.version, true)) return std::nullopt;
+  std::string head = (where.empty() ? "" : where + ": ") + req.to_string() + ": ";
+  if (d->second.files == 0)
+    return make_error(head + "no project named '" + req.name + "' on " + asked(name),
+                      "check the spelling; to look elsewhere pass -i/--index-url, "
+                      "--extra-index-url or -f/--find-links");
+  std::string hint;
+  std::string why = why_unusable(name, &req.specifier, hint);
+  if (why.empty()) return std::nullopt;  // no release matches: the resolver lists those there are
+  return make_error(head + "nothing on " + asked(name) + " can be installed here:" + why, hint);
+}
+
+std::string IndexProvider::notes_for(const std::string& message,
+                                     const std::vector<pep::Requirement>& roots) const {
   std::lock_guard lock(mutex_);
   std::string out;
-  for (const auto& [name, err] : notes_)
-    if (message.find(name) != std::string::npos)
-      out += "\n  note: " + err.message + (err.hint.empty() ? "" : " (" + err.hint + ")");
+  for (const auto& r : roots) {
+    std::string name = pep::normalize_name(r.name);
+    auto c = candidates_.find(name);
+    if (c == candidates_.end() || direct(name) || message.find(name) == std::string::npos) continue;
+    bool matched = false, only_left_out = true;
+    for (const auto& cand : c->second)
+      if (r.specifier.contains(cand.version, true)) {
+        matched = true;
+        only_left_out = only_left_out && (cand.yanked || cand.version.is_prerelease());
+      }
+    if (matched && only_left_out) out += "\n  note: " + name + " was looked up on " + asked(name);
+  }
+  for (const auto& [name, cands] : candidates_) {
+    if (!cands.empty() || message.find(name) == std::string::npos) continue;
+    auto d = diagnoses_.find(name);
+    if (d == diagnoses_.end()) continue;
+    if (d->second.files == 0) {
+      out += "\n  note: no project named '" + name + "' on " + asked(name);
+      continue;
+    }
+    std::string hint;
+    std::string why = why_unusable(name, nullptr, hint);
+    if (!why.empty())
+      out += "\n  note: nothing on " + asked(name) +
+             " can be installed here:" + replace_all(why, "\n  ", "\n    ");
+  }
+  return out;
+}
+
+std::vector<std::string> IndexProvider::unknown_extras(
+    const resolve::Resolution& resolution) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& p : resolution.packages) {
+    if (p.extras.empty()) continue;
+    auto it = provided_extras_.find(p.name + "==" + p.version.to_string());
+    if (it == provided_extras_.end()) continue;
+    for (const auto& extra : p.extras) {
+      bool provided = std::any_of(it->second.begin(), it->second.end(), [&](const std::string& e) {
+        return pep::normalize_name(e) == extra;
+      });
+      if (!provided)
+        out.push_back(p.name + " " + p.version.to_string() + " does not provide the extra '" +
+                      extra + "'");
+    }
+  }
   return out;
 }
 

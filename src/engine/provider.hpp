@@ -4,6 +4,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,12 +43,26 @@ class IndexProvider : public resolve::Provider {
   void prefetch(const std::vector<std::pair<std::string, pep::Version>>& items) override;
   std::string yanked_reason(const std::string& name, const pep::Version& version) override;
 
+  /// The requirements --seed adds: what `python -m venv` seeds for the interpreter (pip, and
+  /// setuptools before 3.12), except those in `already`; each from the indexes when they have
+  /// a usable release, else the interpreter's bundled wheel (ensurepip's), added as direct.
+  Result<std::vector<pep::Requirement>> seed_requirements(const std::set<std::string>& already);
   /// The file to install for name==version (best tag rank).
   Result<net::IndexFile> best_file(const std::string& name, const pep::Version& version);
   const DirectDist* direct(const std::string& name) const;
   /// Why a package has no usable versions (no such project, no compatible wheel), for the
-  /// packages named in a resolver failure.
-  std::string notes_for(const std::string& message) const;
+  /// packages named in a resolver failure; and, for the user's requirements `roots` only
+  /// yanked or pre-release files match, which pages were asked.
+  std::string notes_for(const std::string& message,
+                        const std::vector<pep::Requirement>& roots) const;
+  /// When the user's requirement `req` (written at `where`, "file:line") cannot be met by any
+  /// file the indexes offer for a reason of the files themselves (no such project, only
+  /// source archives, wheels only for other tags, Requires-Python) that reason, naming the
+  /// pages asked; nullopt when a usable release matches it (then the resolver explains).
+  std::optional<Error> unavailable(const pep::Requirement& req, const std::string& where) const;
+  /// "NAME VERSION does not provide the extra 'X'" for each extra the resolution asked of a
+  /// release whose metadata does not declare it (pip warns and installs without it).
+  std::vector<std::string> unknown_extras(const resolve::Resolution& resolution) const;
   /// Wheels fetched while reading metadata (they count as executed fetch steps).
   /// url -> package name.
   std::map<std::string, std::string> fetched_during_resolution() const;
@@ -58,7 +73,23 @@ class IndexProvider : public resolve::Provider {
     bool yanked = true;                                    // all files yanked
     std::vector<std::pair<size_t, net::IndexFile>> files;  // (tag rank, file), best first
   };
+  /// A file of the project left out, and why (for the messages when nothing fits).
+  struct Excluded {
+    enum class Why { requires_python, tags, sdist } why;
+    std::string version;  ///< as in the file name
+    std::string detail;   ///< the Requires-Python, or the wheel's tags
+  };
+  struct Diagnosis {
+    size_t files = 0;                ///< files listed for the project, all pages together
+    std::vector<Excluded> excluded;  ///< in page order
+  };
   Result<std::vector<Candidate>*> candidates(const std::string& name);
+  /// Lines saying why no file of `name` matching `spec` (nullptr: any) can be used, and the
+  /// fix in `hint`; "" when none was left out for a reason of its own.
+  std::string why_unusable(const std::string& name, const pep::SpecifierSet* spec,
+                           std::string& hint) const;
+  /// The pages and find-links asked for `name`.
+  std::string asked(const std::string& name) const;
   std::string python_full_version() const;
 
   Context& ctx_;
@@ -67,9 +98,10 @@ class IndexProvider : public resolve::Provider {
   std::map<std::string, std::set<std::string>> hashes_;
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<Candidate>> candidates_;
-  std::map<std::string, std::vector<pep::Requirement>> deps_;  // "name==version"
-  std::map<std::string, std::string> fetched_;                 // url -> package
-  std::map<std::string, Error> notes_;
+  std::map<std::string, std::vector<pep::Requirement>> deps_;        // "name==version"
+  std::map<std::string, std::string> fetched_;                       // url -> package
+  std::map<std::string, Diagnosis> diagnoses_;                       // name -> files left out
+  std::map<std::string, std::vector<std::string>> provided_extras_;  // "name==version"
 };
 
 }  // namespace lb::engine

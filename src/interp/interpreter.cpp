@@ -14,7 +14,7 @@ namespace lb::interp {
 
 namespace {
 
-constexpr const char* kFormat = "lavabuild.interpreter.v1";
+constexpr const char* kFormat = "lavabuild.interpreter.v2";
 
 // Asks the interpreter everything we need in one run. Runs with -I -S so neither the user's
 // site-packages nor PYTHON* variables change the answer.
@@ -58,6 +58,24 @@ markers = {
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
 }
+stdlib = sysconfig.get_paths()["stdlib"]
+def bundled_wheels():
+    # Where ensurepip takes its wheels: the distribution's WHEEL_PKG_DIR (Debian, Fedora:
+    # /usr/share/python-wheels), then the stdlib's own ensurepip/_bundled.
+    out = []
+    for d in (sysconfig.get_config_var("WHEEL_PKG_DIR") or "", os.path.join(stdlib, "ensurepip", "_bundled")):
+        try:
+            out += sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".whl"))
+        except OSError:
+            pass
+    return out
+def seed_packages():
+    # What `python -m venv` seeds: setuptools too while ensurepip still ships it (< 3.12).
+    try:
+        with open(os.path.join(stdlib, "ensurepip", "__init__.py"), encoding="utf-8") as f:
+            return ["pip", "setuptools"] if "_SETUPTOOLS_VERSION" in f.read() else ["pip"]
+    except OSError:
+        return ["pip", "setuptools"] if sys.version_info < (3, 12) else ["pip"]
 print(json.dumps({
     "executable": base,
     "version": platform.python_version(),
@@ -72,6 +90,8 @@ print(json.dumps({
     "paths": rel,
     "venv_scripts": scripts,
     "markers": markers,
+    "bundled_wheels": bundled_wheels(),
+    "seed_packages": seed_packages(),
 }))
 )PY";
 
@@ -95,7 +115,10 @@ bool is_elf(const std::string& path) {
   char head[4] = {};
   size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
-  return n == 4 && std::string_view(head, 4) == std::string_view("\x7f" "ELF", 4);
+  return n == 4 && std::string_view(head, 4) == std::string_view(
+                                                    "\x7f"
+                                                    "ELF",
+                                                    4);
 }
 
 std::string abi_tag(const nlohmann::json& j) {
@@ -116,7 +139,9 @@ std::string abi_tag(const nlohmann::json& j) {
 
 }  // namespace
 
-const char* probe_script() { return kProbe; }
+const char* probe_script() {
+  return kProbe;
+}
 
 Result<Interpreter> parse_probe_output(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -131,6 +156,12 @@ Result<Interpreter> parse_probe_output(const std::string& text) {
   it.minor = j.value("minor", 0);
   it.implementation = j.value("implementation", "");
   it.venv_scripts_dir = j.value("venv_scripts", "");
+  for (const char* key : {"bundled_wheels", "seed_packages"}) {
+    auto& into = key[0] == 'b' ? it.bundled_wheels : it.seed_packages;
+    if (j.contains(key) && j[key].is_array())
+      for (const auto& w : j[key])
+        if (w.is_string()) into.push_back(w.get<std::string>());
+  }
   const auto& paths = j["paths"];
   if (!paths.is_object()) return make_error("the interpreter probe gave no scheme paths");
   it.purelib = paths.value("purelib", "");
@@ -145,8 +176,8 @@ Result<Interpreter> parse_probe_output(const std::string& text) {
 
   pep::TagInputs in;
   in.implementation = it.implementation == "cpython" ? "cp"
-                      : it.implementation == "pypy" ? "pp"
-                                                    : it.implementation;
+                      : it.implementation == "pypy"  ? "pp"
+                                                     : it.implementation;
   in.py_major = it.major;
   in.py_minor = it.minor;
   in.abi = abi_tag(j);

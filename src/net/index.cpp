@@ -360,6 +360,15 @@ Result<std::vector<IndexFile>> IndexClient::project_files(const std::string& nam
   }
 }
 
+std::vector<std::string> IndexClient::locations(const std::string& name) const {
+  std::vector<std::string> out;
+  if (!impl_->cfg.no_index)
+    for (const std::string& index : impl_->cfg.index_urls)
+      out.push_back(redact_url(impl_->page_url(index, pep::normalize_name(name))));
+  for (const std::string& loc : impl_->cfg.find_links) out.push_back(redact_url(loc));
+  return out;
+}
+
 Status IndexClient::prefetch(const std::vector<std::string>& names) {
   std::vector<std::string> normalized;
   for (const std::string& name : names) normalized.push_back(pep::normalize_name(name));

@@ -105,6 +105,9 @@ class IndexClient {
   /// The files are handed over to the caller, not kept (a page may list 100,000 files): a
   /// caller keeps what it needs; asking again for the same project loads its pages again.
   Result<std::vector<IndexFile>> project_files(const std::string& name);
+  /// Where project_files looks for `name`: each index's project page, then each find-links
+  /// location (URLs with credentials removed), for messages.
+  std::vector<std::string> locations(const std::string& name) const;
   /// Fetch several projects' pages in parallel into the memo used by project_files.
   Status prefetch(const std::vector<std::string>& names);
 

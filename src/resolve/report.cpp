@@ -57,7 +57,8 @@ std::string available(const PackageInfo& info) {
 
 std::string no_versions_text(const Term& t, const PackageTable& pkgs) {
   const PackageInfo& info = pkgs[t.pkg];
-  if (info.versions.empty()) return info.name + " is not available on the index";
+  // Why (no such project, only sdists, other tags, Requires-Python) is the provider's note.
+  if (info.versions.empty()) return "no usable release of " + info.name + " is on the indexes";
   std::string head;
   if (!t.label) {
     head = "no version of " + info.display() + " is left to try";

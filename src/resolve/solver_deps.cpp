@@ -179,8 +179,8 @@ std::string Solver::exclusion_notes(const std::string& explanation, std::string&
       }
       if (names.size() > 5) names.erase(names.begin(), names.end() - 5);
       std::string latest = info.versions[*versions.rbegin()].to_string();
-      out += "\nnote: " + info.name + " " + join(names, ", ") + " would match " + join(reqs, "; ") +
-             ", but ";
+      out += "\n  note: " + info.name + " " + join(names, ", ") + " would match " +
+             join(reqs, "; ") + ", but ";
       if (yanked) {
         any_yanked = true;
         out += std::string(versions.size() > 1 ? "they were" : "it was") +

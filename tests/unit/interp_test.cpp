@@ -15,7 +15,9 @@ TEST_CASE("probe output parses into scheme, tags and markers") {
     "glibc": "glibc 2.36", "venv_scripts": "/usr/lib/python3.11/venv/scripts",
     "paths": {"purelib": "lib/python3.11/site-packages", "platlib": "lib/python3.11/site-packages",
               "scripts": "bin", "data": "."},
-    "markers": {"python_version": "3.11", "sys_platform": "linux"}})";
+    "markers": {"python_version": "3.11", "sys_platform": "linux"},
+    "bundled_wheels": ["/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl", 7],
+    "seed_packages": ["pip", "setuptools"]})";
   auto it = interp::parse_probe_output(json);
   REQUIRE(it.ok());
   CHECK(it->home == "/usr/bin");
@@ -26,6 +28,9 @@ TEST_CASE("probe output parses into scheme, tags and markers") {
   CHECK(it->tags.front().to_string() == "cp311-cp311-manylinux_2_36_x86_64");
   CHECK(it->tags.back().to_string() == "py30-none-any");
   CHECK(it->markers.values.at("sys_platform") == "linux");
+  CHECK(it->bundled_wheels ==
+        std::vector<std::string>{"/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl"});
+  CHECK(it->seed_packages == std::vector<std::string>{"pip", "setuptools"});
   CHECK_FALSE(interp::parse_probe_output("not json").ok());
   CHECK_FALSE(interp::parse_probe_output("{}").ok());
 }

@@ -183,10 +183,11 @@ TEST_CASE("resolve: missing packages and versions are explained") {
   idx.add("foo", "1.0").add("foo", "2.0").add("app", "1.0", {"nothere>=1"});
   CHECK_THAT(failure(solve(idx, {"foo>=3"})),
              Contains("no versions of foo match >=3 (available: 1.0, 2.0)"));
-  CHECK_THAT(failure(solve(idx, {"nothere"})), Contains("nothere is not available on the index"));
+  CHECK_THAT(failure(solve(idx, {"nothere"})),
+             Contains("no usable release of nothere is on the indexes"));
   std::string msg = failure(solve(idx, {"app"}));
   CHECK_THAT(msg, Contains("app==1.0 depends on nothere>=1"));
-  CHECK_THAT(msg, Contains("nothere is not available on the index"));
+  CHECK_THAT(msg, Contains("no usable release of nothere is on the indexes"));
   CHECK_THAT(failure(solve(idx, {"broken"})), Contains("index unreachable for broken"));
 }
 
