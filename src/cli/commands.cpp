@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/interrupted.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
 #include "engine/cache_verify.hpp"
@@ -17,6 +18,7 @@
 #include "env/venv.hpp"
 #include "graph/thread_pool.hpp"
 #include "pep/name.hpp"
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -267,6 +269,9 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
     flush_or_warn(ctx);  // index pages and metadata fetched so far stay useful
+    if (cancel::cancelled())
+      return report_interrupted(*ctx.out, {size_t(pipe.fetcher().downloaded_files()), 0},
+                                final_dir);
     return fail(resolved.error());
   }
   std::map<std::string, std::string> new_versions;
@@ -297,6 +302,15 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   ctx.end_reads();
 
   auto cleanup = [&] { (void)fs::remove_all(work_dir); };
+  // Ctrl-C / SIGTERM: keep what was fetched and unpacked, drop the temp env, leave the target.
+  auto interrupted = [&](const graph::ExecResult* r) {
+    flush_or_warn(ctx);
+    cleanup();
+    Kept kept{size_t(pipe.fetcher().downloaded_files()), 0};
+    for (int id : r ? r->executed : std::vector<int>{})
+      if (g.steps()[size_t(id)].kind == graph::StepKind::unpack) ++kept.unpacked;
+    return report_interrupted(*ctx.out, kept, final_dir);
+  };
   std::vector<env::FileEntry> venv_files;
   if (auto st = env::create_venv(work_dir, final_dir, ctx.python, &venv_files); !st.ok()) {
     cleanup();
@@ -350,6 +364,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
     else
       ctx.out->step_finished(std::string(graph::to_string(s.kind)), s.label);
   });
+  if (result.cancelled) return interrupted(&result);
   if (result.failure) {
     ctx.out->finish();
     flush_or_warn(ctx);  // what was fetched and unpacked stays useful
@@ -395,6 +410,7 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
                                                       : relinks.fallback_reason) +
                   "); copied them instead");
 
+  if (cancel::cancelled()) return interrupted(&result);  // the last point before the swap
   env::Manifest manifest;
   // Neither the stamp nor the env's path goes into the manifest (the stamp file has them),
   // so envs of the same requirements have byte-identical manifests that can share a blob.
@@ -770,10 +786,11 @@ int run(int argc, char** argv) {
       if (auto st = pipe.use_lock(o.locked); !st.ok()) return fail(st.error());
   }
 
-  if (o.command == "env") return cmd_env(ctx, pipe);
-  if (o.command == "plan") return cmd_plan(ctx, pipe);
-  if (o.command == "lock") return cmd_lock(ctx, pipe);
-  return 2;
+  int rc = o.command == "env"    ? cmd_env(ctx, pipe)
+           : o.command == "plan" ? cmd_plan(ctx, pipe)
+           : o.command == "lock" ? cmd_lock(ctx, pipe)
+                                 : 2;
+  return rc != 0 && cancel::cancelled() ? cancel::exit_code() : rc;
 }
 
 }  // namespace lb::cli
