@@ -4,12 +4,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/cache_gc_command.hpp"
 #include "cli/interrupted.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
+#include "engine/cache_gc.hpp"
 #include "engine/cache_verify.hpp"
 #include "engine/context.hpp"
 #include "engine/pipeline.hpp"
@@ -236,6 +239,7 @@ Result<fs::FileLock> lock_target(Context& ctx, const std::string& final_dir) {
   };
   auto l = fs::FileLock::acquire_or_wait(
       ctx.store->lock_path("env-" + sha256_hex(final_dir).substr(0, 32)), on_wait);
+  if (l.ok()) l->touch();  // its mtime: when the env was last used (cache gc --max-size)
   if (l.ok()) return l;
   std::string parent = fs::dirname(final_dir);
   LB_TRY(fs::create_dirs(parent));
@@ -448,8 +452,14 @@ int cmd_env(Context& ctx, Pipeline& pipe) {
   cleanup();  // after an exchange, work_dir holds the old env
   if (!st.ok()) return fail(st.error());
   // Which envs use which stored outputs ("env/<path>" -> JSON), for a future `cache gc`.
-  json refs = {{"digest", digest}, {"unpack", json::array()}};
-  for (const auto& d : resolved->dists) refs["unpack"].push_back(d.unpack_key);
+  json refs = {{"digest", digest},
+               {"unpack", json::array()},
+               {"wheels", json::array()},
+               {"used", int64_t(std::time(nullptr))}};
+  for (const auto& d : resolved->dists) {
+    refs["unpack"].push_back(d.unpack_key);
+    if (!d.sha256.empty()) refs["wheels"].push_back(d.sha256);
+  }
   ctx.defer_put("env/" + final_dir, refs.dump());
   flush_or_warn(ctx);
 
@@ -602,6 +612,7 @@ int cmd_lock(Context& ctx, Pipeline& pipe) {
                           : fs::write_file_atomic(ctx.opt.output, lock::write_pylock(l));
       !st.ok())
     return fail(st.error());
+  if (!to_stdout) record_lock_root(*ctx.store, fs::absolute(ctx.opt.output), l, *ctx.out);
   std::map<std::string, std::string> new_pins;
   for (const auto& p : l.packages) new_pins[pep::normalize_name(p.name)] = p.version;
   PackageDiff diff =
@@ -714,6 +725,7 @@ int cmd_cache_verify(store::Store& store, const Options& o) {
 int cmd_cache(const Options& o, Reporter& out) {
   store::StoreOptions so;
   so.warn = [&](const std::string& w) { out.warn(w); };
+  so.use = o.cache_action == "gc" ? store::StoreUse::gc : store::StoreUse::run;
   auto s = store::Store::open(o.cache_dir, so);
   if (!s.ok()) return fail(s.error());
   if (o.cache_action == "stats") {
@@ -729,6 +741,9 @@ int cmd_cache(const Options& o, Reporter& out) {
         }
       return true;
     });
+    auto areas = bytes_by_area((*s)->dir());  // every byte under the cache dir
+    uint64_t total = 0;
+    for (const auto& [area, bytes] : areas) total += bytes;
     uint64_t left = st->leftover_entries + env_left;
     uint64_t left_bytes = st->leftover_bytes + env_left_bytes;
     if (o.json) {
@@ -737,13 +752,15 @@ int cmd_cache(const Options& o, Reporter& out) {
                                 {"bytes", st->bytes},
                                 {"index_entries", st->index_entries},
                                 {"leftovers", left},
-                                {"leftover_bytes", left_bytes}})
+                                {"leftover_bytes", left_bytes},
+                                {"total_bytes", total},
+                                {"bytes_by_area", areas}})
                               .dump()
                               .c_str());
     } else {
-      std::printf("%s: %llu files, %.1f MB, %llu index entries\n", o.cache_dir.c_str(),
-                  (unsigned long long)st->blobs, double(st->bytes) / 1e6,
-                  (unsigned long long)st->index_entries);
+      std::printf("%s: %llu files, %.1f MB, %llu index entries; %.1f MB on disk in all\n",
+                  o.cache_dir.c_str(), (unsigned long long)st->blobs, double(st->bytes) / 1e6,
+                  (unsigned long long)st->index_entries, double(total) / 1e6);
       if (left > 0)
         std::printf("%llu leftovers of interrupted runs, %.1f MB (the next run removes them)\n",
                     (unsigned long long)left, double(left_bytes) / 1e6);
@@ -751,6 +768,7 @@ int cmd_cache(const Options& o, Reporter& out) {
     return 0;
   }
   if (o.cache_action == "verify") return cmd_cache_verify(**s, o);
+  if (o.cache_action == "gc") return cmd_cache_gc(**s, o);
   std::fprintf(stderr, "error: unknown cache action '%s' (stats, verify)\n",
                o.cache_action.c_str());
   return 2;

@@ -32,9 +32,11 @@ struct Options {
   std::string link_mode = "hardlink";
   std::string locked;           ///< --locked pylock.toml
   std::string format = "text";  ///< plan --format
-  std::string cache_action;     ///< cache stats|verify
+  std::string cache_action;     ///< cache stats|gc|verify
   long timeout = 0;             ///< --timeout SECONDS (0: $LAVABUILD_HTTP_TIMEOUT or the default)
   bool repair = false;          ///< cache verify --repair
+  std::optional<uint64_t> max_size;  ///< cache gc --max-size SIZE, in bytes
+  bool dry_run = false;              ///< cache gc --dry-run
 };
 
 }  // namespace lb::engine
