@@ -3,8 +3,11 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/cache_gc_command.hpp"
+#include "cli/interrupted.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
+#include "engine/cache_gc.hpp"
 #include "engine/cache_verify.hpp"
 #include "engine/context.hpp"
 #include "engine/env_build.hpp"
@@ -13,6 +16,7 @@
 #include "env/manifest.hpp"
 #include "graph/graph.hpp"
 #include "pep/name.hpp"
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -86,6 +90,9 @@ int cmd_env(Context& ctx, Pipeline& pipe, Reporter& out) {
   for (const auto& n : ctx.opt.reinstall_packages) pipe.reinstall.insert(pep::normalize_name(n));
   auto report = engine::build_env(ctx, pipe);
   if (!report.ok()) return fail(report.error());
+  if (report->interrupted)
+    return report_interrupted(out, {report->kept_downloaded, report->kept_unpacked},
+                              report->env_dir);
   render_env(out, ctx.opt, *report);
   return 0;
 }
@@ -172,47 +179,50 @@ int cmd_cache_verify(store::Store& store, const Options& o) {
   return 0;
 }
 
+/// `cache stats`: every byte under the cache dir, by area, and what killed runs left.
+int cmd_cache_stats(store::Store& store, const Options& o) {
+  auto st = store.stats();
+  if (!st.ok()) return fail(st.error());
+  // Temp envs that killed runs left beside the envs this cache built.
+  uint64_t left = st->leftover_entries, left_bytes = st->leftover_bytes;
+  (void)store.scan("env/", [&](std::string_view key, std::string_view) {
+    for (const auto& p : fs::temp_siblings_of(std::string(key.substr(4))))
+      if (fs::is_abandoned(p)) {
+        ++left;
+        left_bytes += fs::tree_size(p);
+      }
+    return true;
+  });
+  auto areas = engine::bytes_by_area(store.dir());
+  uint64_t total = 0;
+  for (const auto& [area, bytes] : areas) total += bytes;
+  if (o.json) {
+    json j = {{"dir", o.cache_dir},   {"blobs", st->blobs},
+              {"bytes", st->bytes},   {"index_entries", st->index_entries},
+              {"leftovers", left},    {"leftover_bytes", left_bytes},
+              {"total_bytes", total}, {"bytes_by_area", areas}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("%s: %llu files, %.1f MB, %llu index entries; %.1f MB on disk in all\n",
+              o.cache_dir.c_str(), (unsigned long long)st->blobs, double(st->bytes) / 1e6,
+              (unsigned long long)st->index_entries, double(total) / 1e6);
+  if (left > 0)
+    std::printf("%llu leftovers of interrupted runs, %.1f MB (the next run removes them)\n",
+                (unsigned long long)left, double(left_bytes) / 1e6);
+  return 0;
+}
+
 int cmd_cache(const Options& o, Reporter& out) {
   store::StoreOptions so;
   so.warn = [&](const std::string& w) { out.warn(w); };
+  so.use = o.cache_action == "gc" ? store::StoreUse::gc : store::StoreUse::run;
   auto s = store::Store::open(o.cache_dir, so);
   if (!s.ok()) return fail(s.error());
-  if (o.cache_action == "stats") {
-    auto st = (*s)->stats();
-    if (!st.ok()) return fail(st.error());
-    // Temp envs that killed runs left beside the envs this cache built.
-    uint64_t env_left = 0, env_left_bytes = 0;
-    (void)(*s)->scan("env/", [&](std::string_view key, std::string_view) {
-      for (const auto& p : fs::temp_siblings_of(std::string(key.substr(4))))
-        if (fs::is_abandoned(p)) {
-          ++env_left;
-          env_left_bytes += fs::tree_size(p);
-        }
-      return true;
-    });
-    uint64_t left = st->leftover_entries + env_left;
-    uint64_t left_bytes = st->leftover_bytes + env_left_bytes;
-    if (o.json) {
-      std::printf("%s\n", json({{"dir", o.cache_dir},
-                                {"blobs", st->blobs},
-                                {"bytes", st->bytes},
-                                {"index_entries", st->index_entries},
-                                {"leftovers", left},
-                                {"leftover_bytes", left_bytes}})
-                              .dump()
-                              .c_str());
-    } else {
-      std::printf("%s: %llu files, %.1f MB, %llu index entries\n", o.cache_dir.c_str(),
-                  (unsigned long long)st->blobs, double(st->bytes) / 1e6,
-                  (unsigned long long)st->index_entries);
-      if (left > 0)
-        std::printf("%llu leftovers of interrupted runs, %.1f MB (the next run removes them)\n",
-                    (unsigned long long)left, double(left_bytes) / 1e6);
-    }
-    return 0;
-  }
+  if (o.cache_action == "stats") return cmd_cache_stats(**s, o);
   if (o.cache_action == "verify") return cmd_cache_verify(**s, o);
-  std::fprintf(stderr, "error: unknown cache action '%s' (stats, verify)\n",
+  if (o.cache_action == "gc") return cmd_cache_gc(**s, o);
+  std::fprintf(stderr, "error: unknown cache action '%s' (stats, gc, verify)\n",
                o.cache_action.c_str());
   return 2;
 }
@@ -247,10 +257,11 @@ int run(int argc, char** argv) {
       if (auto st = pipe.use_lock(o.locked); !st.ok()) return fail(st.error());
   }
 
-  if (o.command == "env") return cmd_env(ctx, pipe, out);
-  if (o.command == "plan") return cmd_plan(ctx, pipe);
-  if (o.command == "lock") return cmd_lock(ctx, pipe, out);
-  return 2;
+  int rc = o.command == "env"    ? cmd_env(ctx, pipe, out)
+           : o.command == "plan" ? cmd_plan(ctx, pipe)
+           : o.command == "lock" ? cmd_lock(ctx, pipe, out)
+                                 : 2;
+  return rc != 0 && cancel::cancelled() ? cancel::exit_code() : rc;
 }
 
 }  // namespace lb::cli

@@ -10,6 +10,7 @@
 
 #include "cli/config.hpp"
 #include "lavabuild/version.hpp"
+#include "net/http.hpp"
 #include "util/fs.hpp"
 
 namespace po = boost::program_options;
@@ -38,6 +39,7 @@ commands:
   lock REQ_FILE ... -o pylock.toml          resolve, pin and hash (PEP 751)
   verify ENV                                 compare an env with its manifest
   cache stats|verify [--repair]              inspect the store (and repair it)
+  cache gc [--max-size SIZE] [--dry-run]     remove what no env or lock uses
 
 )";
 
@@ -180,11 +182,14 @@ const CommandHelp* command_help(const std::string& command) {
         {"help", "json"},
         {}}},
       {"cache",
-       {"lavabuild cache stats|verify [--repair] [--cache-dir DIR]",
-        "inspect the store; `verify` re-hashes every file, `--repair` removes what is corrupt",
-        {"help", "cache-dir", "repair", "config", "no-config"},
-        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_CONFIG", "LAVABUILD_NO_CONFIG",
-         "XDG_CONFIG_HOME"}}},
+       {"lavabuild cache stats|gc|verify [--repair] [--max-size SIZE] [--dry-run] [--json] "
+        "[--cache-dir DIR]",
+        "inspect the store; `stats` counts every byte; `verify` re-hashes every file, "
+        "`--repair` removes what is corrupt; `gc` removes what no live env, lock or instance "
+        "uses, then (--max-size) least recently used envs' and locks' files until the store "
+        "is under SIZE (500M, 2G, 1.5GiB, bytes)",
+        {"help", "cache-dir", "repair", "max-size", "dry-run", "json"},
+        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME"}}},
   };
   auto it = m.find(command);
   return it == m.end() ? nullptr : &it->second;
@@ -265,7 +270,7 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   Options o;
   po::options_description desc("options");
   std::vector<std::string> reqs;
-  std::string index_url, jobs_text, config_file;
+  std::string index_url, jobs_text, config_file, max_size;
   bool no_config = false;
   desc.add_options()("help,h", "show this help (`lavabuild COMMAND --help`: its options)")(
       "version", "print the version")("requirement,r", po::value<std::vector<std::string>>(&reqs),
@@ -303,6 +308,9 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "json", po::bool_switch(&o.json), "one JSON object on stdout")(
       "repair", po::bool_switch(&o.repair),
       "cache verify: remove corrupt files and the entries that need them")(
+      "max-size", po::value<std::string>(&max_size),
+      "cache gc: then evict least recently used roots until the store is under SIZE")(
+      "dry-run", po::bool_switch(&o.dry_run), "cache gc: list what would go, change nothing")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs")("config", po::value<std::string>(&config_file),
                                     "read this config file instead of the user's and the "
@@ -353,7 +361,7 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
     return o;
   }
   if (o.command == "cache") {
-    if (args.empty()) return make_error("usage: lavabuild cache stats|verify");
+    if (args.empty()) return make_error("usage: lavabuild cache stats|gc|verify");
     o.cache_action = args.front();
     args.erase(args.begin());
   }
@@ -444,8 +452,15 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   if (o.command == "env" && o.inputs.empty())
     return make_error("usage: lavabuild env needs a requirements file or a pylock.toml",
                       "lavabuild env requirements.txt -o DIR");
-  if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify")
-    return make_error("usage: lavabuild cache stats|verify, not '" + o.cache_action + "'");
+  if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify" &&
+      o.cache_action != "gc")
+    return make_error("usage: lavabuild cache stats|gc|verify, not '" + o.cache_action + "'");
+  if (!max_size.empty()) {
+    o.max_size = net::parse_size(max_size);
+    if (!o.max_size)
+      return make_error("usage: --max-size " + max_size + " is not a size",
+                        "give bytes or a number with K, M, G or T (binary), e.g. 500M, 1.5GiB");
+  }
   if (vm.count("timeout") && o.timeout <= 0)
     return make_error("usage: --timeout must be a positive number of seconds");
   if (o.command == "verify" && o.inputs.size() != 1)

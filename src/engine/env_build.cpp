@@ -1,6 +1,7 @@
 #include "engine/env_build.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -8,6 +9,7 @@
 #include "engine/share.hpp"
 #include "env/venv.hpp"
 #include "pep/name.hpp"
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -221,6 +223,16 @@ void announce_steps(EnvRun& r) {
   r.pipe.fetcher().prefetch(to_fetch);
 }
 
+/// Ctrl-C / SIGTERM: say what the store keeps; the caller removes the staging dir.
+Status interrupted(EnvRun& r) {
+  flush_or_warn(r.ctx);
+  r.report.interrupted = true;
+  r.report.kept_downloaded = size_t(r.pipe.fetcher().downloaded_files());
+  for (int id : r.result.executed)
+    if (r.g.steps()[size_t(id)].kind == graph::StepKind::unpack) ++r.report.kept_unpacked;
+  return {};
+}
+
 Status run_graph(EnvRun& r) {
   announce_steps(r);
   r.result = graph::execute(r.g, r.ctx.opt.jobs, [&](const graph::Step& s, bool started) {
@@ -229,6 +241,7 @@ Status run_graph(EnvRun& r) {
     else
       r.ctx.out->step_finished(std::string(graph::to_string(s.kind)), s.label);
   });
+  if (r.result.cancelled) return interrupted(r);
   if (!r.result.failure) return {};
   r.ctx.out->finish();
   flush_or_warn(r.ctx);  // what was fetched and unpacked stays useful
@@ -393,10 +406,11 @@ Status build(EnvRun& r) {
       !st.ok())
     return cleanup(st);
   if (r.mode != Mode::fresh) narrate(r);
-  if (auto st = run_graph(r); !st.ok()) return cleanup(st);
+  if (auto st = run_graph(r); !st.ok() || r.report.interrupted) return cleanup(st);
   if (r.pipe.link_report.fell_back_to_copy)
     ctx.out->warn("could not " + ctx.opt.link_mode + " files into " + r.final_dir + " (" +
                   r.pipe.link_report.fallback_reason + "); copied them instead");
+  if (cancel::cancelled()) return cleanup(interrupted(r));  // the last point before the swap
   Status st = r.mode == Mode::fresh ? finish_fresh(r) : finish_in_place(r);
   return cleanup(st);
 }
@@ -449,6 +463,7 @@ Result<fs::FileLock> lock_target(Context& ctx, const std::string& final_dir) {
   };
   auto l = fs::FileLock::acquire_or_wait(
       ctx.store->lock_path("env-" + sha256_hex(final_dir).substr(0, 32)), on_wait);
+  if (l.ok()) l->touch();  // its mtime: when the env was last used (cache gc --max-size)
   if (l.ok()) return l;
   std::string parent = fs::dirname(final_dir);
   LB_TRY(fs::create_dirs(parent));
@@ -481,6 +496,10 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
     flush_or_warn(ctx);  // index pages and metadata fetched so far stay useful
+    if (cancel::cancelled()) {
+      (void)interrupted(r);
+      return r.report;
+    }
     return resolved.error();
   }
   r.resolved = std::move(*resolved);
@@ -493,9 +512,17 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
     return r.report;
   }
   LB_TRY(build(r));
-  // Which envs use which stored outputs ("env/<path>" -> JSON), for `cache gc`.
-  json refs = {{"digest", r.report.digest}, {"unpack", json::array()}};
-  for (const auto& d : r.resolved.dists) refs["unpack"].push_back(d.unpack_key);
+  if (r.report.interrupted) return r.report;
+  // Which envs use which stored outputs ("env/<path>" -> JSON), for `cache gc`
+  // (engine/cache_gc.hpp documents the value).
+  json refs = {{"digest", r.report.digest},
+               {"unpack", json::array()},
+               {"wheels", json::array()},
+               {"used", int64_t(std::time(nullptr))}};
+  for (const auto& d : r.resolved.dists) {
+    refs["unpack"].push_back(d.unpack_key);
+    if (!d.sha256.empty()) refs["wheels"].push_back(d.sha256);
+  }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
   flush_or_warn(ctx);
   ctx.out->finish();

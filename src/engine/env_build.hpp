@@ -47,6 +47,10 @@ struct EnvReport {
   PackageDiff diff;
   bool up_to_date = false;
   bool had_env = false;  ///< the target held an env before (its changes are worth listing)
+  /// SIGINT/SIGTERM stopped the run (util/cancel.hpp): the target was left as it was, the
+  /// temp dirs removed; what was fetched and unpacked is kept in the store.
+  bool interrupted = false;
+  size_t kept_downloaded = 0, kept_unpacked = 0;
 };
 
 /// Build or update the env at ctx.opt.output. Reports progress and narrative lines through

@@ -169,6 +169,7 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return resp.error();
     }
     downloaded_bytes_ += resp->bytes;
+    ++downloaded_files_;
     if (Status pinned = check_pins(file, tmp, resp->sha256); !pinned.ok()) {
       (void)fs::remove_all(tmp);
       return pinned.error();
@@ -220,6 +221,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {
         downloaded_bytes_ += r->bytes;
+        ++downloaded_files_;
         locks[i].set_note(*sha + "\n");
         ctx_.defer_put("dl/" + wanted[i]->url, *sha + "\n0\n0");
         std::lock_guard lock(mutex_);

@@ -42,6 +42,8 @@ class Fetcher {
   /// Core metadata of a wheel: from the store, a PEP 658 `.metadata` file, or the wheel itself.
   Result<std::string> metadata(const net::IndexFile& file, bool& fetched_wheel);
   uint64_t downloaded_bytes() const { return downloaded_bytes_; }
+  /// Distribution files downloaded into the store by this run.
+  uint64_t downloaded_files() const { return downloaded_files_; }
 
  private:
   Result<std::string> fetch_uncached(const net::IndexFile& file);
@@ -61,6 +63,7 @@ class Fetcher {
   std::map<std::string, std::string> memo_;  // url -> sha256
   std::map<std::string, std::unique_ptr<std::mutex>> url_locks_;
   std::atomic<uint64_t> downloaded_bytes_{0};
+  std::atomic<uint64_t> downloaded_files_{0};
   std::map<std::string, std::set<std::string>> pins_;  // set before any fetch, then read-only
   std::map<std::string, std::string> pin_origins_;
 };

@@ -1,5 +1,6 @@
 #include "engine/lock_build.hpp"
 
+#include "engine/cache_gc.hpp"
 #include "engine/lock_files.hpp"
 #include "graph/graph.hpp"
 #include "pep/name.hpp"
@@ -110,7 +111,10 @@ Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
   }
   flush_or_warn(ctx);
   rep.text = lock::write_pylock(l);
-  if (!to_stdout) LB_TRY(fs::write_file_atomic(ctx.opt.output, rep.text));
+  if (!to_stdout) {
+    LB_TRY(fs::write_file_atomic(ctx.opt.output, rep.text));
+    record_lock_root(*ctx.store, rep.path, l, *ctx.out);  // a gc root while the file names them
+  }
   rep.diff = diff_packages(old_pins.value_or(std::map<std::string, std::string>{}), new_pins);
   return rep;
 }

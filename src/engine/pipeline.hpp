@@ -7,7 +7,9 @@
 //                                 (not the env path: a link output is only reused by the env
 //                                 at the same path, which the env's stamp file records)
 // Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output);
-// "env/<env path>" -> {"digest": ..., "unpack": [unpack keys]} (what an env references).
+// "env/<env path>" -> {"digest": ..., "unpack": [unpack keys], "wheels": [wheel sha256],
+// "used": unix s} (what an env references: a gc root, engine/cache_gc.hpp; "wheels" and
+// "used" since issue 7 B5, absent in older entries).
 #pragma once
 
 #include <memory>

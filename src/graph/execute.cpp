@@ -4,6 +4,7 @@
 
 #include "graph/graph.hpp"
 #include "graph/thread_pool.hpp"
+#include "util/cancel.hpp"
 
 namespace lb::graph {
 
@@ -54,7 +55,8 @@ ExecResult execute(Graph& g, int jobs,
     pool.submit([&, id] {
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (stopped) return;  // a failure happened while this step was queued
+        if (!stopped && cancel::cancelled()) stopped = res.cancelled = true;  // Ctrl-C, SIGTERM
+        if (stopped) return;  // a failure or a signal came while this step was queued
       }
       Step& s = g.step(id);
       progress(s, true);
@@ -84,6 +86,7 @@ ExecResult execute(Graph& g, int jobs,
     if (s.needs_run && waiting[s.id] == 0) roots.push_back(s.id);
   for (int id : roots) launch(id);
   pool.wait();
+  if (cancel::cancelled()) res.cancelled = true;
   return res;
 }
 

@@ -54,11 +54,13 @@ struct ExecResult {
   std::vector<int> executed;                     // steps whose run() succeeded, completion order
   std::optional<std::pair<int, Error>> failure;  // the first failure; id -1: check() failed
   std::vector<std::pair<int, Error>> later_failures;  // steps already running that failed too
-  bool ok() const { return !failure; }
+  bool cancelled = false;  // a signal stopped new work (util/cancel.hpp); steps may be left
+  bool ok() const { return !failure && !cancelled; }
 };
 
 /// Run the steps with needs_run on max(1, jobs) threads; a step starts once all its deps are
-/// done. The first failure stops new work (running steps finish). `on_progress` (may be
+/// done. The first failure, or a signal (cancel::cancelled()), stops new work (running steps
+/// finish). `on_progress` (may be
 /// empty) is called, one call at a time, when a step starts (true) and finishes (false).
 /// An exception escaping run() counts as that step's failure.
 ExecResult execute(Graph& g, int jobs,

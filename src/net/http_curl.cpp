@@ -15,6 +15,7 @@
 
 #include "net/http.hpp"
 #include "net/url.hpp"
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -154,9 +155,11 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-// Bytes on the wire (before Content-Encoding is decoded) count against the limit too.
+// Bytes on the wire (before Content-Encoding is decoded) count against the limit too; a
+// signal (util/cancel.hpp) aborts the transfer. curl calls this at least once a second.
 int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
+  if (cancel::cancelled()) return 1;
   if (const auto& limit = t->req->limit_bytes; limit && dlnow > 0 && uint64_t(dlnow) > *limit) {
     t->over_limit = true;
     return 1;
@@ -170,6 +173,10 @@ size_t on_upload(char* buf, size_t size, size_t n, void* user) {
   std::copy_n(t->req->upload_body.data() + t->upload_pos, len, buf);
   t->upload_pos += len;
   return len;
+}
+
+Error interrupted(const Request& r) {
+  return make_error("interrupted while downloading " + redact_url(r.url));
 }
 
 bool retryable(CURLcode rc, long status) {
@@ -277,14 +284,12 @@ class CurlClient final : public HttpClient {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(std::max<int64_t>(ms, 1)));
     }
-    if (r.limit_bytes) {
-      // curl takes 0 for "no limit": a limit of 0 bytes is enforced by on_body/on_progress.
-      if (*r.limit_bytes)
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(*r.limit_bytes));
-      curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &on_progress);
-      curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
-    }
+    // curl takes 0 for "no limit": a limit of 0 bytes is enforced by on_body/on_progress.
+    if (r.limit_bytes && *r.limit_bytes)
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(*r.limit_bytes));
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
@@ -353,7 +358,7 @@ class CurlClient final : public HttpClient {
     // A stalled server is retried once, not `retries` times: a stall must not become minutes.
     int max_attempts = timed_out ? std::min(opts_.retries, 1) : opts_.retries;
     if (t.attempt < max_attempts && t.local_error.empty() && !t.over_limit && !past_deadline &&
-        retryable(rc, status)) {
+        !cancel::cancelled() && retryable(rc, status)) {
       auto delay = std::chrono::milliseconds(int64_t(opts_.backoff_ms) << t.attempt);
       if (auto it = t.resp.headers.find("retry-after"); it != t.resp.headers.end())
         delay = std::max<std::chrono::milliseconds>(
@@ -363,7 +368,10 @@ class CurlClient final : public HttpClient {
       t.not_before = Clock::now() + delay;
       return true;
     }
-    if (t.over_limit) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK && cancel::cancelled()) {
+      t.discard_output();
+      t.result = interrupted(*t.req);
+    } else if (t.over_limit) {
       t.discard_output();
       t.result = make_error(
           "the response from " + redact_url(t.req->url) + " is larger than the limit of " +
@@ -432,6 +440,11 @@ class CurlClient final : public HttpClient {
     int active = 0;
     while (active > 0 || !waiting.empty()) {
       auto now = Clock::now();
+      if (cancel::cancelled()) {  // a signal: start nothing more (running ones abort)
+        for (Transfer* t : waiting) t->result = interrupted(*t->req);
+        waiting.clear();
+        if (active == 0) break;
+      }
       for (auto it = waiting.begin(); it != waiting.end() && active < opts_.max_parallel;) {
         if ((*it)->not_before <= now) {
           start(multi, **it);

@@ -49,6 +49,7 @@ class LocalStore final : public Store {
 
   std::string dir_;
   StoreOptions options_;
+  fs::FileLock use_lock_;  // gc.lock, shared or exclusive (StoreOptions::use)
   mutable std::mutex tmp_mutex_;
   mutable std::optional<fs::OwnedDir> tmp_;
   std::mutex mutex_;  // guards session_ and serialises this Store's transient index opens

@@ -46,7 +46,21 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOp
   } else {
     LB_TRY(fs::write_file_atomic(version_path, std::string(kStoreVersion) + "\n"));
   }
-  return std::unique_ptr<Store>(new LocalStore(std::move(dir), std::move(options)));
+  auto store = std::unique_ptr<LocalStore>(new LocalStore(std::move(dir), std::move(options)));
+  // gc.lock: runs share it, `cache gc` takes it alone. A read-only cache has no lock file:
+  // nothing there can be collected either.
+  std::string gc_lock = fs::join_path(store->dir_, "gc.lock");
+  const auto& warn = store->options_.warn;
+  auto lock =
+      store->options_.use == StoreUse::gc
+          ? fs::FileLock::acquire_or_wait(
+                gc_lock,
+                [&] { warn("waiting for the lavabuild runs using " + store->dir_ + " to finish"); })
+          : fs::FileLock::acquire_shared_or_wait(gc_lock, [&] {
+              warn("waiting for `lavabuild cache gc` on " + store->dir_ + " to finish");
+            });
+  if (lock.ok()) store->use_lock_ = std::move(*lock);
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 std::string LocalStore::tmp_dir() const {

@@ -17,6 +17,12 @@
 //     locks/                     flock files: env-<sha256(env path)[:32]> serialises runs on
 //                                one env; url-* serialise downloads (net/url_lock.hpp)
 //     index/                     RocksDB: the key-value index
+//     gc.lock                    flock held by every process that opens the store: shared
+//                                by runs (StoreUse::run), exclusive by `cache gc`
+//                                (StoreUse::gc). So gc never runs beside a run whose blobs
+//                                are not yet named by an index entry, and runs wait for gc.
+//     partial/<sha256(url)>      bytes of an interrupted download, to resume with a Range
+//     partial/<sha256(url)>.note request (net/download.cpp documents the note); garbage for gc
 //     index.lock                 flock on every open of index/ across processes: shared for
 //                                read-only opens, exclusive for writing ones
 //     journal/                   index writes parked by processes that could not get the
@@ -24,10 +30,13 @@
 //                                deleted by the next process that opens the index
 //
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
-// "env/<path>", "meta/<sha>". The owner of each prefix documents its values: ac/ (unpack
-// outputs) and env/ (which unpack outputs an env uses) in cli/pipeline.hpp, dl/ and meta/ in
-// cli/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the
-// raw value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
+// "env/<path>", "meta/<sha>", "metaurl/<url>", "lock/<path>", "root/<name>". The owner of
+// each prefix documents its values: ac/ (unpack outputs) and env/ (which unpack outputs and
+// wheels an env uses) in engine/pipeline.hpp, dl/, meta/ and metaurl/ in engine/fetch.hpp,
+// page/ in net/index.hpp; lock/ and root/ (the gc roots) in engine/cache_gc.hpp.
+// `cache gc` keeps what env/, lock/ and root/ entries reach and removes the rest. Every stored
+// value starts with a 1-byte tag: 0x00 = the raw value follows; 0x01 = a zstd frame of the value
+// follows (used for values over 1 KiB).
 //
 // Concurrency: RocksDB admits one process at a time, so the index is closed most of the
 // time. Each get/put locks index.lock, opens, works, closes — unless the caller holds a
@@ -60,7 +69,12 @@ class IndexHandle;
 /// The content of the VERSION file, without the newline.
 inline constexpr std::string_view kStoreVersion = "lavabuild-store 1";
 
+/// How a process uses the store, for gc.lock (see the layout above).
+enum class StoreUse { run, gc };
+
 struct StoreOptions {
+  /// run: hold gc.lock shared while the Store lives; gc: exclusively (waits for runs).
+  StoreUse use = StoreUse::run;
   /// How long to wait for another process to let go of the index.
   std::chrono::milliseconds lock_timeout{30000};
   /// Where warnings go; default: stderr, prefixed "lavabuild: warning: ".

@@ -473,10 +473,11 @@ FileLock& FileLock::operator=(FileLock&& o) noexcept {
 }
 
 Result<FileLock> FileLock::lock_fd(int fd, const std::string& path,
-                                   const std::function<void()>& on_wait) {
-  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+                                   const std::function<void()>& on_wait, int how) {
+  static_assert(LOCK_EX == 2, "the default of lock_fd's `how` in fs.hpp");
+  if (::flock(fd, how | LOCK_NB) == 0) return FileLock(fd);
   if (on_wait && errno == EWOULDBLOCK) on_wait();
-  while (::flock(fd, LOCK_EX) != 0) {
+  while (::flock(fd, how) != 0) {
     if (errno == EINTR) continue;
     int err = errno;
     ::close(fd);
@@ -501,6 +502,17 @@ Result<FileLock> FileLock::acquire_existing_or_wait(const std::string& path,
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_error("cannot open", path);
   return lock_fd(fd, path, on_wait);
+}
+
+Result<FileLock> FileLock::acquire_shared_or_wait(const std::string& path,
+                                                  const std::function<void()>& on_wait) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_error("cannot open lock file", path);
+  return lock_fd(fd, path, on_wait, LOCK_SH);
+}
+
+void FileLock::touch() const {
+  if (fd_ >= 0) (void)::futimens(fd_, nullptr);
 }
 
 Result<FileLock> FileLock::try_acquire(const std::string& path) {

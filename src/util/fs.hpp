@@ -131,13 +131,19 @@ class FileLock {
   /// write access): for read-only places.
   static Result<FileLock> acquire_existing_or_wait(const std::string& path,
                                                    const std::function<void()>& on_wait);
+  /// A shared lock (flock LOCK_SH) on `path` (created if needed): many holders at once, none
+  /// while someone holds it exclusively; calls `on_wait` once when it has to wait.
+  static Result<FileLock> acquire_shared_or_wait(const std::string& path,
+                                                 const std::function<void()>& on_wait);
   bool held() const { return fd_ >= 0; }
+  /// Set the lock file's mtime to now (futimens on the held descriptor): a cheap "last used".
+  void touch() const;
 
  private:
   explicit FileLock(int fd) : fd_(fd) {}
   /// flock `fd` (an open descriptor of `path`, closed on error), waiting after `on_wait`.
   static Result<FileLock> lock_fd(int fd, const std::string& path,
-                                  const std::function<void()>& on_wait);
+                                  const std::function<void()>& on_wait, int how = 2 /*LOCK_EX*/);
   int fd_ = -1;
 };
 

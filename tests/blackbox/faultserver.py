@@ -19,8 +19,16 @@ Every mode serves a PEP 503 index under /<mode>/simple/<project>/ and files unde
              body is endless, as in `endless`
   jsondeep   a PEP 691 JSON page whose extra key nests `[` `page_mib` MiB deep
   tinylinks  an HTML page of `page_mib` MiB of `<a href=x>` (millions of tiny links)
+  slowfile   an ordinary page; the wheel arrives in 4 KiB chunks, one every `trickle_s` seconds
+  cutonce    an ordinary page; the first GET of the wheel sends `cut_bytes` bytes of it and
+             closes the connection; later GETs are served in full, honouring Range/If-Range
+  norange    as cutonce, but later GETs ignore Range and always answer 200 with the whole file
   widelinks  an HTML page of `wide_files` links filling `page_mib` MiB, each a compatible wheel
              of the project with a long URL: the most a page within the default limits holds
+
+Wheels are served with an ETag ("<first 16 hex of the sha256>") and, but for norange, with
+Accept-Ranges: bytes: a Range request whose If-Range matches gets a 206. `headers_log` holds
+(path, {lowercase name: value}) of every request.
 
 Every loop that sends or waits is bounded (and stops when the server stops), so a client
 that never gives up cannot keep a test running; the server stops at the end of the `with`.
@@ -47,7 +55,7 @@ class _Server(ThreadingHTTPServer):
 class FaultServer:
     def __init__(self, wheel: Path, trickle_s: float = 0.5, bomb_mib: int = 512,
                  huge_versions: int = 100_000, endless_mib: int = 4096, page_mib: int = 31,
-                 wide_files: int = 100_000):
+                 wide_files: int = 100_000, cut_bytes: int = 0):
         self.wheel = Path(wheel)
         self.wheel_bytes = self.wheel.read_bytes()
         self.wheel_sha = hashlib.sha256(self.wheel_bytes).hexdigest()
@@ -57,6 +65,9 @@ class FaultServer:
         self.page_mib, self.wide_files = page_mib, wide_files
         self.stopping = threading.Event()
         self.requests: list = []  # (method, path) in arrival order
+        self.headers_log: list = []  # (path, {lowercase name: value}) in arrival order
+        self.cut_bytes = cut_bytes or len(self.wheel_bytes) // 2
+        self._cut_done: set = set()  # modes whose one cut connection was served
         self._lock = threading.Lock()
         self._bomb: bytes | None = None
         self._server: _Server | None = None
@@ -137,6 +148,7 @@ class FaultServer:
             def do_GET(self):  # noqa: N802
                 with outer._lock:
                     outer.requests.append(("GET", self.path))
+                    outer.headers_log.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 try:
                     outer._serve(self)
                 except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -220,7 +232,63 @@ class FaultServer:
                         return
                     h.wfile.write(chunk)
                 return
-            return self._send(h, 200, self.wheel_bytes, "application/octet-stream")
+            return self._serve_wheel(h, mode, deadline)
         return self._send(h, 404, b"not found\n", "text/plain")
 
 
+
+    def ranges_requested(self, mode: str) -> list:
+        """The Range headers of the wheel requests of `mode`, in order ("" for none)."""
+        with self._lock:
+            return [hd.get("range", "") for p, hd in self.headers_log
+                    if p.startswith(f"/{mode}/files/")]
+
+    def _serve_wheel(self, h, mode: str, deadline: float) -> None:
+        data, etag = self.wheel_bytes, '"%s"' % self.wheel_sha[:16]
+        with self._lock:
+            cut = mode in ("cutonce", "norange") and mode not in self._cut_done
+            if cut:
+                self._cut_done.add(mode)
+        start, status = 0, 200
+        rng, if_range = h.headers.get("Range", ""), h.headers.get("If-Range")
+        end = len(data)
+        if mode != "norange" and not cut and rng.startswith("bytes=") and "," not in rng \
+                and (if_range is None or if_range == etag):
+            first, _, last = rng[len("bytes="):].partition("-")
+            if not first:  # the last N bytes
+                start = max(0, len(data) - int(last))
+            else:
+                start = int(first)
+                end = min(len(data), int(last) + 1) if last else len(data)
+            if start >= len(data):
+                h.send_response(416)
+                h.send_header("Content-Range", f"bytes */{len(data)}")
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
+            status = 206
+        h.send_response(status)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", str(end - start))
+        h.send_header("ETag", etag)
+        if mode != "norange":
+            h.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            h.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+        h.end_headers()
+        body = data[start:end]
+        if cut:
+            h.wfile.write(body[:self.cut_bytes])
+            h.wfile.flush()
+            h.close_connection = True
+            return
+        if mode == "slowfile":
+            for i in range(0, len(body), 4096):
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    h.close_connection = True
+                    return
+                h.wfile.write(body[i:i + 4096])
+                h.wfile.flush()
+                self.stopping.wait(self.trickle_s)
+            return
+        h.wfile.write(body)

@@ -60,7 +60,8 @@ def test_each_command_help_is_its_own(lb):
     assert options_in(verify) == {"--help", "--json"}, verify
     assert "LAVABUILD_" not in verify
     cache = lb.run("cache", "-h").ok().stdout
-    assert cache.startswith("usage: lavabuild cache stats|verify")
+    assert cache.startswith("usage: lavabuild cache stats|gc|verify")
+    assert {"--max-size", "--dry-run", "--json"} <= options_in(cache)
     assert "--repair" in options_in(cache) and "--index-url" not in options_in(cache)
     assert "LAVABUILD_CACHE_DIR" in cache and "LAVABUILD_MAX_" not in cache
 

@@ -2,11 +2,13 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "graph/graph.hpp"
 #include "graph/thread_pool.hpp"
+#include "util/cancel.hpp"
 
 using lb::Status;
 using lb::graph::Graph;
@@ -212,4 +214,25 @@ TEST_CASE("thread pool: tasks submitted by tasks are waited for") {
   pool.wait();
   CHECK(n == 20);
   CHECK(pool.size() == 2);
+}
+
+TEST_CASE("a signal stops new steps; running ones finish", "[graph][cancel]") {
+  Graph g;
+  std::atomic<int> ran{0};
+  int a = g.add(make(StepKind::fetch, "a", {}, [&]() -> Status {
+    ++ran;
+    lb::cancel::request(SIGINT);  // as if Ctrl-C arrived while this step ran
+    return {};
+  }));
+  g.add(make(StepKind::unpack, "a", {a}, [&]() -> Status {
+    ++ran;
+    return {};
+  }));
+  auto res = lb::graph::execute(g, 1, {});
+  lb::cancel::reset();
+  CHECK(ran == 1);
+  CHECK(res.cancelled);
+  CHECK_FALSE(res.ok());
+  CHECK_FALSE(res.failure);
+  CHECK(lb::cancel::exit_code() == 1);
 }
