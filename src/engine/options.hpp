@@ -25,6 +25,7 @@ struct Options {
   bool upgrade = false;                       ///< -U: ignore the pins of the existing env/lock
   std::vector<std::string> upgrade_packages;  ///< -P NAME: ignore the pin of NAME only
   bool seed = false;
+  bool no_compile = false;  ///< --no-compile: no bytecode in the env (pip's option)
   bool json = false;
   int verbose = 0;
   int jobs = 0;  ///< 0: number of cores

@@ -1,5 +1,7 @@
 #include "env/manifest.hpp"
 
+#include "env/bytecode.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -156,11 +158,14 @@ std::string manifest_digest(const Manifest& m) {
     for (const auto& f : d.files) all.push_back(&f);
   std::sort(all.begin(), all.end(),
             [](const FileEntry* a, const FileEntry* b) { return a->path < b->path; });
+  // Compiled bytecode counts by its path: its bytes (marshal output) may differ between
+  // machines that compiled the same source, the source's digest is counted anyway.
+  auto compiled = compiled_pycs(all);
   Sha256 h;
   h.update("lavabuild.env-digest.v1\n");
   for (const FileEntry* f : all) {
     std::string line = std::to_string(f->path.size()) + ":" + f->path + " " + mode_text(f->mode) +
-                       " " + f->sha256 + "\n";
+                       " " + (compiled.count(f->path) ? "compiled" : f->sha256) + "\n";
     h.update(line);
   }
   return h.hex_digest();

@@ -14,12 +14,12 @@ namespace lb::interp {
 
 namespace {
 
-constexpr const char* kFormat = "lavabuild.interpreter.v1";
+constexpr const char* kFormat = "lavabuild.interpreter.v2";
 
 // Asks the interpreter everything we need in one run. Runs with -I -S so neither the user's
 // site-packages nor PYTHON* variables change the answer.
 constexpr const char* kProbe = R"PY(
-import json, os, platform, sys, sysconfig
+import importlib.util, json, os, platform, sys, sysconfig
 base = getattr(sys, "_base_executable", None) or sys.executable
 if sys.prefix != sys.base_prefix:
     # Inside a venv: point at the interpreter the venv itself was made from.
@@ -72,6 +72,8 @@ print(json.dumps({
     "paths": rel,
     "venv_scripts": scripts,
     "markers": markers,
+    "cache_tag": sys.implementation.cache_tag or "",
+    "magic": importlib.util.MAGIC_NUMBER.hex(),
 }))
 )PY";
 
@@ -95,7 +97,10 @@ bool is_elf(const std::string& path) {
   char head[4] = {};
   size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
-  return n == 4 && std::string_view(head, 4) == std::string_view("\x7f" "ELF", 4);
+  return n == 4 && std::string_view(head, 4) == std::string_view(
+                                                    "\x7f"
+                                                    "ELF",
+                                                    4);
 }
 
 std::string abi_tag(const nlohmann::json& j) {
@@ -116,7 +121,9 @@ std::string abi_tag(const nlohmann::json& j) {
 
 }  // namespace
 
-const char* probe_script() { return kProbe; }
+const char* probe_script() {
+  return kProbe;
+}
 
 Result<Interpreter> parse_probe_output(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -131,6 +138,8 @@ Result<Interpreter> parse_probe_output(const std::string& text) {
   it.minor = j.value("minor", 0);
   it.implementation = j.value("implementation", "");
   it.venv_scripts_dir = j.value("venv_scripts", "");
+  it.cache_tag = j.value("cache_tag", "");
+  it.bytecode_magic = j.value("magic", "");
   const auto& paths = j["paths"];
   if (!paths.is_object()) return make_error("the interpreter probe gave no scheme paths");
   it.purelib = paths.value("purelib", "");
@@ -145,8 +154,8 @@ Result<Interpreter> parse_probe_output(const std::string& text) {
 
   pep::TagInputs in;
   in.implementation = it.implementation == "cpython" ? "cp"
-                      : it.implementation == "pypy" ? "pp"
-                                                    : it.implementation;
+                      : it.implementation == "pypy"  ? "pp"
+                                                     : it.implementation;
   in.py_major = it.major;
   in.py_minor = it.minor;
   in.abi = abi_tag(j);

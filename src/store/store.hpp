@@ -24,9 +24,10 @@
 //                                deleted by the next process that opens the index
 //
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
-// "env/<path>", "meta/<sha>". The owner of each prefix documents its values: ac/ (unpack
-// outputs) and env/ (which unpack outputs an env uses) in cli/pipeline.hpp, dl/ and meta/ in
-// cli/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the
+// "env/<path>", "meta/<sha>", "pyc/<key>". The owner of each prefix documents its values: ac/
+// (unpack outputs) and env/ (which unpack outputs an env uses) in engine/pipeline.hpp, ac/
+// entries of compiled bytecode and pyc/ in engine/bytecode.hpp, dl/ and meta/ in
+// engine/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the
 // raw value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
 //
 // Concurrency: RocksDB admits one process at a time, so the index is closed most of the
