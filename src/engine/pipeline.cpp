@@ -48,13 +48,6 @@ std::string fragment_sha256(const std::string& url) {
   return starts_with(frag, "sha256=") ? to_lower(frag.substr(7)) : "";
 }
 
-const std::string& path_of(const std::string& s) {
-  return s;
-}
-const std::string& path_of(const env::FileEntry& f) {
-  return f.path;
-}
-
 graph::Step new_step(graph::StepKind kind, const std::string& package, const std::string& label) {
   graph::Step s;
   s.kind = kind;
@@ -395,15 +388,11 @@ Result<Resolved> Pipeline::resolve_requirements() {
 
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
                                 int64_t built_ns) {
-  auto listed = [&](const std::string& path) {
-    return std::binary_search(dist.files.begin(), dist.files.end(), path,
-                              [](const auto& a, const auto& b) { return path_of(a) < path_of(b); });
-  };
   for (const auto& f : dist.files) {
     // Bytecode a wheel shipped is Python's to rewrite or remove (verify ignores it too); what
     // lavabuild compiled beside a listed source is checked like the source.
     if (ends_with(f.path, ".pyc") && f.path.find("__pycache__/") != std::string::npos &&
-        !listed(env::pyc_source(f.path)))
+        !env::is_compiled_pyc(dist, f.path))
       continue;
     auto st = fs::stat_path(env_dir + "/" + f.path);
     if (!st.exists) return f.path + " was deleted";

@@ -1,5 +1,8 @@
 #include "env/bytecode.hpp"
 
+#include <algorithm>
+#include <type_traits>
+
 #include "util/strings.hpp"
 
 namespace lb::env {
@@ -21,32 +24,43 @@ std::string pyc_path(std::string_view rel, std::string_view cache_tag) {
   return out;
 }
 
-std::string pyc_source(std::string_view rel) {
+std::string pyc_source(std::string_view rel, std::string_view cache_tag) {
   constexpr std::string_view kDir = "__pycache__/";
-  if (!ends_with(rel, ".pyc")) return "";
+  if (cache_tag.empty()) return "";
+  std::string suffix = "." + std::string(cache_tag) + ".pyc";
   auto slash = rel.rfind('/');
-  if (slash == std::string_view::npos) return "";
-  std::string_view head = rel.substr(0, slash + 1);  // ".../__pycache__/"
-  if (!ends_with(head, kDir)) return "";
-  std::string_view name = rel.substr(slash + 1);
-  name.remove_suffix(4);  // ".pyc"
-  auto dot = name.rfind('.');
-  if (dot == std::string_view::npos || dot == 0) return "";
+  std::string_view head = slash == std::string_view::npos ? "" : rel.substr(0, slash + 1);
+  std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+  if (!ends_with(head, kDir) || !ends_with(name, suffix) || name.size() == suffix.size()) return "";
   std::string out(head.substr(0, head.size() - kDir.size()));
-  out += name.substr(0, dot);
+  out += name.substr(0, name.size() - suffix.size());
   out += ".py";
   return out;
 }
 
-std::unordered_set<std::string> compiled_pycs(const std::vector<const FileEntry*>& files) {
-  std::unordered_set<std::string> paths;
-  for (const FileEntry* f : files) paths.insert(f->path);
+namespace {
+bool listed(const InstalledDist& dist, const std::string& path) {
+  return std::binary_search(dist.files.begin(), dist.files.end(), path,
+                            [](const auto& a, const auto& b) {
+                              if constexpr (std::is_same_v<std::decay_t<decltype(a)>, FileEntry>) {
+                                return a.path < b;
+                              } else {
+                                return a < b.path;
+                              }
+                            });
+}
+}  // namespace
+
+bool is_compiled_pyc(const InstalledDist& dist, std::string_view rel) {
+  std::string src = pyc_source(rel, dist.bytecode_tag);
+  return !src.empty() && listed(dist, src);
+}
+
+std::unordered_set<std::string> compiled_pycs(const InstalledDist& dist) {
   std::unordered_set<std::string> out;
-  for (const FileEntry* f : files) {
-    if (!ends_with(f->path, ".pyc")) continue;
-    std::string src = pyc_source(f->path);
-    if (!src.empty() && paths.count(src)) out.insert(f->path);
-  }
+  if (dist.bytecode_tag.empty()) return out;
+  for (const auto& f : dist.files)
+    if (ends_with(f.path, ".pyc") && is_compiled_pyc(dist, f.path)) out.insert(f.path);
   return out;
 }
 

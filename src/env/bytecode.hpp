@@ -18,14 +18,19 @@ namespace lb::env {
 /// compiles only those) or `cache_tag` is empty.
 std::string pyc_path(std::string_view rel, std::string_view cache_tag);
 
-/// The source a "a/__pycache__/mod.<tag>.pyc" belongs to ("a/mod.py"), or "" when `rel` is
-/// not such a path.
-std::string pyc_source(std::string_view rel);
+/// The source a "a/__pycache__/mod.<cache_tag>.pyc" belongs to ("a/mod.py"), or "" when `rel`
+/// is not such a path.
+std::string pyc_source(std::string_view rel, std::string_view cache_tag);
 
-/// The paths among `files` that are bytecode lavabuild compiled: a __pycache__ pyc whose
-/// source is listed beside it. (A wheel's own pycs without their source are not.) Their
-/// content is derived, so `verify` checks it but the env digest does not count it.
-std::unordered_set<std::string> compiled_pycs(const std::vector<const FileEntry*>& files);
+/// The files of `dist` that are bytecode lavabuild compiled: with dist.bytecode_tag set, each
+/// "__pycache__/<name>.<tag>.pyc" whose source is listed beside it (a wheel's own file at
+/// such a path was left out for it). Other bytecode is Python's to rewrite or remove. The
+/// compiled pycs are checked by `verify` and the next run like any file, but the env digest
+/// counts them by path: their bytes may differ between machines for the same source.
+std::unordered_set<std::string> compiled_pycs(const InstalledDist& dist);
+
+/// One path of compiled_pycs(dist), without building the set (dist.files is sorted by path).
+bool is_compiled_pyc(const InstalledDist& dist, std::string_view rel);
 
 /// One compiled source: its pyc blob in the store (not executable).
 struct CompiledPyc {

@@ -366,6 +366,7 @@ Result<InstalledDist> Installer::run(bool requested, const DirectUrl& direct) {
   dist.name = w_.metadata.name;
   dist.version = w_.metadata.version;
   dist.dist_info_rel = info_rel;
+  if (bytecode_) dist.bytecode_tag = bytecode_->cache_tag;
   std::sort(files_.begin(), files_.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   dist.files = std::move(files_);

@@ -8,7 +8,9 @@
 //    "venv_files": [FILE, ...],
 //    "dists": [{"name": "Foo", "version": "1.0",
 //               "dist_info": "lib/python3.11/site-packages/foo-1.0.dist-info",
-//               "link_key": "<opaque>", "files": [FILE, ...]}, ...]}
+//               "link_key": "<opaque>", "files": [FILE, ...],
+//               "bytecode": "cpython-311"}, ...]}     // optional: the cache tag of the pycs
+//                                                     // lavabuild compiled (env/bytecode.hpp)
 //   FILE = [path, mode, sha256, size, per_env] or, for symlinks, [..., per_env, target]
 //     path    relative to the env root, '/'-separated
 //     mode    octal string: "100644", "100755" (regular files), "120777" (symlinks)
@@ -16,8 +18,8 @@
 //             env path replaced by "${LAVABUILD_ENV}", see record.hpp); symlinks: of the target
 //     size    bytes of the (canonical) content; symlinks: length of the target
 // Every path of the env is listed except .lavabuild/, directories, and the bytecode Python
-// writes at run time; the pycs lavabuild compiled (env/bytecode.hpp compiled_pycs) are listed
-// as files of their dist.
+// writes at run time; the pycs lavabuild compiled are listed as files of their dist, and its
+// "bytecode" key tells them from the bytecode a wheel shipped (env/bytecode.hpp compiled_pycs).
 // A reader rejects any other "format"; a change of meaning bumps the version.
 #pragma once
 

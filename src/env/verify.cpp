@@ -61,16 +61,14 @@ class Verifier {
   Verifier(const std::string& dir, const Manifest& m) : dir_(dir) {
     final_ = m.env_path.empty() ? fs::absolute(dir) : m.env_path;
     for (const auto& f : m.venv_files) expected_[f.path] = &f;
-    std::vector<const FileEntry*> all;
     for (const auto& d : m.dists) {
+      compiled_.merge(compiled_pycs(d));
       for (const auto& f : d.files) {
-        all.push_back(&f);
         expected_[f.path] = &f;
         if (f.per_env && f.path == d.dist_info_rel + "/RECORD")
           record_lib_dir_[f.path] = fs::dirname(d.dist_info_rel);
       }
     }
-    compiled_ = compiled_pycs(all);
   }
 
   Result<std::vector<Difference>> run() {
