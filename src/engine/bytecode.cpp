@@ -115,7 +115,7 @@ std::string pyc_key(const std::string& source_sha256, uint64_t size, const Bytec
 
 std::shared_ptr<env::Bytecode> load_bytecode(store::Store& store, const std::string& key,
                                              const BytecodeTarget& t) {
-  auto v = store.get("ac/" + key);
+  auto v = store.get("bytecode/" + key);
   if (!v.ok() || !v->has_value()) return nullptr;
   auto lines = split(**v, '\n');
   if (lines.empty() || lines[0] != kAggregateFormat) return nullptr;
@@ -226,7 +226,7 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
       bc->by_member.emplace(m.path, *s.pyc);
       entry += m.path + "\t" + s.pyc->sha256 + "\t" + std::to_string(s.pyc->size) + "\n";
     }
-    if (complete) ctx.defer_put("ac/" + keys[i], entry);
+    if (complete) ctx.defer_put("bytecode/" + keys[i], entry);
     out.push_back(std::move(bc));
   }
   return out;

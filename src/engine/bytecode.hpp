@@ -17,7 +17,7 @@
 //     pyc key = KeyHasher "lavabuild.pyc.v1": source_sha256, source_size, magic (hex of
 //               importlib.util.MAGIC_NUMBER), cache_tag, optimization ("0"), invalidation
 //               ("timestamp"), source_mtime (1), dfile ("sha256")
-//   "ac/<bytecode key>" -> "lavabuild.bytecode.v1\n" then one line per compiled member:
+//   "bytecode/<bytecode key>" -> "lavabuild.bytecode.v1\n" then one line per compiled member:
 //                      "<member path>\t<pyc sha256 hex>\t<size>\n" (members that do not
 //                      compile are absent); written only when every .py member was settled
 //     bytecode key = KeyHasher "lavabuild.bytecode.v1": unpack key, magic, cache_tag,
@@ -48,7 +48,7 @@ struct BytecodeTarget {
 /// The target of this run (from ctx.opt.no_compile and ctx.python).
 BytecodeTarget bytecode_target(const Context& ctx);
 
-/// Key of the bytecode of one unpacked wheel ("ac/<key>").
+/// Key of the bytecode of one unpacked wheel ("bytecode/<key>").
 std::string bytecode_key(const std::string& unpack_key, const BytecodeTarget& t);
 
 /// Key of the pyc of one source ("pyc/<key>").

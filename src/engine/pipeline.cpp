@@ -582,7 +582,7 @@ void Pipeline::add_compile_step(Resolved& r, const std::vector<size_t>& dists,
   std::vector<std::string> names;
   for (size_t i : dists) names.push_back(r.dists[i].name);
   const BytecodeTarget t = bytecode_target(ctx_);
-  graph::Step step = new_step(graph::StepKind::compile, "",
+  graph::Step step = new_step(graph::StepKind::compile, join(names, ", "),
                               "bytecode (" + std::to_string(dists.size()) + " distributions)");
   step.key = t.describe();
   step.deps = unpack_ids;

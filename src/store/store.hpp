@@ -24,9 +24,9 @@
 //                                deleted by the next process that opens the index
 //
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
-// "env/<path>", "meta/<sha>", "pyc/<key>". The owner of each prefix documents its values: ac/
-// (unpack outputs) and env/ (which unpack outputs an env uses) in engine/pipeline.hpp, ac/
-// entries of compiled bytecode and pyc/ in engine/bytecode.hpp, dl/ and meta/ in
+// "env/<path>", "meta/<sha>", "pyc/<key>", "bytecode/<key>". The owner of each prefix
+// documents its values: ac/ (unpack outputs) and env/ (which unpack outputs an env uses) in
+// engine/pipeline.hpp, pyc/ and bytecode/ (compiled bytecode) in engine/bytecode.hpp, dl/ and meta/ in
 // engine/fetch.hpp, page/ in net/index.hpp. Every stored value starts with a 1-byte tag: 0x00 = the
 // raw value follows; 0x01 = a zstd frame of the value follows (used for values over 1 KiB).
 //
