@@ -133,6 +133,7 @@ const CommandHelp* command_help(const std::string& command) {
          "reinstall",
          "reinstall-package",
          "seed",
+         "no-compile",
          "jobs",
          "timeout",
          "cache-dir",
@@ -146,11 +147,12 @@ const CommandHelp* command_help(const std::string& command) {
       {"plan",
        {"lavabuild plan REQ_FILE ... [--format text|dot|json] [OPTIONS]",
         "show the step graph: what a run of `lavabuild env` would do, and why",
-        {"help",     "requirement", "constraint",      "output",
-         "python",   "index-url",   "extra-index-url", "find-links",
-         "no-index", "offline",     "require-hashes",  "pre",
-         "seed",     "timeout",     "cache-dir",       "link-mode",
-         "locked",   "format",      "config",          "no-config"},
+        {"help",      "requirement", "constraint",      "output",
+         "python",    "index-url",   "extra-index-url", "find-links",
+         "no-index",  "offline",     "require-hashes",  "pre",
+         "seed",      "no-compile",  "timeout",         "cache-dir",
+         "link-mode", "locked",      "format",          "config",
+         "no-config"},
         with(net_vars, {"LAVABUILD_LINK_MODE"})}},
       {"lock",
        {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
@@ -297,6 +299,9 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "reinstall-package", po::value<std::vector<std::string>>(&o.reinstall_packages),
       "env: link this distribution afresh (repeatable)")("seed", po::bool_switch(&o.seed),
                                                          "also install pip into the env")(
+      "no-compile", po::bool_switch(&o.no_compile),
+      "do not put bytecode (__pycache__/*.pyc) beside the modules; by default it is compiled "
+      "once per source file and interpreter into the store and linked like the sources")(
       "jobs,j", po::value<std::string>(&jobs_text), "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
       "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(

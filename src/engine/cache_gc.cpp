@@ -19,8 +19,11 @@ namespace {
 using json = nlohmann::json;
 
 /// The index prefixes gc may remove entries of (store/store.hpp); others are left alone.
-constexpr const char* kCollectable[] = {"ac/",   "dl/",  "meta/", "metaurl/",
-                                        "page/", "env/", "lock/", "root/"};
+/// pyc/ entries are kept by no root: a lookup cache per source, dropped by every gc (a later
+/// wheel with the same source compiles it again); bytecode/ entries are kept by the envs that
+/// use them.
+constexpr const char* kCollectable[] = {"ac/",  "dl/",   "meta/", "metaurl/", "page/",
+                                        "env/", "lock/", "root/", "pyc/",     "bytecode/"};
 
 std::vector<std::string> strings_of(const json& j, const char* key) {
   std::vector<std::string> out;
@@ -261,6 +264,7 @@ class Collector {
       r.entries.insert("locks/" + lock_name);  // not an index key: kept out of the plan
       keep_wheels(r, strings_of(v, "wheels"));
       keep_unpacked(r, strings_of(v, "unpack"));
+      for (const auto& k : strings_of(v, "bytecode")) r.entries.insert("bytecode/" + k);
       keep_linked(r, dir);
       return r;
     }

@@ -3,7 +3,8 @@
 //
 // Roots are index entries (store/store.hpp lists every prefix):
 //   "env/<abs env path>" -> {"digest": "<manifest digest>", "unpack": [unpack keys],
-//                            "wheels": [wheel sha256], "used": <unix s>}   (engine/pipeline.hpp)
+//                            "wheels": [wheel sha256], "bytecode": [bytecode keys],
+//                            "used": <unix s>}   (engine/pipeline.hpp)
 //       written by `lavabuild env`; live while the directory exists and the digest on line 3
 //       of its .lavabuild/stamp equals "digest". Last used: the later of "used" and the mtime
 //       of locks/env-<sha256(path)[:32]> (touched by every run on the env, no-op runs too).
@@ -17,8 +18,9 @@
 // A live root keeps: its wheel blobs and the dl/, meta/, metaurl/ entries of those wheels;
 // its ac/<unpack key> entries and every member blob they name; for an env, every blob one
 // of its files is a hard link to (the shared per-env files: manifest, RECORD, scripts).
-// Everything else is garbage: blobs, ac/ dl/ meta/ metaurl/ page/ entries, dead roots,
-// partial downloads (partial/), lock files no process holds (locks/), dead runs' tmp/.
+// its bytecode/<key> entries (the pyc blobs they name are among the linked ones).
+// Everything else is garbage: blobs, ac/ dl/ meta/ metaurl/ page/ pyc/ bytecode/ entries, dead
+// roots, partial downloads (partial/), lock files no process holds (locks/), dead runs' tmp/.
 #pragma once
 
 #include <cstdint>

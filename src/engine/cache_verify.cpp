@@ -1,5 +1,6 @@
 #include "engine/cache_verify.hpp"
 
+#include <cstdlib>
 #include <set>
 #include <utility>
 
@@ -35,7 +36,8 @@ Result<CacheProblems> check_cache(store::Store& store) {
   };
   std::vector<std::pair<std::string, std::string>> entries;  // copied out: scan holds the index
   LB_TRY(store.scan("", [&](std::string_view key, std::string_view value) {
-    if (starts_with(key, "ac/") || starts_with(key, "dl/"))
+    if (starts_with(key, "ac/") || starts_with(key, "dl/") || starts_with(key, "pyc/") ||
+        starts_with(key, "bytecode/"))
       entries.emplace_back(std::string(key), std::string(value));
     return true;
   }));
@@ -51,6 +53,17 @@ Result<CacheProblems> check_cache(store::Store& store) {
             why = "names " + m.path + " (blob " + m.sha256.substr(0, 12) + "), missing or bad";
             break;
           }
+      }
+    } else if (starts_with(key, "pyc/") || starts_with(key, "bytecode/")) {
+      // "<sha> <size>" / "-" (pyc/), or a header line then "<path>\t<sha>\t<size>" lines.
+      for (const auto& line : split(value, '\n')) {
+        auto f = split(line, line.find('\t') != std::string::npos ? '\t' : ' ');
+        if (f.size() < 2 || f[f.size() - 2].size() != 64) continue;
+        const std::string& sha = f[f.size() - 2];
+        if (!usable(sha, false, std::atoll(f.back().c_str()))) {
+          why = "names pyc blob " + sha.substr(0, 12) + ", missing or bad";
+          break;
+        }
       }
     } else {
       auto lines = split(value, '\n');

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/bytecode.hpp"
 #include "engine/journal.hpp"
 #include "engine/share.hpp"
 #include "env/venv.hpp"
@@ -519,9 +520,12 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
                {"unpack", json::array()},
                {"wheels", json::array()},
                {"used", int64_t(std::time(nullptr))}};
+  refs["bytecode"] = json::array();
+  const BytecodeTarget bytecode = bytecode_target(ctx);
   for (const auto& d : r.resolved.dists) {
     refs["unpack"].push_back(d.unpack_key);
     if (!d.sha256.empty()) refs["wheels"].push_back(d.sha256);
+    if (d.bytecode) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
   }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
   flush_or_warn(ctx);

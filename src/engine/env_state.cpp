@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "env/bytecode.hpp"
 #include "env/record.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
@@ -66,19 +67,23 @@ std::string render_stamp(const Stamp& s) {
 
 std::string render_file_list(const env::Manifest& m, const std::string& site_packages_rel) {
   std::string out = std::string(kFilesFormat) + "\n" + site_packages_rel + "\n";
-  auto files = [&](const std::vector<env::FileEntry>& list) {
-    for (const auto& f : list) {
-      if (is_shipped_bytecode(f.path)) continue;  // Python's to rewrite or remove
+  auto files = [&](const env::InstalledDist& d) {
+    for (const auto& f : d.files) {
+      // Bytecode a wheel shipped is Python's to rewrite or remove; what lavabuild compiled
+      // beside a listed source is checked like the source.
+      if (is_shipped_bytecode(f.path) && !env::is_compiled_pyc(d, f.path)) continue;
       out += "F ";
       out += kind_of(f);
       out += " " + std::to_string(f.size) + " " + f.path + "\n";
     }
   };
   out += "D - -\n";
-  files(m.venv_files);
+  env::InstalledDist venv;
+  venv.files = m.venv_files;
+  files(venv);
   for (const auto& d : m.dists) {
     out += "D " + pep::normalize_name(d.name) + " " + d.dist_info_rel + "\n";
-    files(d.files);
+    files(d);
   }
   return out;
 }
@@ -149,7 +154,7 @@ Drift check_drift(const std::string& env_dir, int64_t built_ns) {
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
                                 int64_t built_ns) {
   for (const auto& f : dist.files) {
-    if (is_shipped_bytecode(f.path)) continue;
+    if (is_shipped_bytecode(f.path) && !env::is_compiled_pyc(dist, f.path)) continue;
     std::string problem =
         file_problem(env_dir + "/" + f.path, f.path, kind_of(f), f.size, built_ns);
     if (!problem.empty()) return problem;

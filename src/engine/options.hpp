@@ -42,6 +42,7 @@ struct Options {
   bool reinstall = false;                       ///< --reinstall: link every distribution afresh
   std::vector<std::string> reinstall_packages;  ///< --reinstall-package NAME
   bool seed = false;
+  bool no_compile = false;  ///< --no-compile: no bytecode in the env (pip's option)
   bool json = false;
   int verbose = 0;
   int jobs = 0;  ///< 0: number of cores
@@ -54,8 +55,8 @@ struct Options {
   bool repair = false;          ///< cache verify --repair
   std::vector<std::string> config_files;  ///< the config files read, lowest precedence first
   RemoteOptions remote;                   ///< config files' [remote] table
-  std::optional<uint64_t> max_size;  ///< cache gc --max-size SIZE, in bytes
-  bool dry_run = false;              ///< cache gc --dry-run
+  std::optional<uint64_t> max_size;       ///< cache gc --max-size SIZE, in bytes
+  bool dry_run = false;                   ///< cache gc --dry-run
 };
 
 }  // namespace lb::engine

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "engine/bytecode.hpp"
 #include "engine/env_state.hpp"
 #include "lavabuild/version.hpp"
 #include "net/url.hpp"
@@ -194,6 +195,7 @@ std::string Pipeline::compute_stamp() const {
   }
   h.field("no_index", o.no_index).field("pre", o.pre).field("seed", o.seed);
   h.field("link_mode", o.link_mode).field("require_hashes", o.require_hashes);
+  h.field("bytecode", bytecode_target(ctx_).describe());
   h.field("output", fs::absolute(o.output));
   return h.hex();
 }
@@ -401,6 +403,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
   env::LinkMode mode = env::LinkMode::hardlink;
   env::parse_link_mode(ctx_.opt.link_mode, mode);
   auto fetched_early = provider_.fetched_during_resolution();
+  const BytecodeTarget bytecode = bytecode_target(ctx_);
+  std::vector<size_t> uncompiled;  // dists whose bytecode is not stored
+  std::vector<int> uncompiled_unpacks;
 
   for (size_t i = 0; i < r.dists.size(); ++i) {
     Planned& d = r.dists[i];
@@ -484,6 +489,14 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       unpack.reason = "the stored wheel does not match the pinned hash or size";
     }
     int unpack_id = g.add(std::move(unpack));
+    if (bytecode.enabled()) {
+      if (!d.unpack_key.empty())
+        d.bytecode = load_bytecode(*ctx_.store, bytecode_key(d.unpack_key, bytecode), bytecode);
+      if (!d.bytecode) {
+        uncompiled.push_back(i);
+        uncompiled_unpacks.push_back(unpack_id);
+      }
+    }
 
     // link
     graph::Step link = new_step(graph::StepKind::link, d.name, label);
@@ -495,6 +508,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
           .field("link_mode", ctx_.opt.link_mode)
           .field("requested", d.requested ? "1" : "0")
           .field("direct_url", d.direct_url.url)
+          .field("bytecode", bytecode_target(ctx_).describe())
           .hex();
     };
     const env::InstalledDist* old = nullptr;
@@ -531,7 +545,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       if (d.link_key.empty()) d.link_key = link_key_of();
       env::LinkReport report;
       auto inst = env::install_wheel(work_dir, final_dir, ctx_.python, *d.unpacked, *blobs, mode,
-                                     d.requested, d.direct_url, report);
+                                     d.requested, d.direct_url, report, d.bytecode.get());
       if (!inst.ok()) return inst.error().context(d.file.filename);
       inst->link_key = d.link_key;
       std::lock_guard lock(link_mutex);
@@ -546,7 +560,34 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     };
     d.link_step = g.add(std::move(link));
   }
+  if (!uncompiled.empty()) add_compile_step(r, uncompiled, uncompiled_unpacks, g);
   return {};
+}
+
+void Pipeline::add_compile_step(Resolved& r, const std::vector<size_t>& dists,
+                                const std::vector<int>& unpack_ids, graph::Graph& g) {
+  // One step, so that one interpreter run compiles every missing source.
+  std::vector<std::string> names;
+  for (size_t i : dists) names.push_back(r.dists[i].name);
+  const BytecodeTarget t = bytecode_target(ctx_);
+  graph::Step step = new_step(graph::StepKind::compile, join(names, ", "),
+                              "bytecode (" + std::to_string(dists.size()) + " distributions)");
+  step.key = t.describe();
+  step.deps = unpack_ids;
+  step.reason = "no stored " + t.cache_tag + " bytecode for " + join(names, ", ");
+  step.run = [this, &r, dists, t]() -> Status {
+    std::vector<const wheel::UnpackedWheel*> wheels;
+    std::vector<std::string> keys;
+    for (size_t i : dists) {
+      wheels.push_back(r.dists[i].unpacked.get());
+      keys.push_back(bytecode_key(r.dists[i].unpack_key, t));
+    }
+    auto compiled = compile_bytecode(ctx_, t, wheels, keys);
+    for (size_t k = 0; k < dists.size(); ++k) r.dists[dists[k]].bytecode = std::move(compiled[k]);
+    return {};
+  };
+  int id = g.add(std::move(step));
+  for (size_t i : dists) g.step(r.dists[i].link_step).deps.push_back(id);
 }
 
 }  // namespace lb::engine

@@ -3,13 +3,16 @@
 // Step keys (SHA-256 over typed fields, util/hash.hpp KeyHasher):
 //   fetch   "lavabuild.fetch.v1"  url, expected sha256 (when the index gives one)
 //   unpack  "lavabuild.unpack.v1" wheel sha256, wheel file name
-//   link    "lavabuild.link.v1"   unpack key, interpreter key, link mode, requested, direct URL
+//   compile (one step for every wheel whose bytecode is not stored; keys in engine/bytecode.hpp)
+//   link    "lavabuild.link.v1"   unpack key, interpreter key, link mode, requested, direct URL,
+//                                 bytecode ("none" or "<cache_tag>:<magic>")
 //                                 (not the env path: a link output is only reused by the env
 //                                 at the same path, which the env's stamp file records)
 // Index keys owned here: "ac/<unpack key>" -> wheel::serialize_unpacked(...) (the unpack output);
 // "env/<env path>" -> {"digest": ..., "unpack": [unpack keys], "wheels": [wheel sha256],
-// "used": unix s} (what an env references: a gc root, engine/cache_gc.hpp; "wheels" and
-// "used" since issue 7 B5, absent in older entries).
+// "bytecode": [bytecode keys], "used": unix s} (what an env references: a gc root,
+// engine/cache_gc.hpp; written by engine/env_build.cpp; "wheels", "bytecode" and "used" since
+// issue 7, absent in older entries).
 #pragma once
 
 #include <memory>
@@ -45,6 +48,7 @@ struct Planned {
   std::string unpack_key;
   std::string link_key;
   std::shared_ptr<wheel::UnpackedWheel> unpacked;
+  std::shared_ptr<env::Bytecode> bytecode;  ///< its compiled pycs (null: none, --no-compile)
 };
 
 /// The fetched wheel of `d` (in the store by d.sha256) against its pinned hashes and size.
@@ -93,6 +97,10 @@ class Pipeline {
   Status check_supported_options();
   Result<Resolved> resolve_lock();
   Result<Resolved> resolve_requirements();
+  /// The step compiling the bytecode of `dists` (indexes into r.dists, whose unpack steps
+  /// are `unpack_ids`); their link steps wait for it.
+  void add_compile_step(Resolved& r, const std::vector<size_t>& dists,
+                        const std::vector<int>& unpack_ids, graph::Graph& g);
   Context& ctx_;
   Fetcher fetcher_;
   IndexProvider provider_;

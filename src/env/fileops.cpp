@@ -50,6 +50,16 @@ Status write_all(int fd, const char* data, size_t size, const std::string& path)
   return {};
 }
 
+/// Give a copy the mtime of the stored blobs (store::kBlobMtime, 1 s after the epoch), as a
+/// hard link has: the timestamp pycs beside it record that mtime and the source size, so they
+/// stay valid for copies too, and a later edit of the copy makes Python recompile.
+Status set_stored_mtime(int fd, const std::string& dst) {
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {1, 0}};
+  if (::futimens(fd, times) != 0)
+    return make_error("cannot set the mtime of " + dst + ": " + errno_text(errno));
+  return {};
+}
+
 Status copy_fd(int in, int out, const std::string& src, const std::string& dst) {
   // sendfile between regular files; fall back to read/write if the kernel refuses.
   for (;;) {
@@ -139,7 +149,7 @@ Status place_file(const std::string& src, const std::string& dst, LinkMode mode,
   if (mode == LinkMode::clone && !report.fell_back_to_copy) {
     if (::ioctl(out.fd, FICLONE, in.fd) == 0) {
       ++report.linked;
-      return {};
+      return set_stored_mtime(out.fd, dst);
     }
     int e = errno;
     if (!clone_unsupported(e))
@@ -149,7 +159,7 @@ Status place_file(const std::string& src, const std::string& dst, LinkMode mode,
   }
   LB_TRY(copy_fd(in.fd, out.fd, src, dst));
   ++report.copied;
-  return {};
+  return set_stored_mtime(out.fd, dst);
 }
 
 Status write_new_file(const std::string& path, std::string_view data, unsigned perm,

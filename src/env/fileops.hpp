@@ -35,7 +35,8 @@ struct Placed {
 
 /// Put `src` at `dst` (which must not exist) by hard link, clone or copy. Link/clone failures
 /// that mean "not possible here" (EXDEV, EPERM, ENOTSUP, EMLINK...) switch to copying, noted
-/// once in `report`; once fallen back, later calls copy straight away. Copies get 0644 / 0755.
+/// once in `report`; once fallen back, later calls copy straight away. Copies and clones get
+/// 0644 / 0755 and the stored blobs' mtime (1 s), so that timestamp pycs stay valid for them.
 Status place_file(const std::string& src, const std::string& dst, LinkMode mode, bool executable,
                   LinkReport& report, Placed& placed);
 

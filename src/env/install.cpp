@@ -118,7 +118,7 @@ class Installer {
  public:
   Installer(const std::string& dir, const std::string& final_dir, const interp::Interpreter& in,
             const wheel::UnpackedWheel& w, const BlobSource& blobs, LinkMode mode,
-            LinkReport& report)
+            LinkReport& report, const Bytecode* bytecode)
       : dir_(dir),
         final_(final_dir),
         in_(in),
@@ -126,6 +126,7 @@ class Installer {
         blobs_(blobs),
         mode_(mode),
         report_(report),
+        bytecode_(bytecode && !bytecode->by_member.empty() ? bytecode : nullptr),
         dirs_(dir) {
     lib_dir_ = w.root_is_purelib ? in.purelib : in.platlib;
     python_ = final_dir + "/" + in.scripts + "/python";
@@ -144,6 +145,7 @@ class Installer {
   std::string installer_owned(const std::string& member, const std::string& rel,
                               const std::set<std::string>& script_rels) const;
   Status place_member(const wheel::WheelMember& m, const std::string& rel, bool is_script);
+  Status place_pyc(const std::string& rel, const CompiledPyc& pyc);
   Status add_generated(const std::string& rel, const std::string& content, bool exec, bool per_env);
 
   const std::string& dir_;
@@ -153,6 +155,7 @@ class Installer {
   const BlobSource& blobs_;
   LinkMode mode_;
   LinkReport& report_;
+  const Bytecode* bytecode_;
   DirMaker dirs_;
   std::string lib_dir_, python_;
   std::vector<FileEntry> files_;
@@ -246,6 +249,23 @@ Status Installer::place_member(const wheel::WheelMember& m, const std::string& r
   files_.push_back({rel, m.executable ? kModeExec : kModeFile, m.sha256, m.size, false, {}});
   rows_.push_back(
       {relative_path(lib_dir_, rel), record_hash_from_hex(m.sha256), std::to_string(m.size)});
+  // Only a source linked from the store: its pyc records the stored file's mtime and size.
+  if (bytecode_)
+    if (auto it = bytecode_->by_member.find(m.path); it != bytecode_->by_member.end())
+      LB_TRY(place_pyc(rel, it->second));
+  return {};
+}
+
+Status Installer::place_pyc(const std::string& rel, const CompiledPyc& pyc) {
+  std::string pyc_rel = pyc_path(rel, bytecode_->cache_tag);
+  if (pyc_rel.empty()) return {};
+  LB_TRY(dirs_.ensure_parent(pyc_rel));
+  Placed placed;
+  LB_TRY(detail::place_file(blobs_.blob_path(pyc.sha256, false), dir_ + "/" + pyc_rel, mode_, false,
+                            report_, placed));
+  if (placed.existed) return conflict(pyc_rel);
+  files_.push_back({pyc_rel, kModeFile, pyc.sha256, pyc.size, false, {}});
+  rows_.push_back({relative_path(lib_dir_, pyc_rel), "", ""});
   return {};
 }
 
@@ -286,9 +306,17 @@ Result<InstalledDist> Installer::run(bool requested, const DirectUrl& direct) {
     script_rels.insert(join_rel(in_.scripts, name));
   }
 
+  // The wheel's own files where compiled bytecode goes: pip's compileall overwrites them.
+  std::set<std::string> pyc_rels;
+  if (bytecode_)
+    for (const auto& m : w_.members)
+      if (bytecode_->by_member.count(m.path))
+        if (auto t = route(m.path); t.ok()) pyc_rels.insert(pyc_path(t->rel, bytecode_->cache_tag));
+
   for (const auto& m : w_.members) {
     if (skip.count(m.path)) continue;
     LB_ASSIGN(Target t, route(m.path));
+    if (pyc_rels.count(t.rel)) continue;
     if (t.is_script && is_entrypoint_wrapper(base_name(m.path), ep_names)) continue;
     // Such a member would be linked from the store, and lavabuild's own write there would
     // then fail or, worse, reach the shared stored file.
@@ -338,6 +366,7 @@ Result<InstalledDist> Installer::run(bool requested, const DirectUrl& direct) {
   dist.name = w_.metadata.name;
   dist.version = w_.metadata.version;
   dist.dist_info_rel = info_rel;
+  if (bytecode_) dist.bytecode_tag = bytecode_->cache_tag;
   std::sort(files_.begin(), files_.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   dist.files = std::move(files_);
@@ -350,8 +379,8 @@ Result<InstalledDist> install_wheel(const std::string& dir, const std::string& f
                                     const interp::Interpreter& interp,
                                     const wheel::UnpackedWheel& wheel, const BlobSource& blobs,
                                     LinkMode mode, bool requested, const DirectUrl& direct,
-                                    LinkReport& report) {
-  Installer inst(dir, final_dir, interp, wheel, blobs, mode, report);
+                                    LinkReport& report, const Bytecode* bytecode) {
+  Installer inst(dir, final_dir, interp, wheel, blobs, mode, report, bytecode);
   return inst.run(requested, direct);
 }
 

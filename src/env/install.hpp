@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "env/bytecode.hpp"
 #include "env/types.hpp"
 #include "interp/interpreter.hpp"
 #include "util/result.hpp"
@@ -39,11 +40,15 @@ std::string direct_url_json(const DirectUrl& url);
 /// scripts, then a fresh RECORD (pip's format), INSTALLER ("lavabuild"), REQUESTED when
 /// `requested`, direct_url.json when `direct.url` is set. Never overwrites a file: a path
 /// already present is an error naming the dist that owns it.
+/// With `bytecode`, each member linked from the store that has a compiled pyc gets it at
+/// `__pycache__/<name>.<cache_tag>.pyc` beside it, linked the same way and listed in RECORD
+/// without hash or size (as pip lists the pycs it compiles); a wheel's own file at such a
+/// path is left out (pip's compileall overwrites it).
 Result<InstalledDist> install_wheel(const std::string& dir, const std::string& final_dir,
                                     const interp::Interpreter& interp,
                                     const wheel::UnpackedWheel& wheel, const BlobSource& blobs,
                                     LinkMode mode, bool requested, const DirectUrl& direct,
-                                    LinkReport& report);
+                                    LinkReport& report, const Bytecode* bytecode = nullptr);
 
 /// Re-use a dist already installed in an old env with the same final path: hard-link each of
 /// its files from `old_dir` into `dir` (copy where links are impossible).

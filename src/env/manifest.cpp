@@ -1,9 +1,12 @@
 #include "env/manifest.hpp"
 
+#include "env/bytecode.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -74,12 +77,15 @@ std::string str(const json& o, const char* key) {
 
 std::string serialize_manifest(const Manifest& m) {
   json dists = json::array();
-  for (const auto& d : m.dists)
-    dists.push_back({{"name", d.name},
-                     {"version", d.version},
-                     {"dist_info", d.dist_info_rel},
-                     {"link_key", d.link_key},
-                     {"files", files_json(d.files)}});
+  for (const auto& d : m.dists) {
+    json dist = {{"name", d.name},
+                 {"version", d.version},
+                 {"dist_info", d.dist_info_rel},
+                 {"link_key", d.link_key},
+                 {"files", files_json(d.files)}};
+    if (!d.bytecode_tag.empty()) dist["bytecode"] = d.bytecode_tag;
+    dists.push_back(std::move(dist));
+  }
   json j = {{"format", kManifestFormat},
             {"stamp", m.stamp},
             {"env_path", m.env_path},
@@ -120,6 +126,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
       dist.version = str(d, "version");
       dist.dist_info_rel = str(d, "dist_info");
       dist.link_key = str(d, "link_key");
+      dist.bytecode_tag = str(d, "bytecode");
       auto f = d.find("files");
       if (f == d.end()) return make_error("env manifest: dist " + dist.name + " has no files");
       auto files = parse_files(*f);
@@ -151,16 +158,21 @@ Result<Manifest> read_manifest(const std::string& env_dir) {
 
 std::string manifest_digest(const Manifest& m) {
   std::vector<const FileEntry*> all;
+  std::unordered_set<std::string> compiled;
   for (const auto& f : m.venv_files) all.push_back(&f);
-  for (const auto& d : m.dists)
+  for (const auto& d : m.dists) {
     for (const auto& f : d.files) all.push_back(&f);
+    compiled.merge(compiled_pycs(d));
+  }
   std::sort(all.begin(), all.end(),
             [](const FileEntry* a, const FileEntry* b) { return a->path < b->path; });
+  // Compiled bytecode counts by its path: its bytes (marshal output) may differ between
+  // machines that compiled the same source, the source's digest is counted anyway.
   Sha256 h;
   h.update("lavabuild.env-digest.v1\n");
   for (const FileEntry* f : all) {
     std::string line = std::to_string(f->path.size()) + ":" + f->path + " " + mode_text(f->mode) +
-                       " " + f->sha256 + "\n";
+                       " " + (compiled.count(f->path) ? "compiled" : f->sha256) + "\n";
     h.update(line);
   }
   return h.hex_digest();

@@ -39,6 +39,7 @@ struct InstalledDist {
   std::string name, version;
   std::string dist_info_rel;     ///< e.g. "lib/python3.11/site-packages/foo-1.0.dist-info"
   std::string link_key;          ///< opaque, set by the caller (the link step key)
+  std::string bytecode_tag;      ///< cache tag of the pycs lavabuild compiled; "" for none
   std::vector<FileEntry> files;  ///< sorted by path
 };
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "env/bytecode.hpp"
 #include "env/fileops.hpp"
 #include "env/manifest.hpp"
 #include "env/record.hpp"
@@ -31,8 +32,7 @@ struct DiskEntry {
   struct stat st;
 };
 
-/// Every non-directory below root (no symlinks followed), skipping .lavabuild/ at the top,
-/// __pycache__/ anywhere and *.pyc.
+/// Every non-directory below root (no symlinks followed), skipping .lavabuild/ at the top.
 Status walk(const std::string& root, const std::string& rel, std::vector<DiskEntry>& out) {
   std::string path = rel.empty() ? root : root + "/" + rel;
   DIR* d = ::opendir(path.c_str());
@@ -46,8 +46,8 @@ Status walk(const std::string& root, const std::string& rel, std::vector<DiskEnt
     struct stat st;
     if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      if (name != "__pycache__") subdirs.push_back(child);
-    } else if (!ends_with(name, ".pyc")) {
+      subdirs.push_back(child);
+    } else {
       out.push_back({child, st});
     }
   }
@@ -62,6 +62,7 @@ class Verifier {
     final_ = m.env_path.empty() ? fs::absolute(dir) : m.env_path;
     for (const auto& f : m.venv_files) expected_[f.path] = &f;
     for (const auto& d : m.dists) {
+      compiled_.merge(compiled_pycs(d));
       for (const auto& f : d.files) {
         expected_[f.path] = &f;
         if (f.per_env && f.path == d.dist_info_rel + "/RECORD")
@@ -75,6 +76,12 @@ class Verifier {
     LB_TRY(walk(dir_, "", disk));
     std::vector<Difference> diffs;
     for (const auto& e : disk) {
+      // Bytecode lavabuild compiled is checked like any file. Bytecode a wheel shipped is
+      // listed (relinking needs it) but, like the bytecode Python writes at run time (other
+      // optimisation levels, modules outside any dist), not checked: Python replaces a .pyc
+      // whose source mtime differs.
+      bool checked = !is_bytecode(e.rel) || compiled_.count(e.rel);
+      if (!checked) continue;
       auto it = expected_.find(e.rel);
       if (it == expected_.end()) {
         diffs.push_back({Difference::added, e.rel, "not in the manifest"});
@@ -83,10 +90,8 @@ class Verifier {
       seen_.insert(e.rel);
       LB_TRY(compare(e, *it->second, diffs));
     }
-    // Bytecode a wheel shipped is listed (relinking needs it) but, like the bytecode Python
-    // writes at run time, not checked: Python replaces a .pyc whose source mtime differs.
     for (const auto& [path, f] : expected_)
-      if (!seen_.count(path) && !is_bytecode(path))
+      if (!seen_.count(path) && (!is_bytecode(path) || compiled_.count(path)))
         diffs.push_back({Difference::removed, path, "missing from the env"});
     std::sort(diffs.begin(), diffs.end(), [](const Difference& a, const Difference& b) {
       return a.path != b.path ? a.path < b.path : a.kind < b.kind;
@@ -167,6 +172,7 @@ class Verifier {
   std::unordered_map<std::string, const FileEntry*> expected_;
   std::unordered_map<std::string, std::string> record_lib_dir_;
   std::unordered_set<std::string> seen_;
+  std::unordered_set<std::string> compiled_;  ///< bytecode lavabuild compiled (compiled_pycs)
 };
 
 }  // namespace

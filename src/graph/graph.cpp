@@ -13,6 +13,8 @@ std::string_view to_string(StepKind kind) {
       return "unpack";
     case StepKind::build:
       return "build";
+    case StepKind::compile:
+      return "compile";
     case StepKind::link:
       return "link";
   }

@@ -1,4 +1,4 @@
-// A generic step graph (fetch/unpack/build/link steps with dependencies), its parallel
+// A generic step graph (fetch/unpack/build/compile/link steps with dependencies), its parallel
 // executor and its renderings for `lavabuild plan`. No packaging knowledge lives here.
 #pragma once
 
@@ -13,8 +13,8 @@
 
 namespace lb::graph {
 
-enum class StepKind { fetch, unpack, build, link };
-/// "fetch", "unpack", "build", "link".
+enum class StepKind { fetch, unpack, build, compile, link };
+/// "fetch", "unpack", "build", "compile", "link".
 std::string_view to_string(StepKind kind);
 
 struct Step {

@@ -19,7 +19,7 @@ constexpr const char* kFormat = "lavabuild.interpreter.v2";
 // Asks the interpreter everything we need in one run. Runs with -I -S so neither the user's
 // site-packages nor PYTHON* variables change the answer.
 constexpr const char* kProbe = R"PY(
-import json, os, platform, sys, sysconfig
+import importlib.util, json, os, platform, sys, sysconfig
 base = getattr(sys, "_base_executable", None) or sys.executable
 if sys.prefix != sys.base_prefix:
     # Inside a venv: point at the interpreter the venv itself was made from.
@@ -92,6 +92,8 @@ print(json.dumps({
     "markers": markers,
     "bundled_wheels": bundled_wheels(),
     "seed_packages": seed_packages(),
+    "cache_tag": sys.implementation.cache_tag or "",
+    "magic": importlib.util.MAGIC_NUMBER.hex(),
 }))
 )PY";
 
@@ -162,6 +164,8 @@ Result<Interpreter> parse_probe_output(const std::string& text) {
       for (const auto& w : j[key])
         if (w.is_string()) into.push_back(w.get<std::string>());
   }
+  it.cache_tag = j.value("cache_tag", "");
+  it.bytecode_magic = j.value("magic", "");
   const auto& paths = j["paths"];
   if (!paths.is_object()) return make_error("the interpreter probe gave no scheme paths");
   it.purelib = paths.value("purelib", "");

@@ -1,6 +1,7 @@
 // The target interpreter: asked once for its version, ABI, tags, markers and venv scheme.
 //
-// Cache format (version "lavabuild.interpreter.v2"; v2 added bundled_wheels and seed_packages):
+// Cache format (version "lavabuild.interpreter.v2"; v2 added bundled_wheels, seed_packages,
+// cache_tag and magic):
 // <cache_dir>/interpreters/<key>.json holds the probe's JSON answer verbatim plus {"format": ...,
 // "stat": "<size>:<mtime_ns>:<inode>"} of the interpreter binary. The key is the SHA-256 of the
 // binary's real path; the entry is used only while the binary's stat is unchanged. Shell-script
@@ -34,6 +35,11 @@ struct Interpreter {
   std::vector<pep::Tag> tags;  ///< supported wheel tags, most preferred first
   pep::MarkerEnv markers;      ///< PEP 508 environment
   std::string key;             ///< identity of the binary: SHA-256 over path, version, stat
+  /// sys.implementation.cache_tag ("cpython-311"): names __pycache__/mod.<tag>.pyc; empty
+  /// when the implementation writes no bytecode cache.
+  std::string cache_tag;
+  /// importlib.util.MAGIC_NUMBER in hex: the bytecode format the pycs must carry.
+  std::string bytecode_magic;
 };
 
 /// Resolve `--python`: a path, a program name ("python3.12") or a version ("3.12").

@@ -30,9 +30,10 @@
 //                                deleted by the next process that opens the index
 //
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
-// "env/<path>", "meta/<sha>", "metaurl/<url>", "lock/<path>", "root/<name>". The owner of
-// each prefix documents its values: ac/ (unpack outputs) and env/ (which unpack outputs and
-// wheels an env uses) in engine/pipeline.hpp, dl/, meta/ and metaurl/ in engine/fetch.hpp,
+// "env/<path>", "meta/<sha>", "metaurl/<url>", "lock/<path>", "root/<name>", "pyc/<key>",
+// "bytecode/<key>". The owner of each prefix documents its values: ac/ (unpack outputs) and
+// env/ (which unpack outputs and wheels an env uses) in engine/pipeline.hpp, pyc/ and bytecode/
+// (compiled bytecode) in engine/bytecode.hpp, dl/, meta/ and metaurl/ in engine/fetch.hpp,
 // page/ in net/index.hpp; lock/ and root/ (the gc roots) in engine/cache_gc.hpp.
 // `cache gc` keeps what env/, lock/ and root/ entries reach and removes the rest. Every stored
 // value starts with a 1-byte tag: 0x00 = the raw value follows; 0x01 = a zstd frame of the value

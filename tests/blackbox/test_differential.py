@@ -2,10 +2,12 @@
 
 pip runs from Debian's pip wheel inside a `venv --without-pip`, so neither env holds pip's own
 files unless they were asked for. Compared: every file and symlink outside the venv skeleton
-(bin/python*, activate scripts, pyvenv.cfg, lib64, __pycache__, .lavabuild), byte-for-byte after
-replacing each env's own path with <ENV>; exec bits; RECORD as a set of (path, hash, size) rows
-(without INSTALLER/RECORD/.pyc rows; rows of files that embed the env path compare by path);
-INSTALLER and direct_url.json are not compared by content."""
+(bin/python*, activate scripts, pyvenv.cfg, lib64, .lavabuild), byte-for-byte after replacing
+each env's own path with <ENV>; exec bits; RECORD as a set of (path, hash, size) rows (without
+INSTALLER/RECORD rows; rows of files that embed the env path compare by path); INSTALLER and
+direct_url.json are not compared by content. Both compile bytecode by default, as pip does: the
+__pycache__/*.pyc files must be the same set (their bytes embed the source mtime, which differs);
+--no-compile gives none in both."""
 from __future__ import annotations
 
 import csv
@@ -26,16 +28,20 @@ def env_files(env_dir: Path) -> dict:
     out = {}
     for dp, dns, fns in os.walk(env_dir):
         rel_dir = os.path.relpath(dp, env_dir)
-        dns[:] = [d for d in dns if d not in ("__pycache__", ".lavabuild")
-                  and not (rel_dir == "." and d == "lib64")]
+        dns[:] = [d for d in dns if d != ".lavabuild" and not (rel_dir == "." and d == "lib64")]
         for fn in fns + [d for d in dns if os.path.islink(os.path.join(dp, d))]:
             rel = os.path.normpath(os.path.join(rel_dir, fn))
-            if rel == "pyvenv.cfg" or fn.endswith(".pyc"):
+            if rel == "pyvenv.cfg":
                 continue
             if rel_dir == "bin" and fn.startswith(SKELETON_BIN):
                 continue
             out[rel] = Path(dp) / fn
     return out
+
+
+def is_compiled(rel: str) -> bool:
+    """Bytecode in a __pycache__ dir: compared by presence (pip's records the source's mtime)."""
+    return "/__pycache__/" in "/" + rel and rel.endswith(".pyc")
 
 
 def record_rows(path: Path, env_dir: Path, sp: Path) -> set:
@@ -45,10 +51,10 @@ def record_rows(path: Path, env_dir: Path, sp: Path) -> set:
             continue
         p, h, size = (row + ["", ""])[:3]
         base = p.rsplit("/", 1)[-1]
-        if base in ("INSTALLER", "RECORD") or p.endswith(".pyc"):
+        if base in ("INSTALLER", "RECORD"):
             continue
         target = (sp / p).resolve()
-        if target.is_file() and str(env_dir).encode() in target.read_bytes():
+        if h and target.is_file() and str(env_dir).encode() in target.read_bytes():
             h = size = "<embeds env path>"
         rows.add((p, h, size))
     return rows
@@ -79,7 +85,7 @@ def compare_envs(pip_env: Path, lb_env: Path) -> list:
         if xa != xb:
             diffs.append(f"exec bit differs: {rel} (pip {xa}, lavabuild {xb})")
         name = rel.rsplit("/", 1)[-1]
-        if name in NO_CONTENT:
+        if name in NO_CONTENT or is_compiled(rel):
             continue
         if name == "RECORD" and ".dist-info" in rel:
             ra, rb = record_rows(fa, pip_env, sp_a), record_rows(fb, lb_env, sp_b)
@@ -118,7 +124,7 @@ def check_record_hashes(env_dir: Path) -> list:
 def install_both(lb, tmp_path, environ, test_python, req: Path, *opts):
     pip_env, lb_env = tmp_path / "pip-env", tmp_path / "lb-env"
     make_venv(test_python, pip_env, environ)
-    pip(pip_env / "bin" / "python", "install", "--no-compile", *opts, "-r", req, environ=environ).ok()
+    pip(pip_env / "bin" / "python", "install", *opts, "-r", req, environ=environ).ok()
     lb.env_json(req, "-o", lb_env, *opts)
     return pip_env, lb_env
 
@@ -137,6 +143,15 @@ def test_basic_corpus_matches_pip(lb, basic, tmp_path, environ, test_python):
     req.write_text((basic.files / "requirements.txt").read_text())
     pip_env, lb_env = install_both(lb, tmp_path, environ, test_python, req, "--no-index", "-f", basic.files)
     assert_same(pip_env, lb_env, environ)
+
+
+def test_basic_corpus_matches_pip_no_compile(lb, basic, tmp_path, environ, test_python):
+    req = tmp_path / "req.txt"
+    req.write_text((basic.files / "requirements.txt").read_text())
+    pip_env, lb_env = install_both(lb, tmp_path, environ, test_python, req, "--no-compile", "--no-index",
+                                   "-f", basic.files)
+    assert_same(pip_env, lb_env, environ)
+    assert not [p for p in lb_env.rglob("*.pyc")], "--no-compile left bytecode in the env"
 
 
 def test_debian_wheels_match_pip(lb, tmp_path, environ, test_python):

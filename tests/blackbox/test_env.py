@@ -59,7 +59,7 @@ def check_report(rep: dict, env_dir: Path) -> None:
     assert os.path.realpath(rep["env"]) == os.path.realpath(env_dir)
     assert re.fullmatch(r"[0-9a-f]{64}", rep["digest"]), rep["digest"]
     for e in rep["executed"]:
-        assert e["kind"] in ("fetch", "unpack", "build", "link") and e["package"], e
+        assert e["kind"] in ("fetch", "unpack", "build", "compile", "link") and e["package"], e
     assert rep["seconds"] >= 0 and rep["cache_hits"] >= 0 and rep["downloaded_bytes"] >= 0
 
 
@@ -141,7 +141,7 @@ def test_change_one_pin_rebuilds_only_that_package(lb, basic, tmp_path, environ,
                          "--no-index", "-f", basic.files)
     by_pkg = executed_by_package(second)
     assert set(by_pkg) == {"beta"}, f"only beta may run, executed: {second['executed']}"
-    assert by_pkg["beta"] <= {"fetch", "unpack", "link"} and "link" in by_pkg["beta"], by_pkg
+    assert by_pkg["beta"] <= {"fetch", "unpack", "compile", "link"} and "link" in by_pkg["beta"], by_pkg
     assert packages_of(second)["beta"] == "1.1" and second["digest"] != first["digest"]
     assert py(env_dir, "import beta, beta.util; print(beta.__version__, beta.util.VALUE)", environ).split() == \
         ["1.1", "1.1"]
@@ -229,7 +229,7 @@ def test_plan_formats(lb, basic, tmp_path):
     pkgs = {normalize(s.get("package", "")) for s in steps}
     assert set(BASIC_PACKAGES) <= pkgs, f"plan misses packages: {set(BASIC_PACKAGES) - pkgs}"
     for s in steps:
-        assert s.get("kind") in ("fetch", "unpack", "build", "link"), s
+        assert s.get("kind") in ("fetch", "unpack", "build", "compile", "link"), s
     to_run = [s for s in steps if s.get("needs_run", True)]
     assert to_run and all(s.get("reason") for s in to_run), "steps that would run must say why"
     dot = lb.run("plan", *common, "--format", "dot").ok().stdout

@@ -117,7 +117,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
                                             {"name":"beta","version":"1.0"}])"));
   for (const auto& e : j.at("executed")) {
     std::string k = e.at("kind");
-    CHECK((k == "fetch" || k == "unpack" || k == "build" || k == "link"));
+    CHECK((k == "fetch" || k == "unpack" || k == "build" || k == "compile" || k == "link"));
   }
   CHECK(executed_of(j, "link") == std::set<std::string>{"alpha", "beta"});
   CHECK(executed_of(j, "unpack") == std::set<std::string>{"alpha", "beta"});

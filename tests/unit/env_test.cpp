@@ -731,3 +731,26 @@ TEST_CASE("install_wheel: .data/data/lib64 lands in lib, bytecode members verify
   REQUIRE(diffs.ok());
   CHECK(diffs->empty());
 }
+
+TEST_CASE("bytecode paths: importlib's cache_from_source and back") {
+  CHECK(pyc_path("lib/a/mod.py", "cpython-311") == "lib/a/__pycache__/mod.cpython-311.pyc");
+  CHECK(pyc_path("mod.py", "cpython-311") == "__pycache__/mod.cpython-311.pyc");
+  CHECK(pyc_path("a/x.y.py", "cpython-311") == "a/__pycache__/x.y.cpython-311.pyc");
+  CHECK(pyc_path("a/mod.pyw", "cpython-311").empty());
+  CHECK(pyc_path("a/mod.PY", "cpython-311").empty());
+  CHECK(pyc_path("a/mod.py", "").empty());
+  CHECK(pyc_source("a/__pycache__/x.y.cpython-311.pyc", "cpython-311") == "a/x.y.py");
+  CHECK(pyc_source("a/__pycache__/mod.cpython-311.opt-1.pyc", "cpython-311").empty());
+  CHECK(pyc_source("a/__pycache__/mod.cpython-37.pyc", "cpython-311").empty());
+  CHECK(pyc_source("a/mod.cpython-311.pyc", "cpython-311").empty());
+
+  InstalledDist d;
+  d.files = {{"a/__pycache__/mod.cpython-311.pyc", kModeFile, "", 0, false, {}},
+             {"a/__pycache__/shipped.cpython-311.pyc", kModeFile, "", 0, false, {}},
+             {"a/mod.py", kModeFile, "", 0, false, {}}};
+  CHECK(compiled_pycs(d).empty());  // no bytecode_tag: nothing was compiled
+  d.bytecode_tag = "cpython-311";
+  auto c = compiled_pycs(d);
+  CHECK(c.size() == 1);
+  CHECK(c.count("a/__pycache__/mod.cpython-311.pyc") == 1);
+}
