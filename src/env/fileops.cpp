@@ -105,6 +105,30 @@ Status DirMaker::ensure(const std::string& rel) {
   return {};
 }
 
+DirMaker::~DirMaker() {
+  for (auto& [rel, fd] : fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+int DirMaker::parent_fd(const std::string& rel_path) {
+  auto slash = rel_path.rfind('/');
+  std::string dir = slash == std::string::npos ? std::string() : rel_path.substr(0, slash);
+  if (auto it = fds_.find(dir); it != fds_.end()) return it->second;
+  if (!ensure(dir).ok()) return -1;
+  std::string full = dir.empty() ? root_ : root_ + "/" + dir;
+  int fd = ::open(full.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  fds_.emplace(dir, fd);
+  return fd;
+}
+
+bool link_at(int src_dirfd, const char* src_rel, int dst_dirfd, const char* dst_name) {
+  if (src_dirfd < 0 || dst_dirfd < 0) {
+    errno = EBADF;
+    return false;
+  }
+  return ::linkat(src_dirfd, src_rel, dst_dirfd, dst_name, 0) == 0;
+}
+
 Status DirMaker::ensure_parent(const std::string& rel_path) {
   auto slash = rel_path.rfind('/');
   return slash == std::string::npos ? Status{} : ensure(rel_path.substr(0, slash));

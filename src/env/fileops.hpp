@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "env/types.hpp"
@@ -18,15 +19,27 @@ std::string errno_text(int e);
 class DirMaker {
  public:
   explicit DirMaker(std::string root) : root_(std::move(root)) {}
+  ~DirMaker();
+  DirMaker(const DirMaker&) = delete;
+  DirMaker& operator=(const DirMaker&) = delete;
   /// mkdir -p root/rel ("" is the root itself, assumed to exist).
   Status ensure(const std::string& rel);
   /// Ensure the directory holding root/rel_path.
   Status ensure_parent(const std::string& rel_path);
+  /// An O_PATH descriptor of the (ensured) directory holding root/rel_path, kept open while
+  /// this DirMaker lives: files are then linked relative to it, one path component to walk
+  /// instead of the whole path. -1 when it cannot be opened (callers use full paths).
+  int parent_fd(const std::string& rel_path);
 
  private:
   std::string root_;
   std::unordered_set<std::string> made_;
+  std::unordered_map<std::string, int> fds_;
 };
+
+/// link(2) of `src` to `dst_dirfd`/`dst_name`, relative to `src_dirfd` (see place_file):
+/// true when linked; false with errno set otherwise (EEXIST: the destination exists).
+bool link_at(int src_dirfd, const char* src_rel, int dst_dirfd, const char* dst_name);
 
 /// Outcome flag for the create-exclusive operations below.
 struct Placed {

@@ -1,6 +1,7 @@
 #include "env/install.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -146,6 +147,11 @@ class Installer {
                               const std::set<std::string>& script_rels) const;
   Status place_member(const wheel::WheelMember& m, const std::string& rel, bool is_script);
   Status place_pyc(const std::string& rel, const CompiledPyc& pyc);
+  /// Put the stored blob at env path `rel`: hard links go relative to directory descriptors
+  /// (the blobs root, the destination's parent), so the kernel walks one or two path
+  /// components per file instead of two whole paths; anything else goes through place_file.
+  Status place_blob(const std::string& sha, bool executable, const std::string& rel,
+                    Placed& placed);
   Status add_generated(const std::string& rel, const std::string& content, bool exec, bool per_env);
 
   const std::string& dir_;
@@ -157,6 +163,12 @@ class Installer {
   LinkReport& report_;
   const Bytecode* bytecode_;
   DirMaker dirs_;
+  struct BlobsRoot {  // O_PATH fd of the store's blobs/ dir, opened on first use
+    int fd = -2;
+    ~BlobsRoot() {
+      if (fd >= 0) ::close(fd);
+    }
+  } blobs_root_;
   std::string lib_dir_, python_;
   std::vector<FileEntry> files_;
   std::vector<RecordRow> rows_;
@@ -244,7 +256,7 @@ Status Installer::place_member(const wheel::WheelMember& m, const std::string& r
       return add_generated(rel, text, true, true);
     }
   }
-  LB_TRY(detail::place_file(src, dst, mode_, m.executable, report_, placed));
+  LB_TRY(place_blob(m.sha256, m.executable, rel, placed));
   if (placed.existed) return conflict(rel);
   files_.push_back({rel, m.executable ? kModeExec : kModeFile, m.sha256, m.size, false, {}});
   rows_.push_back(
@@ -261,12 +273,38 @@ Status Installer::place_pyc(const std::string& rel, const CompiledPyc& pyc) {
   if (pyc_rel.empty()) return {};
   LB_TRY(dirs_.ensure_parent(pyc_rel));
   Placed placed;
-  LB_TRY(detail::place_file(blobs_.blob_path(pyc.sha256, false), dir_ + "/" + pyc_rel, mode_, false,
-                            report_, placed));
+  LB_TRY(place_blob(pyc.sha256, false, pyc_rel, placed));
   if (placed.existed) return conflict(pyc_rel);
   files_.push_back({pyc_rel, kModeFile, pyc.sha256, pyc.size, false, {}});
   rows_.push_back({relative_path(lib_dir_, pyc_rel), "", ""});
   return {};
+}
+
+Status Installer::place_blob(const std::string& sha, bool executable, const std::string& rel,
+                             Placed& placed) {
+  std::string src = blobs_.blob_path(sha, executable);
+  if (mode_ == LinkMode::hardlink && !report_.fell_back_to_copy) {
+    // src is <root>/<aa>/<name>: link "<aa>/<name>" relative to <root>.
+    auto last = src.rfind('/');
+    auto prev =
+        last == std::string::npos || last == 0 ? std::string::npos : src.rfind('/', last - 1);
+    if (prev != std::string::npos) {
+      if (blobs_root_.fd == -2)
+        blobs_root_.fd = ::open(src.substr(0, prev).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      auto slash = rel.rfind('/');
+      const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+      if (detail::link_at(blobs_root_.fd, src.c_str() + prev + 1, dirs_.parent_fd(rel), name)) {
+        placed.existed = false;
+        ++report_.linked;
+        return {};
+      }
+      if (errno == EEXIST) {
+        placed.existed = true;
+        return {};
+      }
+    }  // anything else: the general path says what went wrong, or falls back to copies
+  }
+  return detail::place_file(src, dir_ + "/" + rel, mode_, executable, report_, placed);
 }
 
 Status Installer::add_generated(const std::string& rel, const std::string& content, bool exec,
