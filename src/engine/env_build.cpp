@@ -525,7 +525,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
   for (const auto& d : r.resolved.dists) {
     refs["unpack"].push_back(d.unpack_key);
     if (!d.sha256.empty()) refs["wheels"].push_back(d.sha256);
-    if (d.bytecode) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
+    if (bytecode.enabled()) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
   }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
   flush_or_warn(ctx);

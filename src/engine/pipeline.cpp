@@ -437,11 +437,41 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     };
     int fetch_id = d.fetch_step = g.add(std::move(fetch));
 
+    // Whether the existing env keeps this distribution as it is (same link key, files
+    // intact): then nothing of it is loaded or checked in the store, and nothing is linked.
+    auto link_key_of = [this, &d]() {
+      return KeyHasher("lavabuild.link.v1")
+          .field("unpack", d.unpack_key)
+          .field("interpreter", ctx_.python.key)
+          .field("link_mode", ctx_.opt.link_mode)
+          .field("requested", d.requested ? "1" : "0")
+          .field("direct_url", d.direct_url.url)
+          .field("bytecode", bytecode_target(ctx_).describe())
+          .hex();
+    };
+    const env::InstalledDist* old = nullptr;
+    if (old_dists)
+      for (const auto& od : *old_dists)
+        if (pep::normalize_name(od.name) == d.name) old = &od;
+    const bool forced = reinstall_all || reinstall.count(d.name) > 0;
+    std::string drift;
+    bool kept = false;
+    if (!d.sha256.empty()) {
+      d.unpack_key = unpack_key(d.sha256, d.file.filename);
+      d.link_key = link_key_of();
+      kept = old && old->link_key == d.link_key && !forced &&
+             (drift = changed_since_built(*old, final_dir, built_ns)).empty();
+    }
+
     // unpack
     graph::Step unpack = new_step(graph::StepKind::unpack, d.name, label);
     unpack.deps = {fetch_id};
-    if (!d.sha256.empty()) {
-      d.unpack_key = unpack_key(d.sha256, d.file.filename);
+    if (kept) {
+      unpack.key = d.unpack_key;
+      unpack.needs_run = false;
+      unpack.reason =
+          "not needed: the existing env has its files (key " + d.unpack_key.substr(0, 12) + ")";
+    } else if (!d.sha256.empty()) {
       unpack.key = d.unpack_key;
       auto cached = ctx_.store->get("ac/" + d.unpack_key);
       if (cached.ok() && cached->has_value()) {
@@ -489,7 +519,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       unpack.reason = "the stored wheel does not match the pinned hash or size";
     }
     int unpack_id = g.add(std::move(unpack));
-    if (bytecode.enabled()) {
+    if (bytecode.enabled() && !kept) {
       if (!d.unpack_key.empty())
         d.bytecode = load_bytecode(*ctx_.store, bytecode_key(d.unpack_key, bytecode), bytecode);
       if (!d.bytecode) {
@@ -501,31 +531,13 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     // link
     graph::Step link = new_step(graph::StepKind::link, d.name, label);
     link.deps = {unpack_id};
-    auto link_key_of = [this, &d]() {
-      return KeyHasher("lavabuild.link.v1")
-          .field("unpack", d.unpack_key)
-          .field("interpreter", ctx_.python.key)
-          .field("link_mode", ctx_.opt.link_mode)
-          .field("requested", d.requested ? "1" : "0")
-          .field("direct_url", d.direct_url.url)
-          .field("bytecode", bytecode_target(ctx_).describe())
-          .hex();
-    };
-    const env::InstalledDist* old = nullptr;
-    if (old_dists)
-      for (const auto& od : *old_dists)
-        if (pep::normalize_name(od.name) == d.name) old = &od;
     if (!d.unpack_key.empty()) {
-      d.link_key = link_key_of();
       link.key = d.link_key;
-      std::string drift;
-      const bool forced = reinstall_all || reinstall.count(d.name) > 0;
       if (old && old->link_key == d.link_key && forced) {
         link.reason = "--reinstall";
-      } else if (old && old->link_key == d.link_key &&
-                 (drift = changed_since_built(*old, final_dir, built_ns)).empty()) {
+      } else if (kept) {
         link.needs_run = false;
-        link.reason = "unchanged in the existing env; its files are re-linked as they are";
+        link.reason = "unchanged in the existing env; its files stay as they are";
         installed[i] = *old;
       } else if (old && old->link_key == d.link_key) {
         link.reason = "repair: " + drift + " in the existing env since it was built";

@@ -153,8 +153,13 @@ def test_store_file_edited_in_place_is_never_linked_again(lb, basic, tmp_path, e
 def test_cache_verify_repair_removes_corrupt_files_and_the_entries_that_need_them(lb, basic, tmp_path):
     target = tmp_path / "env"
     build(lb, basic, tmp_path, target)
-    blobs = sorted(p for p in (lb.cache_dir / "blobs").rglob("*") if p.is_file() and p.name != EMPTY_SHA)
-    victim, missing = blobs[0], blobs[1]
+    # The missing file is the delta wheel (its dl/ entry names it); the corrupt one any other.
+    wheel_sha = file_sha(next(basic.files.glob("delta-0.5-*.whl")))
+    missing = lb.cache_dir / "blobs" / wheel_sha[:2] / wheel_sha
+    assert missing.is_file()
+    blobs = sorted(p for p in (lb.cache_dir / "blobs").rglob("*")
+                   if p.is_file() and p.name != EMPTY_SHA and p != missing)
+    victim = blobs[0]
     edit_in_place(victim, b"garbage")
     missing.unlink()
     r = lb.run("cache", "verify")
