@@ -144,9 +144,8 @@ Result<Response> download_file(HttpClient& http, const std::string& url,
     std::remove(tmp.c_str());
     Error e = got.error();
     if (*kept)
-      e.hint = "the " + std::to_string(*kept) +
-               " bytes received are kept in the cache; the next run downloads only the rest. " +
-               e.hint;
+      e.hint = (e.hint.empty() ? "" : e.hint + "; ") + "the " + std::to_string(*kept) +
+               " bytes received are kept in the cache, so the next run downloads only the rest";
     return e;
   }
   Response r = std::move(*got);
@@ -161,15 +160,18 @@ Result<Response> download_file(HttpClient& http, const std::string& url,
   std::string expected = expected_of(o);
   if (!expected.empty() && r.sha256 != expected) {
     std::remove(tmp.c_str());
-    std::string resumed =
-        r.resumed_from ? " (resumed after the first " + std::to_string(r.resumed_from) +
-                             " bytes, kept by an earlier run; they were discarded too, so the "
-                             "next run downloads the whole file)"
-                       : "";
-    return make_error("hash mismatch for " + shown + resumed + ":\n  expected sha256 " + expected +
-                          "\n  got      sha256 " + r.sha256,
-                      "the file on the server changed or the pinned hash is wrong; nothing "
-                      "was kept");
+    std::string resumed = r.resumed_from
+                              ? " (resumed after the first " + std::to_string(r.resumed_from) +
+                                    " bytes, kept by an earlier run)"
+                              : "";
+    return make_error(
+        "hash mismatch for " + shown + resumed + ":\n  expected sha256 " + expected +
+            "\n  got      sha256 " + r.sha256,
+        r.resumed_from
+            ? "the bytes kept by the earlier run were damaged, or the file on the server "
+              "changed; they were discarded and nothing was kept: run again to download the "
+              "whole file"
+            : "the file on the server changed or the pinned hash is wrong; nothing was kept");
   }
   LB_TRY(fs::rename_path(tmp, dest_path));
   return r;
