@@ -141,3 +141,13 @@ def test_interrupted_download_resumes(lb, big_wheel, tmp_path):
         assert f"bytes={kept}-" in srv.ranges_requested("slowfile")
     assert not list((lb.cache_dir / "partial").iterdir())
     env_works(lb, target)
+
+
+def test_partials_counted_and_removed_by_gc(lb, big_wheel, tmp_path):
+    with FaultServer(big_wheel) as srv:
+        cut_first_run(lb, srv, "cutonce", big_wheel, tmp_path)
+    stats = lb.run("cache", "stats", "--json").json()
+    assert stats["bytes_by_area"]["partial"] >= srv.cut_bytes, stats
+    lb.run("cache", "gc").ok()
+    assert not any((lb.cache_dir / "partial").iterdir()), "cache gc left a partial download"
+    assert lb.run("cache", "stats", "--json").json()["bytes_by_area"]["partial"] == 0
