@@ -51,6 +51,17 @@ std::pair<uint64_t, std::string> Fetcher::download_limit(const net::IndexFile& f
               std::to_string(max) + " bytes) higher, e.g. 16G"};
 }
 
+net::DownloadOptions Fetcher::download_options(const net::IndexFile& file) const {
+  net::DownloadOptions o;
+  o.expected_sha256 = file.sha256;
+  uint64_t limit = 0;
+  std::tie(limit, o.limit_hint) = download_limit(file);
+  o.max_bytes = limit;
+  o.declared_size = file.size;
+  o.partial_dir = fs::join_path(ctx_.store->dir(), "partial");
+  return o;
+}
+
 Status Fetcher::check_pins(const net::IndexFile& file, const std::string& tmp,
                            const std::string& sha) const {
   if (pins_.empty()) return {};
@@ -162,13 +173,13 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       ctx_.defer_put("dl/" + file.url, done + "\n0\n0");
       return done;
     }
-    auto [limit, hint] = download_limit(file);
-    auto resp = net::download_file(*ctx_.http, file.url, tmp, file.sha256, limit, hint);
+    // An interrupted download of this URL resumes, and this one keeps its bytes if it is cut.
+    auto resp = net::download_file(*ctx_.http, file.url, tmp, download_options(file));
     if (!resp.ok()) {
       (void)fs::remove_all(tmp);
       return resp.error();
     }
-    downloaded_bytes_ += resp->bytes;
+    downloaded_bytes_ += resp->bytes - resp->resumed_from;
     ++downloaded_files_;
     if (Status pinned = check_pins(file, tmp, resp->sha256); !pinned.ok()) {
       (void)fs::remove_all(tmp);
@@ -189,6 +200,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   std::vector<net::Request> requests;
   std::vector<const net::IndexFile*> wanted;
   std::vector<net::UrlLock> locks;
+  std::vector<net::DownloadOptions> options;
   for (const auto& f : files) {
     if (!local_path_of(f.url).empty() || ctx_.opt.offline) continue;
     // A file another process is downloading is left to the fetch step, which waits for it.
@@ -200,11 +212,9 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
       memo_[f.url] = done;
       continue;
     }
-    net::Request req;
-    req.url = f.url;
-    req.dest_path = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch"));
-    std::tie(req.limit_bytes, req.limit_hint) = download_limit(f);
-    requests.push_back(std::move(req));
+    options.push_back(download_options(f));
+    requests.push_back(net::download_request(
+        f.url, fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch")), options.back()));
     wanted.push_back(&f);
     locks.push_back(std::move(lock));
   }
@@ -214,13 +224,13 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
     const auto& r = responses[i];
     const std::string& tmp = requests[i].dest_path;
     // A file failing its hash or its --hash pins is left to the fetch step, which reports it.
-    bool good = r.ok() && r->status >= 200 && r->status < 300 &&
+    bool good = net::finish_download(requests[i], r, options[i]) &&
                 (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256) &&
                 check_pins(*wanted[i], tmp, r->sha256).ok();
     if (good) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {
-        downloaded_bytes_ += r->bytes;
+        downloaded_bytes_ += r->bytes - r->resumed_from;
         ++downloaded_files_;
         locks[i].set_note(*sha + "\n");
         ctx_.defer_put("dl/" + wanted[i]->url, *sha + "\n0\n0");

@@ -56,6 +56,8 @@ class Fetcher {
   /// The most bytes a download of `file` may have (its declared size, at most
   /// LAVABUILD_MAX_DOWNLOAD_SIZE), and the hint shown when it has more.
   std::pair<uint64_t, std::string> download_limit(const net::IndexFile& file) const;
+  /// How to download `file`: its hash, size limit, and the partial area to resume from.
+  net::DownloadOptions download_options(const net::IndexFile& file) const;
   /// The blob another process downloaded for `file` while this one waited for the lock.
   std::string awaited_sha(const net::UrlLock& lock, const net::IndexFile& file) const;
   Context& ctx_;

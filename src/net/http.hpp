@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,8 @@
 #include "util/result.hpp"
 
 namespace lb::net {
+
+struct Response;
 
 /// One transfer to make.
 struct Request {
@@ -44,6 +47,22 @@ struct Request {
   /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
   std::string method;
   std::string upload_body;
+  /// Continue a download (with dest_path) after the first `resume_bytes` bytes, held in the
+  /// file `resume_from` (opened read-only with O_NOFOLLOW, never written): sends
+  /// "Range: bytes=N-" and "If-Range: <resume_validator>". On a 206 whose Content-Range starts
+  /// at N (and whose ETag or Last-Modified, when sent, is the validator) the temp file gets
+  /// those bytes first, then the body: `sha256`, `bytes` and `limit_bytes` cover the whole file
+  /// and Response::resumed_from is N. A 200 is an ordinary download (resumed_from 0). A 206
+  /// that does not continue the file comes back as a Response with `range_refused` set and
+  /// nothing written.
+  std::string resume_from;
+  uint64_t resume_bytes = 0;
+  std::string resume_validator;
+  /// With dest_path: when a 2xx body stops early for good (connection reset, timeout,
+  /// deadline, interruption; not a limit or a local write error), called with the temp file
+  /// (closed, holding every byte received, a resumed prefix included) and the response so far
+  /// (status, headers, bytes). It may rename the file away; what is left there is removed.
+  std::function<void(const std::string& path, const Response& so_far)> keep_partial;
 };
 
 /// What came back. `status` is the final HTTP status (200 for a readable file:// URL, 404 for
@@ -57,6 +76,8 @@ struct Response {
   std::string sha256;                          // hex of the 2xx body, computed while streaming
   uint64_t bytes = 0;                          // body bytes received
   bool truncated = false;                      // the body was cut at Request::max_body
+  uint64_t resumed_from = 0;   // bytes taken from Request::resume_from (a 206 that continued it)
+  bool range_refused = false;  // a 206 that did not continue Request::resume_from (see there)
 };
 
 /// Client settings. Empty strings mean "from the environment / default".
@@ -85,6 +106,7 @@ struct Limits {
   long timeout_s = 30;                        // LAVABUILD_HTTP_TIMEOUT (--timeout)
   long low_speed_bps = 1024;                  // LAVABUILD_HTTP_LOW_SPEED
   long deadline_s = 1800;                     // LAVABUILD_HTTP_DEADLINE
+  int retries = 3;                            // LAVABUILD_HTTP_RETRIES
   /// The defaults above, overridden by the environment; an error names a malformed variable.
   static Result<Limits> from_env();
   /// Client settings for these limits.

@@ -2,6 +2,7 @@
 // calls), a share for DNS and TLS sessions, retries with exponential backoff.
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "net/http.hpp"
 #include "net/url.hpp"
@@ -68,8 +70,9 @@ struct Transfer {
   Sha256 sha;
   std::string tmp_path;
   FILE* out = nullptr;
-  std::string local_error;  // a write failure, not retried
-  bool over_limit = false;  // the body passed Request::limit_bytes
+  std::string local_error;     // a write failure, not retried
+  bool over_limit = false;     // the body passed Request::limit_bytes
+  bool range_refused = false;  // a 206 that does not continue Request::resume_from
   Clock::time_point first_start{};
   size_t upload_pos = 0;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -82,6 +85,14 @@ struct Transfer {
     out = nullptr;
     if (!tmp_path.empty()) std::remove(tmp_path.c_str());
     tmp_path.clear();
+  }
+  // A body that stops early for good: hand its bytes to Request::keep_partial.
+  void keep_partial() {
+    if (!req->keep_partial || !out || range_refused || !is_success(status_line) || resp.bytes == 0)
+      return;
+    bool closed = std::fclose(out) == 0;
+    out = nullptr;
+    if (closed) req->keep_partial(tmp_path, resp);
   }
   void reset_body() {
     discard_output();
@@ -119,9 +130,66 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return line.size();
 }
 
+// The first byte of a resumed body must follow the bytes in Request::resume_from: "bytes N-"
+// in Content-Range, and the validator sent in If-Range unchanged.
+bool continues_resume(const Transfer& t) {
+  const Request& r = *t.req;
+  auto header = [&](const char* name) -> std::string {
+    auto it = t.resp.headers.find(name);
+    return it == t.resp.headers.end() ? "" : it->second;
+  };
+  std::string range = header("content-range");
+  std::string want = "bytes " + std::to_string(r.resume_bytes) + "-";
+  if (!starts_with(range, want)) return false;
+  bool etag_validator = starts_with(r.resume_validator, "\"");
+  std::string sent = header(etag_validator ? "etag" : "last-modified");
+  return sent.empty() || sent == r.resume_validator;
+}
+
+// Create the temp file for a streamed 2xx body; for a 206 answering Request::resume_from, copy
+// (and hash) those bytes into it first. False (and nothing kept) when that cannot be done.
+bool begin_output(Transfer& t) {
+  t.out = create_temp_beside(t.req->dest_path, t.tmp_path, t.local_error);
+  if (!t.out) return false;
+  const Request& r = *t.req;
+  if (t.status_line != 206 || r.resume_from.empty() || r.resume_bytes == 0) return true;
+  if (!continues_resume(t)) {
+    t.range_refused = true;
+    return false;
+  }
+  int fd = ::open(r.resume_from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st {};
+  bool ok = fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            uint64_t(st.st_size) == r.resume_bytes;
+  std::vector<char> buf(size_t(1) << 16);
+  uint64_t copied = 0;
+  while (ok && copied < r.resume_bytes) {
+    ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    size_t use = size_t(std::min<uint64_t>(uint64_t(got), r.resume_bytes - copied));
+    if (std::fwrite(buf.data(), 1, use, t.out) != use) {
+      t.local_error = "cannot write " + t.tmp_path + ": " + std::strerror(errno);
+      ok = false;
+      break;
+    }
+    t.sha.update(buf.data(), use);
+    copied += use;
+  }
+  if (fd >= 0) ::close(fd);
+  if (!ok || copied != r.resume_bytes) {
+    if (t.local_error.empty()) t.range_refused = true;  // the partial changed: start over
+    return false;
+  }
+  t.resp.bytes = copied;
+  t.resp.resumed_from = copied;
+  return true;
+}
+
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
+  if (!t->req->dest_path.empty() && !t->out && t->streaming_ok() && !begin_output(*t)) return 0;
   if (const auto& limit = t->req->limit_bytes; limit && t->resp.bytes + len > *limit) {
     t->over_limit = true;  // an endless body or a decompression bomb: stop, keep nothing
     return 0;
@@ -132,10 +200,6 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     return len;
   }
   if (!t->req->dest_path.empty()) {
-    if (!t->out) {
-      t->out = create_temp_beside(t->req->dest_path, t->tmp_path, t->local_error);
-      if (!t->out) return 0;
-    }
     if (std::fwrite(data, 1, len, t->out) != len) {
       t->local_error = "cannot write " + t->tmp_path + ": " + std::strerror(errno);
       return 0;
@@ -261,6 +325,7 @@ class CurlClient final : public HttpClient {
     t.upload_pos = 0;
     t.errbuf[0] = 0;
     t.over_limit = false;
+    t.range_refused = false;
     t.easy = curl_easy_init();
     CURL* e = t.easy;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -329,6 +394,11 @@ class CurlClient final : public HttpClient {
     t.header_list = curl_slist_append(nullptr, "Expect:");
     for (const auto& [k, v] : r.headers)
       t.header_list = curl_slist_append(t.header_list, (k + ": " + v).c_str());
+    if (!r.resume_from.empty() && r.resume_bytes > 0 && !r.dest_path.empty()) {
+      std::string from = "Range: bytes=" + std::to_string(r.resume_bytes) + "-";
+      t.header_list = curl_slist_append(t.header_list, from.c_str());
+      t.header_list = curl_slist_append(t.header_list, ("If-Range: " + r.resume_validator).c_str());
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
     curl_multi_add_handle(multi, e);
   }
@@ -348,6 +418,7 @@ class CurlClient final : public HttpClient {
     t.header_list = nullptr;
     if (rc == CURLE_FILE_COULDNT_READ_FILE) rc = CURLE_OK, status = 404;
     if (rc == CURLE_WRITE_ERROR && t.resp.truncated) rc = CURLE_OK;  // cut at max_body
+    if (rc == CURLE_WRITE_ERROR && t.range_refused) rc = CURLE_OK;   // the caller decides
     if (rc == CURLE_OK && status == 0) status = 200;                 // file://
     t.resp.status = status;
     if (rc == CURLE_FILESIZE_EXCEEDED) t.over_limit = true;
@@ -369,6 +440,7 @@ class CurlClient final : public HttpClient {
       return true;
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK && cancel::cancelled()) {
+      t.keep_partial();
       t.discard_output();
       t.result = interrupted(*t.req);
     } else if (t.over_limit) {
@@ -378,6 +450,7 @@ class CurlClient final : public HttpClient {
               std::to_string(t.req->limit_bytes.value_or(0)) + " bytes; nothing was kept",
           t.req->limit_hint.empty() ? "check the URL" : t.req->limit_hint);
     } else if (timed_out) {
+      t.keep_partial();
       t.discard_output();
       std::string what =
           past_deadline
@@ -396,6 +469,7 @@ class CurlClient final : public HttpClient {
       t.result = make_error(t.local_error + " (downloading " + redact_url(t.req->url) + ")",
                             "check free disk space and permissions");
     } else if (rc != CURLE_OK) {
+      t.keep_partial();
       t.discard_output();
       t.result = make_error("cannot reach " + redact_url(t.req->url) + ": " + reason,
                             "check the network, proxy settings (HTTPS_PROXY/NO_PROXY) and the "
@@ -409,15 +483,14 @@ class CurlClient final : public HttpClient {
   // A finished transfer with an HTTP status: move the file into place on 2xx.
   static Result<Response> complete(Transfer& t) {
     bool ok = is_success(t.resp.status);
-    if (ok) t.resp.sha256 = t.sha.hex_digest();
-    if (t.req->dest_path.empty() || t.req->head || !ok) {
+    if (ok && !t.req->dest_path.empty() && !t.req->head && !t.out && !t.range_refused &&
+        !begin_output(t) && !t.range_refused)  // empty body: nothing was written yet
+      return make_error(t.local_error, "check free disk space and permissions");
+    t.resp.range_refused = t.range_refused;
+    if (ok && !t.range_refused) t.resp.sha256 = t.sha.hex_digest();
+    if (t.req->dest_path.empty() || t.req->head || !ok || t.range_refused) {
       t.discard_output();
       return std::move(t.resp);
-    }
-    if (!t.out) {  // empty body: nothing was written yet
-      std::string error;
-      t.out = create_temp_beside(t.req->dest_path, t.tmp_path, error);
-      if (!t.out) return make_error(error, "check free disk space and permissions");
     }
     bool closed = std::fclose(t.out) == 0;
     t.out = nullptr;

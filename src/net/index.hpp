@@ -124,6 +124,35 @@ Result<Response> download_file(HttpClient&, const std::string& url, const std::s
                                const std::string& expected_sha256,
                                std::optional<uint64_t> max_bytes = std::nullopt,
                                const std::string& limit_hint = "");
+/// How to download one file (see download_file).
+struct DownloadOptions {
+  /// The sha256 hex the file must have; empty: not checked (and no partial is kept).
+  std::string expected_sha256;
+  /// At most this many bytes (unset: no limit; 0: only an empty body), partial included;
+  /// `limit_hint` says where the limit comes from.
+  std::optional<uint64_t> max_bytes;
+  std::string limit_hint;
+  /// The size the index or lock declares, recorded in a partial's note.
+  std::optional<uint64_t> declared_size;
+  /// Where interrupted downloads keep their bytes and resume from (<cache>/partial, format in
+  /// net/partial.hpp); empty: never. The caller holds the URL's lock (net/url_lock.hpp).
+  std::string partial_dir;
+};
+/// As above, resuming from a partial download of `url` in `options.partial_dir` when there is
+/// one (Range + If-Range; a 200 starts over, a 416 or an answer that does not continue the
+/// partial discards it and downloads the whole file). A transfer that stops early keeps its
+/// bytes there (the error says so); a finished one, good or not, removes the partial.
+Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
+                               const DownloadOptions& options);
+/// A request for `url` into `dest_path`, resuming from and keeping a partial as download_file
+/// does, for HttpClient::fetch_all; pass each result to finish_download.
+Request download_request(const std::string& url, const std::string& dest_path,
+                         const DownloadOptions& options);
+/// Removes the partial a finished download (2xx or 416, or a refused range) made stale. True
+/// when `resp` is a complete 2xx body (the hash is the caller's to check).
+bool finish_download(const Request& req, const Result<Response>& resp,
+                     const DownloadOptions& options);
+
 /// Files whose URL a page at `page_url` may name: a page served over HTTP(S) may not point at
 /// local files (file: URLs); those are dropped, and `dropped` counts them.
 std::vector<IndexFile> drop_local_links(std::vector<IndexFile> files, const std::string& page_url,

@@ -83,6 +83,14 @@ Result<Limits> Limits::from_env() {
                         "give bytes per second, such as 1024 or 10K (0: no low-speed limit)");
     l.low_speed_bps = long(*bps);
   }
+  if (const char* v = std::getenv("LAVABUILD_HTTP_RETRIES"); v && *v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (end == v || *end || n < 0 || n > 10)
+      return make_error(std::string("LAVABUILD_HTTP_RETRIES=") + v + " is not a retry count",
+                        "give a whole number from 0 (no retries) to 10");
+    l.retries = int(n);
+  }
   return l;
 }
 
@@ -92,6 +100,7 @@ ClientOptions Limits::client_options() const {
   o.low_speed_timeout_s = timeout_s;
   o.low_speed_bps = low_speed_bps;
   o.deadline_s = deadline_s;
+  o.retries = retries;
   return o;
 }
 

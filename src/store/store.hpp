@@ -22,7 +22,9 @@
 //                                (StoreUse::gc). So gc never runs beside a run whose blobs
 //                                are not yet named by an index entry, and runs wait for gc.
 //     partial/<sha256(url)>      bytes of an interrupted download, to resume with a Range
-//     partial/<sha256(url)>.note request (net/download.cpp documents the note); garbage for gc
+//     partial/<sha256(url)>.note request, and their note (lavabuild-partial 1): format and
+//                                when they are used in net/partial.hpp; written and removed
+//                                under the URL's download lock; `cache gc` removes them
 //     index.lock                 flock on every open of index/ across processes: shared for
 //                                read-only opens, exclusive for writing ones
 //     journal/                   index writes parked by processes that could not get the

@@ -20,7 +20,8 @@ Every mode serves a PEP 503 index under /<mode>/simple/<project>/ and files unde
   jsondeep   a PEP 691 JSON page whose extra key nests `[` `page_mib` MiB deep
   tinylinks  an HTML page of `page_mib` MiB of `<a href=x>` (millions of tiny links)
   slowfile   an ordinary page; the wheel arrives in 4 KiB chunks, one every `trickle_s` seconds
-  cutonce    an ordinary page; the first GET of the wheel sends `cut_bytes` bytes of it and
+  cutonce    an ordinary page; the first whole-file GET of the wheel (no Range header: reading
+             METADATA with range requests comes first) sends `cut_bytes` bytes of it and
              closes the connection; later GETs are served in full, honouring Range/If-Range
   norange    as cutonce, but later GETs ignore Range and always answer 200 with the whole file
   widelinks  an HTML page of `wide_files` links filling `page_mib` MiB, each a compatible wheel
@@ -246,7 +247,8 @@ class FaultServer:
     def _serve_wheel(self, h, mode: str, deadline: float) -> None:
         data, etag = self.wheel_bytes, '"%s"' % self.wheel_sha[:16]
         with self._lock:
-            cut = mode in ("cutonce", "norange") and mode not in self._cut_done
+            cut = mode in ("cutonce", "norange") and mode not in self._cut_done \
+                and "Range" not in h.headers
             if cut:
                 self._cut_done.add(mode)
         start, status = 0, 200
