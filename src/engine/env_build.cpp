@@ -131,7 +131,7 @@ bool up_to_date(EnvRun& r) {
   if (upgrading(o) || reinstalling(o) || !r.old_stamp || r.old_stamp->stamp != r.stamp)
     return false;
   if (r.old_stamp->env_path != r.final_dir) return false;
-  r.drift = check_drift(r.final_dir, r.built_ns);
+  r.drift = check_drift(r.final_dir);
   return r.drift.empty();
 }
 
@@ -264,7 +264,7 @@ env::Manifest new_manifest(EnvRun& r) {
   return m;
 }
 
-/// Write the manifest, file list and stamp into `dir`; with hard links, the per-env files
+/// Write the manifest into `dir`; with hard links, the per-env files
 /// that are the same in every env of these requirements become links to store blobs.
 Status write_env_metadata(EnvRun& r, const std::string& dir, const env::Manifest& m,
                           const std::vector<const env::InstalledDist*>& fresh_dists,
@@ -284,9 +284,15 @@ Status write_env_metadata(EnvRun& r, const std::string& dir, const env::Manifest
           per_env.push_back({dir + "/" + f.path, f.mode == env::kModeExec});
     share_through_store(*r.ctx.store, per_env);
   }
-  LB_TRY(fs::write_file(dir + "/" + kFilesRel, render_file_list(m, r.ctx.python.purelib)));
-  return fs::write_file(dir + "/" + kStampRel,
-                        render_stamp({r.stamp, r.report.digest, r.report.packages, r.final_dir}));
+  return {};
+}
+
+/// Last: the directory list (after every change, so its mtimes are final) and the stamp.
+Status write_dirs_and_stamp(EnvRun& r, const std::string& dir, const env::Manifest& m) {
+  LB_TRY(fs::write_file_atomic(dir + "/" + kDirsRel, render_dir_list(dir, m)));
+  return fs::write_file_atomic(
+      dir + "/" + kStampRel,
+      render_stamp({r.stamp, r.report.digest, r.report.packages, r.final_dir}));
 }
 
 Status finish_fresh(EnvRun& r) {
@@ -295,6 +301,7 @@ Status finish_fresh(EnvRun& r) {
   std::vector<const env::InstalledDist*> all;
   for (const auto& d : m.dists) all.push_back(&d);
   LB_TRY(write_env_metadata(r, work_dir, m, all, true));
+  LB_TRY(write_dirs_and_stamp(r, work_dir, m));
   if (fs::exists(r.final_dir))
     LB_TRY(fs::exchange_paths(work_dir, r.final_dir));
   else
@@ -370,8 +377,9 @@ Status finish_in_place(EnvRun& r) {
   LB_TRY(write_env_metadata(r, staging, m, fresh, venv_fresh));
   j.deletes.assign(deletes.begin(), deletes.end());
   j.moves.assign(moved.begin(), moved.end());
-  for (const char* rel : {env::kManifestRel, kFilesRel, kStampRel}) j.moves.push_back(rel);
-  return commit_journal(r.final_dir, j);
+  j.moves.push_back(env::kManifestRel);
+  LB_TRY(commit_journal(r.final_dir, j));
+  return write_dirs_and_stamp(r, r.final_dir, m);
 }
 
 /// Say what the in-place run does to the env that was there.
@@ -507,7 +515,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
   r.report.diff = diff_against_old(r);
   // An upgrade that found nothing newer, in an env nothing happened to, stays as it is.
   if (r.old && r.report.diff.empty() && r.foreign.empty() && !reinstalling(o) &&
-      r.old_stamp->stamp == r.stamp && (r.drift = check_drift(r.final_dir, r.built_ns)).empty()) {
+      r.old_stamp->stamp == r.stamp && (r.drift = check_drift(r.final_dir)).empty()) {
     flush_or_warn(ctx);
     report_up_to_date(r, start);
     return r.report;

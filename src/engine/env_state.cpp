@@ -65,90 +65,49 @@ std::string render_stamp(const Stamp& s) {
          "\n" + s.env_path + "\n";
 }
 
-std::string render_file_list(const env::Manifest& m, const std::string& site_packages_rel) {
-  std::string out = std::string(kFilesFormat) + "\n" + site_packages_rel + "\n";
-  auto files = [&](const env::InstalledDist& d) {
-    for (const auto& f : d.files) {
-      // Bytecode a wheel shipped is Python's to rewrite or remove; what lavabuild compiled
-      // beside a listed source is checked like the source.
-      if (is_shipped_bytecode(f.path) && !env::is_compiled_pyc(d, f.path)) continue;
-      out += "F ";
-      out += kind_of(f);
-      out += " " + std::to_string(f.size) + " " + f.path + "\n";
-    }
+std::string render_dir_list(const std::string& dir, const env::Manifest& m) {
+  std::set<std::string> dirs{"."};
+  auto add_parents = [&](const std::string& path) {
+    for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1))
+      if (!dirs.insert(path.substr(0, slash)).second) break;  // its parents are in already
   };
-  out += "D - -\n";
-  env::InstalledDist venv;
-  venv.files = m.venv_files;
-  files(venv);
-  for (const auto& d : m.dists) {
-    out += "D " + pep::normalize_name(d.name) + " " + d.dist_info_rel + "\n";
-    files(d);
+  for (const auto& f : m.venv_files) add_parents(f.path);
+  for (const auto& d : m.dists)
+    for (const auto& f : d.files) add_parents(f.path);
+  std::string out = std::string(kDirsFormat) + "\n";
+  for (const auto& d : dirs) {
+    // Python writes into __pycache__ at run time (other optimisation levels, modules
+    // lavabuild could not compile): not drift. The compiled pycs are checked by the next run
+    // that changes the env, and by `verify`.
+    if (d == "__pycache__" || ends_with(d, "/__pycache__")) continue;
+    auto st = fs::stat_path(d == "." ? dir : dir + "/" + d);
+    if (st.is_dir) out += std::to_string(st.mtime_ns) + " " + d + "\n";
   }
   return out;
 }
 
-std::string Drift::describe() const {
-  std::vector<std::string> parts = damaged;
-  for (const auto& f : foreign) parts.push_back(f + " was added");
-  if (venv_damaged) parts.push_back("the venv's own files were changed");
-  if (unknown) parts.push_back("its file list is missing");
-  return join(parts, "; ");
-}
-
-Drift check_drift(const std::string& env_dir, int64_t built_ns) {
-  Drift drift;
-  auto text = fs::read_file(env_dir + "/" + kFilesRel);
-  if (!text.ok() || !starts_with(*text, std::string(kFilesFormat) + "\n")) {
-    drift.unknown = true;
-    return drift;
-  }
+Drift check_drift(const std::string& env_dir) {
+  auto text = fs::read_file(env_dir + "/" + kDirsRel);
+  if (!text.ok() || !starts_with(*text, std::string(kDirsFormat) + "\n"))
+    return {"its directory list is missing"};
   std::string_view rest(*text);
-  size_t pos = rest.find('\n') + 1;
-  size_t eol = rest.find('\n', pos);
-  if (eol == std::string_view::npos) {
-    drift.unknown = true;
-    return drift;
-  }
-  std::string site_packages(rest.substr(pos, eol - pos));
-  std::set<std::string> dist_infos;
-  std::string current;  // the distribution whose files follow; "-": the venv's
-  bool current_damaged = false;
   std::string path = env_dir + "/";
   const size_t base = path.size();
-  for (pos = eol + 1; pos < rest.size(); pos = eol + 1) {
+  for (size_t pos = rest.find('\n') + 1, eol; pos < rest.size(); pos = eol + 1) {
     eol = rest.find('\n', pos);
     if (eol == std::string_view::npos) eol = rest.size();
     std::string_view line = rest.substr(pos, eol - pos);
-    if (line.size() < 4) continue;
-    if (line[0] == 'D') {
-      auto sp = line.find(' ', 2);
-      current = std::string(line.substr(2, sp - 2));
-      current_damaged = false;
-      if (current != "-") dist_infos.insert(fs::basename(std::string(line.substr(sp + 1))));
-      continue;
-    }
-    if (current_damaged) continue;  // one reason per distribution is enough
-    char kind = line[2];
-    auto sp = line.find(' ', 4);
-    if (sp == std::string_view::npos) continue;
-    uint64_t size = std::strtoull(std::string(line.substr(4, sp - 4)).c_str(), nullptr, 10);
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return {"its directory list is malformed"};
     std::string_view rel = line.substr(sp + 1);
     path.resize(base);
-    path.append(rel);
-    std::string problem = file_problem(path, std::string(rel), kind, size, built_ns);
-    if (problem.empty()) continue;
-    current_damaged = true;
-    if (current == "-")
-      drift.venv_damaged = true;
-    else
-      drift.damaged.push_back(current + " (" + problem + ")");
+    if (rel != ".") path.append(rel);
+    auto st = fs::stat_path(path);
+    if (!st.is_dir || std::to_string(st.mtime_ns) != line.substr(0, sp))
+      return {std::string(rel) + (st.is_dir ? " was changed" : " was removed")};
   }
-  auto names = fs::list_dir(env_dir + "/" + site_packages);
-  if (names.ok())
-    for (const auto& n : *names)
-      if (ends_with(n, ".dist-info") && !dist_infos.count(n)) drift.foreign.push_back(n);
-  return drift;
+  return {};
 }
 
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,

@@ -11,11 +11,14 @@
 //   The stamp's mtime is when the env was last built or changed: every file of the env is
 //   older (stored blobs have mtime 1 s).
 //
-// "files" (format "lavabuild.files.v1"; the drift check reads it instead of the manifest):
-//   line 1 "lavabuild.files.v1", line 2 the site-packages dir relative to the env, then
-//   "D <name> <dist-info dir>" per distribution followed by its files as
-//   "F <kind> <size> <path>" (kind: r regular, x executable, p per-env (size not checked),
-//   l symlink), and the venv's own files under "D - -".
+// "dirs" (format "lavabuild.dirs.v1"; the no-op's drift check reads it):
+//   line 1 "lavabuild.dirs.v1", then "<mtime_ns> <path>" for the env root (".") and every
+//   directory that holds a file of the manifest but __pycache__ (Python writes there at run
+//   time), as they were once the env was complete.
+//   A directory's mtime changes whenever an entry in it is created, deleted or renamed:
+//   what `pip install`/`uninstall`, `rm` and editors (which save by rename) do. A write into
+//   an existing file changes no directory: the next run that changes the env finds it (one
+//   lstat per file of the distributions it keeps) and so does `lavabuild verify`.
 #pragma once
 
 #include <optional>
@@ -30,8 +33,8 @@ namespace lb::engine {
 
 inline constexpr const char* kStampFormat = "lavabuild.stamp.v2";
 inline constexpr const char* kStampRel = ".lavabuild/stamp";
-inline constexpr const char* kFilesFormat = "lavabuild.files.v1";
-inline constexpr const char* kFilesRel = ".lavabuild/files";
+inline constexpr const char* kDirsFormat = "lavabuild.dirs.v1";
+inline constexpr const char* kDirsRel = ".lavabuild/dirs";
 
 struct PackagePin {
   std::string name, version;
@@ -46,22 +49,17 @@ struct Stamp {
 std::optional<Stamp> read_stamp(const std::string& env_dir);
 std::string render_stamp(const Stamp& s);
 
-/// The "files" list of a manifest.
-std::string render_file_list(const env::Manifest& m, const std::string& site_packages_rel);
+/// The "dirs" list of the env at `dir` (its directories as they are now) for manifest `m`.
+std::string render_dir_list(const std::string& dir, const env::Manifest& m);
 
-/// How an env differs from what lavabuild built, by stat alone.
+/// Whether an env changed behind lavabuild's back, by directory stat alone.
 struct Drift {
-  std::vector<std::string> damaged;  ///< "name (path was deleted)" per distribution
-  std::vector<std::string> foreign;  ///< dist-info dirs in site-packages lavabuild did not install
-  bool venv_damaged = false;         ///< pyvenv.cfg, bin/python or an activate script
-  bool unknown = false;              ///< no readable file list: treat the env as changed
-  bool empty() const { return damaged.empty() && foreign.empty() && !venv_damaged && !unknown; }
-  std::string describe() const;
+  std::string what;  ///< the first directory found changed (or why none could be checked)
+  bool empty() const { return what.empty(); }
 };
 
-/// One lstat per file of the list and one read of site-packages; `built_ns` is the stamp's
-/// mtime. Python's __pycache__ dirs are not looked at.
-Drift check_drift(const std::string& env_dir, int64_t built_ns);
+/// One lstat per directory of the env's "dirs" list.
+Drift check_drift(const std::string& env_dir);
 
 /// Why the files of `dist` in the env at `env_dir` differ from what was installed (deleted,
 /// replaced, written since `built_ns`), or "" when they do not. One lstat per file.

@@ -3,16 +3,20 @@
 // A run that changes a few distributions of an existing env does not rebuild it: it installs
 // the new and changed distributions into a staging directory beside the env (an OwnedDir,
 // same filesystem), then writes the journal, then applies it: deletes the files of removed
-// and replaced distributions, renames the staged files into the env, and renames the new
-// manifest, file list and stamp in last. Until the journal exists the env is untouched (a
-// failure leaves it as it was); once it exists, the change is decided and every later run
-// finishes it first (roll forward: applying is idempotent, deletes and moves never name the
-// same path). If the staging directory is gone by then, the env's stamp is removed so the
-// next run rebuilds the env from the store.
+// and replaced distributions, renames the staged files into the env (a rename onto a hard
+// link of the same blob does nothing; the staged copy goes with the staging dir) and the new
+// manifest last. The caller then writes the directory list and the stamp (env_state.hpp).
+// Until the journal exists the env is untouched (a failure leaves it as it was); once it
+// exists, the change is decided and every later run finishes it first (roll forward:
+// applying is idempotent, deletes and moves never name the same path); the old stamp left
+// by a killed run then no longer matches the env's directories, so that run's inputs are
+// built again (cheaply: what is in place stays). If the staging directory is gone by then,
+// the env's stamp is removed so the next run rebuilds the env from the store.
 //
 // Persistent format "lavabuild.journal.v1" at <env>/.lavabuild/journal (written atomically):
 //   lavabuild.journal.v1
 //   staging <absolute path of the staging directory>
+//   keep <path relative to the env>        (zero or more; never removed when emptied)
 //   delete <path relative to the env>      (zero or more)
 //   move <path relative to the env>        (zero or more; staging/<path> -> env/<path>)
 // Paths never contain a newline, never start with '/' and have no "." or ".." component.
@@ -32,7 +36,7 @@ inline constexpr const char* kJournalRel = ".lavabuild/journal";
 struct Journal {
   std::string staging;
   std::vector<std::string> deletes;  ///< applied first
-  std::vector<std::string> moves;    ///< in order; the stamp last
+  std::vector<std::string> moves;    ///< in order; the manifest last
   /// Directories that must not be removed when they become empty (the venv's own layout).
   std::vector<std::string> keep_dirs;
 };
