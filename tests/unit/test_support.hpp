@@ -8,16 +8,19 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "util/fs.hpp"
 
 namespace lb::test {
 
-/// A fresh directory /tmp/lb-<tag>-XXXXXX, removed with everything in it on destruction.
+/// A fresh directory $TMPDIR/lb-<tag>-XXXXXX (default /tmp), removed with everything in it
+/// on destruction.
 struct TempDir {
   std::string path;
   explicit TempDir(const std::string& tag = "test") {
-    std::string tmpl = "/tmp/lb-" + tag + "-XXXXXX";
+    const char* base = ::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/lb-" + tag + "-XXXXXX";
     REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
     path = tmpl;
   }
@@ -25,6 +28,13 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+  /// Write `content` to `rel` (creating its parent dirs); returns the file's path.
+  std::string write(const std::string& rel, std::string_view content) const {
+    std::string p = fs::join_path(path, rel);
+    REQUIRE(fs::create_dirs(fs::dirname(p)).ok());
+    REQUIRE(fs::write_file_atomic(p, content).ok());
+    return p;
+  }
 };
 
 /// True when running in CI ($CI is 1, true or yes), where a missing prerequisite fails.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "wheel/record.hpp"
@@ -54,12 +55,6 @@ void require_refused(const TestWheel& tw, const std::string& needle, MapSink* si
   CHECK_THAT(r.error().message, Catch::Contains(needle));
   CHECK_FALSE(r.error().hint.empty());
   if (sink_out) *sink_out = sink;
-}
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/lb-wheel-test-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  return tmpl;
 }
 
 }  // namespace
@@ -257,7 +252,8 @@ TEST_CASE("check_member_path") {
 }
 
 TEST_CASE("unpack from a file, read_wheel_metadata, manifest round trip") {
-  std::string dir = temp_dir();
+  lb::test::TempDir tmp("wheel-test");
+  std::string dir = tmp.path;
   std::string path = dir + "/" + kName;
   REQUIRE(lb::fs::write_file(path, TestWheel().build()).ok());
 
@@ -284,7 +280,6 @@ TEST_CASE("unpack from a file, read_wheel_metadata, manifest round trip") {
   CHECK_FALSE(unpack_wheel(cached, sink).ok());
   CHECK(read_wheel_metadata(cached).ok());
   CHECK_FALSE(unpack_wheel(dir + "/missing.whl", sink).ok());
-  REQUIRE(lb::fs::remove_all(dir).ok());
 }
 
 TEST_CASE("deserialize_unpacked rejects bad input") {
