@@ -16,6 +16,7 @@
 #include "engine/output.hpp"
 #include "engine/pipeline.hpp"
 #include "env/manifest.hpp"
+#include "fake_interpreter.hpp"
 #include "fake_store.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
@@ -58,31 +59,11 @@ class RecordingOutput : public engine::Output {
   std::vector<std::string> lines_;
 };
 
-/// CPython 3.11 on x86_64 Linux as a probe would report it, without running it.
+/// CPython 3.11 (fake_interpreter.hpp); the venv's bin/python links name an existing binary.
 interp::Interpreter fake_python() {
-  interp::Interpreter in;
-  in.executable = "/usr/bin/python3";  // only the venv's bin/python symlinks name it
-  in.home = "/usr/bin";
-  in.version = "3.11.2";
-  in.major = 3;
-  in.minor = 11;
-  in.implementation = "cpython";
-  in.purelib = in.platlib = "lib/python3.11/site-packages";
-  in.scripts = "bin";
-  in.include = "include/site/python3.11";
-  in.data = "";
-  in.key = "fake-cpython-3.11";
-  in.tags = {{"cp311", "cp311", "linux_x86_64"},
-             {"cp311", "abi3", "linux_x86_64"},
-             {"py3", "none", "linux_x86_64"},
-             {"py311", "none", "any"},
-             {"py3", "none", "any"}};
-  in.markers.values = {
-      {"python_version", "3.11"},         {"python_full_version", "3.11.2"},
-      {"implementation_name", "cpython"}, {"os_name", "posix"},
-      {"sys_platform", "linux"},          {"platform_system", "Linux"},
-      {"platform_machine", "x86_64"},     {"platform_python_implementation", "CPython"}};
-  return in;  // cache_tag empty: no bytecode
+  interp::Interpreter in = test::fake_cpython311();
+  in.executable = "/usr/bin/python3";
+  return in;
 }
 
 struct Engine {

@@ -9,6 +9,7 @@
 #include "env/manifest.hpp"
 #include "env/record.hpp"
 #include "env/venv.hpp"
+#include "fake_interpreter.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -58,18 +59,7 @@ struct WheelBuilder {
 };
 
 interp::Interpreter fake_interp() {
-  interp::Interpreter in;
-  in.executable = "/usr/bin/python3.11";
-  in.home = "/usr/bin";
-  in.version = "3.11.2";
-  in.major = 3;
-  in.minor = 11;
-  in.implementation = "cpython";
-  in.purelib = in.platlib = "lib/python3.11/site-packages";
-  in.scripts = "bin";
-  in.include = "include/site/python3.11";
-  in.key = "k";
-  return in;
+  return test::fake_cpython311();
 }
 
 std::string read(const std::string& path) {
