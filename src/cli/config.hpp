@@ -9,7 +9,9 @@
 // index-url > project file > user file > PIP_* variables > defaults. pip's variables rank
 // below lavabuild's own file as uv ignores them under its uv.toml: they are set for pip.
 //
-// Keys (all optional; paths relative to the file that names them):
+// Format version 1 (the files carry no version field: later versions add keys, and a key whose
+// meaning changes gets a new name). Keys (all optional; paths relative to the file that
+// names them):
 //   index-url = "URL"            extra-index-url = ["URL", ...]   find-links = ["DIR|URL", ...]
 //   no-index = bool              pre = bool                       cache-dir = "DIR"
 //   link-mode = "hardlink|clone|copy"   python = "PATH|NAME|VERSION"

@@ -268,21 +268,28 @@ std::string default_cache_dir() {
   return env_or("HOME", "/tmp") + "/.cache/lavabuild";
 }
 
-Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
-  Options o;
-  po::options_description desc("options");
-  std::vector<std::string> reqs;
+namespace {
+
+/// What the command line gives that Options has no field for, before defaults and checks.
+struct RawArgs {
+  std::vector<std::string> reqs;  ///< -r
   std::string index_url, jobs_text, config_file, max_size;
   bool no_config = false;
+};
+
+/// The options, their help lines, and where each value goes.
+po::options_description define_options(Options& o, RawArgs& raw) {
+  po::options_description desc("options");
   desc.add_options()("help,h", "show this help (`lavabuild COMMAND --help`: its options)")(
-      "version", "print the version")("requirement,r", po::value<std::vector<std::string>>(&reqs),
+      "version", "print the version")("requirement,r",
+                                      po::value<std::vector<std::string>>(&raw.reqs),
                                       "requirements file (repeatable)")(
       "constraint,c", po::value<std::vector<std::string>>(&o.constraints),
       "constraints file (repeatable)")("output,o", po::value<std::string>(&o.output),
                                        "env directory (env, default .venv) or lock file (lock)")(
       "python", po::value<std::string>(&o.python),
       "interpreter path, name or version (default python3)")(
-      "index-url,i", po::value<std::string>(&index_url), "base URL of the package index")(
+      "index-url,i", po::value<std::string>(&raw.index_url), "base URL of the package index")(
       "extra-index-url", po::value<std::vector<std::string>>(&o.extra_index_urls),
       "additional index")("find-links,f", po::value<std::vector<std::string>>(&o.find_links),
                           "directory or page of archives")("no-index", po::bool_switch(&o.no_index),
@@ -302,7 +309,8 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "no-compile", po::bool_switch(&o.no_compile),
       "do not put bytecode (__pycache__/*.pyc) beside the modules; by default it is compiled "
       "once per source file and interpreter into the store and linked like the sources")(
-      "jobs,j", po::value<std::string>(&jobs_text), "parallel steps, 1 to 1024 (default: cores)")(
+      "jobs,j", po::value<std::string>(&raw.jobs_text),
+      "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
       "seconds a connection may stall (default 30, $LAVABUILD_HTTP_TIMEOUT)")(
       "cache-dir", po::value<std::string>(&o.cache_dir),
@@ -313,45 +321,37 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
       "json", po::bool_switch(&o.json), "one JSON object on stdout")(
       "repair", po::bool_switch(&o.repair),
       "cache verify: remove corrupt files and the entries that need them")(
-      "max-size", po::value<std::string>(&max_size),
+      "max-size", po::value<std::string>(&raw.max_size),
       "cache gc: then evict least recently used roots until the store is under SIZE")(
       "dry-run", po::bool_switch(&o.dry_run), "cache gc: list what would go, change nothing")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
-      "explain why each step runs")("config", po::value<std::string>(&config_file),
+      "explain why each step runs")("config", po::value<std::string>(&raw.config_file),
                                     "read this config file instead of the user's and the "
-                                    "project's")("no-config", po::bool_switch(&no_config),
+                                    "project's")("no-config", po::bool_switch(&raw.no_config),
                                                  "read no config file");
+  return desc;
+}
+
+/// Parse argv against `desc` (the words that are no option go to "args").
+Status read_command_line(int argc, char** argv, const po::options_description& desc,
+                         po::variables_map& vm) {
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("args", -1);
-
-  po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return make_error(std::string("usage: ") + e.what(), "run `lavabuild --help`");
   }
-  if (argc < 2)  // no command: the usage, as an error (exit 2)
-    return make_error(std::string(kUsage).substr(0, std::string(kUsage).size() - 2),
-                      "`lavabuild --help` lists the options, `lavabuild COMMAND --help` a "
-                      "command's options and environment variables");
-  if (vm.count("version")) {
-    help_text = version_text();
-    return o;
-  }
-  if (vm.count("verbose")) o.verbose = 1;
-  std::vector<std::string> args;
-  if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
-  if (vm.count("help") && args.empty()) {
-    std::ostringstream ss;
-    ss << kUsage << desc << config_help(true);
-    help_text = ss.str();
-    return o;
-  }
+  return {};
+}
+
+/// The first word is the command (checked against kCommands); `cache` takes an action next.
+Status take_command(Options& o, std::vector<std::string>& args) {
   if (args.empty()) return make_error("usage: missing command", "run `lavabuild --help`");
   o.command = args.front();
   args.erase(args.begin());
@@ -361,45 +361,34 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
                           (near.empty() ? "" : "; did you mean '" + near + "'?"),
                       "run `lavabuild --help`");
   }
-  if (vm.count("help")) {
-    help_text = render_command_help(*command_help(o.command), desc);
-    return o;
-  }
-  if (o.command == "cache") {
-    if (args.empty()) return make_error("usage: lavabuild cache stats|gc|verify");
-    o.cache_action = args.front();
-    args.erase(args.begin());
-  }
-  o.inputs = args;
-  for (auto& r : reqs) o.inputs.push_back(r);
-  if (!index_url.empty()) o.index_url = index_url;
+  return {};
+}
 
-  // Config files fill what the command line and LAVABUILD_* variables leave unset, and rank
-  // above pip's variables (the order is in config.hpp).
-  if (config_file.empty()) config_file = env_or("LAVABUILD_CONFIG", "");
-  if (!no_config) no_config = env_flag("LAVABUILD_NO_CONFIG");
-  if (no_config && !config_file.empty())
+/// Read the config files (none with --no-config): the user's and the project's, beside the
+/// first requirements file (or lock), or the one --config / LAVABUILD_CONFIG names.
+Result<ConfigFile> read_config(Options& o, RawArgs& raw) {
+  if (raw.config_file.empty()) raw.config_file = env_or("LAVABUILD_CONFIG", "");
+  if (!raw.no_config) raw.no_config = env_flag("LAVABUILD_NO_CONFIG");
+  if (raw.no_config && !raw.config_file.empty())
     return make_error(
         "usage: --config and --no-config (or LAVABUILD_NO_CONFIG) exclude each "
         "other",
         "leave one of them out");
   ConfigFile cfg;
-  if (!no_config) {
-    // The project's file is beside the first requirements file (or lock).
-    std::string project_dir;
-    bool has_project = o.command == "env" || o.command == "plan" || o.command == "lock";
-    if (has_project && !o.inputs.empty() && o.inputs.front() != "-")
-      project_dir = fs::dirname(fs::absolute(o.inputs.front()));
-    LB_ASSIGN(cfg, load_config(config_file, project_dir));
-    o.config_files = cfg.files;
-    o.remote = cfg.remote;
-  }
+  if (raw.no_config) return cfg;
+  std::string project_dir;
+  bool has_project = o.command == "env" || o.command == "plan" || o.command == "lock";
+  if (has_project && !o.inputs.empty() && o.inputs.front() != "-")
+    project_dir = fs::dirname(fs::absolute(o.inputs.front()));
+  LB_ASSIGN(cfg, load_config(raw.config_file, project_dir));
+  o.config_files = cfg.files;
+  o.remote = cfg.remote;
+  return cfg;
+}
 
-  if (o.cache_dir.empty()) {
-    std::string v = env_or("LAVABUILD_CACHE_DIR", "");
-    o.cache_dir = !v.empty() ? v : cfg.cache_dir ? *cfg.cache_dir : default_cache_dir();
-  }
-  if (o.python.empty()) o.python = env_or("LAVABUILD_PYTHON", cfg.python.value_or(""));
+/// Where packages come from, for what the command line left unset: LAVABUILD_* variables,
+/// then the config files, then pip's variables.
+void apply_index_defaults(Options& o, const ConfigFile& cfg) {
   if (!o.index_url) {
     std::string v = env_or("LAVABUILD_INDEX_URL", "");
     if (!v.empty()) o.index_url = v;
@@ -418,8 +407,6 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   if (o.find_links.empty())
     o.find_links =
         cfg.find_links ? *cfg.find_links : split_whitespace(env_or("PIP_FIND_LINKS", ""));
-  if (!vm.count("link-mode"))
-    o.link_mode = env_or("LAVABUILD_LINK_MODE", cfg.link_mode.value_or(o.link_mode));
   if (!o.offline) o.offline = env_flag("LAVABUILD_OFFLINE");
   if (!o.no_index) {
     // A set LAVABUILD_NO_INDEX decides either way (=0 overrides a config's no-index = true).
@@ -427,8 +414,21 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
                                                           : env_flag("LAVABUILD_NO_INDEX");
   }
   if (!o.pre) o.pre = cfg.pre.value_or(false);
+}
+
+/// How and where a run works, for what the command line left unset: LAVABUILD_* variables,
+/// then the config files, then the defaults. Fails on a bad LAVABUILD_JOBS.
+Status apply_run_defaults(Options& o, const RawArgs& raw, const po::variables_map& vm,
+                          const ConfigFile& cfg) {
+  if (o.cache_dir.empty()) {
+    std::string v = env_or("LAVABUILD_CACHE_DIR", "");
+    o.cache_dir = !v.empty() ? v : cfg.cache_dir ? *cfg.cache_dir : default_cache_dir();
+  }
+  if (o.python.empty()) o.python = env_or("LAVABUILD_PYTHON", cfg.python.value_or(""));
+  if (!vm.count("link-mode"))
+    o.link_mode = env_or("LAVABUILD_LINK_MODE", cfg.link_mode.value_or(o.link_mode));
   if (vm.count("jobs")) {
-    LB_ASSIGN(o.jobs, parse_jobs(jobs_text, "-j/--jobs"));
+    LB_ASSIGN(o.jobs, parse_jobs(raw.jobs_text, "-j/--jobs"));
   } else if (std::string v = env_or("LAVABUILD_JOBS", ""); !v.empty()) {
     LB_ASSIGN(o.jobs, parse_jobs(v, "LAVABUILD_JOBS"));
   } else if (cfg.jobs) {
@@ -440,7 +440,11 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   if (!vm.count("timeout") && cfg.timeout && env_or("LAVABUILD_HTTP_TIMEOUT", "").empty())
     o.timeout = *cfg.timeout;
   if (o.output.empty() && o.command == "env") o.output = env_or("LAVABUILD_OUTPUT", ".venv");
+  return {};
+}
 
+/// The usage errors of a complete set of options (exit 2); fills max_size from --max-size.
+Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
   if (o.link_mode != "hardlink" && o.link_mode != "clone" && o.link_mode != "copy")
     return make_error("usage: --link-mode must be hardlink, clone or copy, not '" + o.link_mode +
                       "'");
@@ -460,16 +464,63 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify" &&
       o.cache_action != "gc")
     return make_error("usage: lavabuild cache stats|gc|verify, not '" + o.cache_action + "'");
-  if (!max_size.empty()) {
-    o.max_size = net::parse_size(max_size);
+  if (!raw.max_size.empty()) {
+    o.max_size = net::parse_size(raw.max_size);
     if (!o.max_size)
-      return make_error("usage: --max-size " + max_size + " is not a size",
+      return make_error("usage: --max-size " + raw.max_size + " is not a size",
                         "give bytes or a number with K, M, G or T (binary), e.g. 500M, 1.5GiB");
   }
   if (vm.count("timeout") && o.timeout <= 0)
     return make_error("usage: --timeout must be a positive number of seconds");
   if (o.command == "verify" && o.inputs.size() != 1)
     return make_error("usage: lavabuild verify ENV");
+  return {};
+}
+
+}  // namespace
+
+Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
+  Options o;
+  RawArgs raw;
+  po::options_description desc = define_options(o, raw);
+  po::variables_map vm;
+  LB_TRY(read_command_line(argc, argv, desc, vm));
+  if (argc < 2)  // no command: the usage, as an error (exit 2)
+    return make_error(std::string(kUsage).substr(0, std::string(kUsage).size() - 2),
+                      "`lavabuild --help` lists the options, `lavabuild COMMAND --help` a "
+                      "command's options and environment variables");
+  if (vm.count("version")) {
+    help_text = version_text();
+    return o;
+  }
+  if (vm.count("verbose")) o.verbose = 1;
+  std::vector<std::string> args;
+  if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
+  if (vm.count("help") && args.empty()) {
+    std::ostringstream ss;
+    ss << kUsage << desc << config_help(true);
+    help_text = ss.str();
+    return o;
+  }
+  LB_TRY(take_command(o, args));
+  if (vm.count("help")) {
+    help_text = render_command_help(*command_help(o.command), desc);
+    return o;
+  }
+  if (o.command == "cache") {
+    if (args.empty()) return make_error("usage: lavabuild cache stats|gc|verify");
+    o.cache_action = args.front();
+    args.erase(args.begin());
+  }
+  o.inputs = args;
+  for (auto& r : raw.reqs) o.inputs.push_back(r);
+  if (!raw.index_url.empty()) o.index_url = raw.index_url;
+  // Config files fill what the command line and LAVABUILD_* variables leave unset, and rank
+  // above pip's variables (the order is in config.hpp).
+  LB_ASSIGN(ConfigFile cfg, read_config(o, raw));
+  LB_TRY(apply_run_defaults(o, raw, vm, cfg));
+  apply_index_defaults(o, cfg);
+  LB_TRY(validate(o, raw, vm));
   return o;
 }
 

@@ -41,17 +41,24 @@ class StorePageCache : public net::PageCache {
 }  // namespace
 
 Status Context::init(const Options& options, Output& output) {
+  store::StoreOptions so;
+  so.warn = [&output](const std::string& w) { output.warn(w); };
+  auto s = store::Store::open(options.cache_dir, so);
+  if (!s.ok()) return s.error().context("cache " + options.cache_dir);
+  LB_ASSIGN(std::string py, interp::find_interpreter(options.python));
+  LB_ASSIGN(auto probed, interp::probe(py, options.cache_dir));
+  init_with(options, output, std::move(*s), std::move(probed));
+  return {};
+}
+
+void Context::init_with(const Options& options, Output& output, std::unique_ptr<store::Store> s,
+                        interp::Interpreter interpreter) {
   opt = options;
   out = &output;
-  store::StoreOptions so;
-  so.warn = [this](const std::string& w) { out->warn(w); };
-  auto s = store::Store::open(opt.cache_dir, so);
-  if (!s.ok()) return s.error().context("cache " + opt.cache_dir);
-  store = std::move(*s);
-  LB_ASSIGN(std::string py, interp::find_interpreter(opt.python));
-  LB_ASSIGN(python, interp::probe(py, opt.cache_dir));
+  store = std::move(s);
+  python = std::move(interpreter);
+  tag_rank.clear();
   for (size_t i = 0; i < python.tags.size(); ++i) tag_rank.emplace(python.tags[i].to_string(), i);
-  return {};
 }
 
 Status Context::init_index() {

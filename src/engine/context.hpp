@@ -44,6 +44,10 @@ struct Context {
  public:
   /// Open the store, probe the interpreter, set up the index from options + files.
   Status init(const Options& options, Output& output);
+  /// The same from given parts, probing nothing: what init does once it has opened the store
+  /// and probed the interpreter. Tests pass a fake store and a hand-made interpreter.
+  void init_with(const Options& options, Output& output, std::unique_ptr<store::Store> s,
+                 interp::Interpreter interpreter);
   /// Set up HTTP + index client once requirement files are read (their options count).
   Status init_index();
   /// Hold the store's index open for reads (one cheap read-only open instead of one per

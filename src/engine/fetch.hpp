@@ -1,7 +1,12 @@
 // Getting distribution files into the store: downloads (HTTP) and local files (file://, paths).
-// Index keys owned here (values are plain text):
-//   "dl/<url>"   -> "<sha256>\n<size>\n<mtime_ns>"   what a URL's bytes were last time
-//   "meta/<sha>" -> core metadata text of the wheel with that sha256
+// Index keys owned here (values are plain text; version 1, unversioned in the value: a change
+// of layout takes a new prefix, since old entries are read as they are):
+//   "dl/<url>"     -> "<sha256>\n<size>\n<mtime_ns>": the blob a URL's bytes were last time;
+//                     size and mtime_ns are the local file's stat for file:// and paths (the
+//                     entry is used only while the stat is unchanged), "0\n0" for downloads
+//   "meta/<sha>"   -> core metadata text of the wheel with that sha256
+//   "metaurl/<url>"-> core metadata text read from a remote wheel by range requests, when the
+//                     index gave no sha256 to key it by (the same text as meta/)
 #pragma once
 
 #include <atomic>

@@ -81,6 +81,8 @@ def served_root(tmp_path_factory, native_tag) -> Path:
 
 @pytest.fixture(scope="session")
 def nginx(served_root):
+    if not os.access(serve_index.NGINX, os.X_OK):
+        missing_prerequisite(f"nginx not found at {serve_index.NGINX} (set LAVABUILD_NGINX)")
     with serve_index.Nginx(str(served_root)) as n:
         yield n
 

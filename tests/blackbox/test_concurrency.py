@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lbtest import TOOLS, write
+from lbtest import TOOLS, missing_prerequisite, write
 
 sys.path.insert(0, str(TOOLS))
 import serve_index  # noqa: E402
@@ -54,7 +54,7 @@ def run_round(lb, req: Path, index_url: str, targets: list, namespaces: bool) ->
 @pytest.mark.parametrize("namespaces", [False, True], ids=["one-pid-namespace", "own-pid-namespaces"])
 def test_eight_processes_one_cache(lb, served_root, tmp_path, namespaces):
     if namespaces and not unshare_works():
-        pytest.fail("`unshare --pid --fork` does not work here (needs root or user namespaces)")
+        missing_prerequisite("`unshare --pid --fork` (needs root or user namespaces)")
     req = write(tmp_path / "req.txt", REQS)
     # Four runs build the same target, four build one each.
     targets = [tmp_path / "same" if i % 2 == 0 else tmp_path / f"env{i}" for i in range(8)]

@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli_test_support.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -24,17 +25,9 @@ using lb::test::run_cli;
 
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
+using lb::test::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/lb-cli-e2e-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
+constexpr const char* kPython = "/usr/bin/python3";
 
 /// Wheels: alpha 1.0 (needs beta), beta 1.0 and 1.1, gamma 1.0 (no deps).
 void make_wheels(const std::string& dir) {
@@ -83,16 +76,13 @@ std::vector<std::string> entries_with_prefix(const std::string& dir, const std::
 }
 
 bool have_python() {
-  return ::access(kPython, X_OK) == 0;
+  return test::have_program(kPython);
 }
 
 }  // namespace
 
 TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e2e]") {
-  if (!have_python()) {
-    WARN("skipped: " << kPython << " is missing");
-    return;
-  }
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   std::string wheels = t / "wheels", cache = t / "cache", env = t / "env", req = t / "req.txt";
   make_wheels(wheels);
@@ -277,10 +267,7 @@ TEST_CASE("cli e2e: env, no-op, one pin changed, plan, verify, errors", "[cli][e
 }
 
 TEST_CASE("cli e2e: -v explains each step; plain summary without --json", "[cli][e2e]") {
-  if (!have_python()) {
-    WARN("skipped: " << kPython << " is missing");
-    return;
-  }
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   make_wheels(t / "wheels");
   REQUIRE(
@@ -303,10 +290,8 @@ TEST_CASE("cli e2e: two processes on one cache both succeed", "[cli][e2e]") {
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n > 0) exe = fs::dirname(std::string(buf, size_t(n)));
   std::string binary = exe + "/lavabuild";
-  if (!have_python() || ::access(binary.c_str(), X_OK) != 0) {
-    WARN("skipped: needs " << kPython << " and " << binary);
-    return;
-  }
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
+  REQUIRE(::access(binary.c_str(), X_OK) == 0);  // built with the tests: its absence is a bug
   TempDir t;
   make_wheels(t / "wheels");
   REQUIRE(
@@ -347,10 +332,7 @@ TEST_CASE("cli e2e: two processes on one cache both succeed", "[cli][e2e]") {
 TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e2e]") {
   // Was: Pipeline::compute_stamp (pipeline.cpp) hashes the raw file text, not the
   // expanded requirements, so changing BETA_PIN re-uses the old env.
-  if (!have_python()) {
-    WARN("skipped: " << kPython << " is missing");
-    return;
-  }
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   make_wheels(t / "wheels");
   REQUIRE(fs::write_file_atomic(
@@ -370,10 +352,7 @@ TEST_CASE("cli e2e: a requirement file's ${VAR} change is not a no-op", "[cli][e
 TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][e2e]") {
   // Was: cmd_lock (commands.cpp) never compares the fetched sha256 with the
   // requirement's --hash values (find-links files carry no hash to filter on earlier).
-  if (!have_python()) {
-    WARN("skipped: " << kPython << " is missing");
-    return;
-  }
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   make_wheels(t / "wheels");
   REQUIRE(fs::write_file_atomic(t / "req.txt",
@@ -389,7 +368,7 @@ TEST_CASE("cli e2e: lock refuses a file whose hash differs from --hash", "[cli][
 TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli]") {
   // Was: run() (commands.cpp) returns 1 (and only after opening the store and probing Python);
   // commands.hpp documents 2 for usage errors. Check it in parse_options instead.
-  if (!have_python()) return;
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   auto r = run_cli({"env", "-o", t / "env", "--cache-dir", t / "cache", "--python", kPython});
   CHECK(r.rc == 2);
@@ -398,7 +377,7 @@ TEST_CASE("cli run: env without requirements is a usage error (2)", "[cli]") {
 TEST_CASE("cli e2e: --locked installs what the lock pins", "[cli][e2e]") {
   // Was: check_locked (commands.cpp) only checks that top-level requirements admit the locked
   // versions; cmd_env then resolves afresh, so unpinned dependencies drift from the lock.
-  if (!have_python()) return;
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   make_wheels(t / "wheels");
   std::string head = "--no-index\n-f " + (t / "wheels") + "\n";
@@ -420,7 +399,7 @@ TEST_CASE("cli e2e: hashes given in a constraints file satisfy hash-checking mod
   // Was: Pipeline::resolve_requirements (pipeline.cpp) collects --hash only from requirement
   // entries; reqfile's check_hash_mode accepts hashes from -c files (as pip does), so the pipeline
   // then fails with "these dependencies have no --hash".
-  if (!have_python()) return;
+  if (!have_python()) LB_MISSING_PREREQUISITE(kPython << " is missing");
   TempDir t;
   make_wheels(t / "wheels");
   auto bytes = fs::read_file(t / "wheels/gamma-1.0-py3-none-any.whl");

@@ -9,6 +9,8 @@
 #include "env/manifest.hpp"
 #include "env/record.hpp"
 #include "env/venv.hpp"
+#include "fake_interpreter.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -19,15 +21,7 @@ using namespace lb::env;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/lb-env-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
+using lb::test::TempDir;
 
 /// A content-addressed folder of read-only blobs, like the store.
 struct FakeStore : BlobSource {
@@ -65,18 +59,7 @@ struct WheelBuilder {
 };
 
 interp::Interpreter fake_interp() {
-  interp::Interpreter in;
-  in.executable = "/usr/bin/python3.11";
-  in.home = "/usr/bin";
-  in.version = "3.11.2";
-  in.major = 3;
-  in.minor = 11;
-  in.implementation = "cpython";
-  in.purelib = in.platlib = "lib/python3.11/site-packages";
-  in.scripts = "bin";
-  in.include = "include/site/python3.11";
-  in.key = "k";
-  return in;
+  return test::fake_cpython311();
 }
 
 std::string read(const std::string& path) {
@@ -227,10 +210,7 @@ TEST_CASE("create_venv writes the layout of a venv") {
 
 TEST_CASE("create_venv matches python -m venv --without-pip") {
   std::string py = find_program("/usr/bin/python3");
-  if (py.empty()) {
-    WARN("no /usr/bin/python3; skipped");
-    return;
-  }
+  if (py.empty()) LB_MISSING_PREREQUISITE("/usr/bin/python3 is missing");
   auto probed = interp::probe(py, "");
   REQUIRE(probed.ok());
   TempDir t;
@@ -397,15 +377,12 @@ TEST_CASE("hard links share the stored inode; copies and clones do not") {
 TEST_CASE("linking across filesystems falls back to copies, reported once") {
   TempDir t;
   char tmpl[] = "/dev/shm/lb-env-test-XXXXXX";
-  if (!fs::is_dir("/dev/shm") || !::mkdtemp(tmpl)) {
-    WARN("no /dev/shm; skipped");
-    return;
-  }
+  if (!fs::is_dir("/dev/shm") || !::mkdtemp(tmpl))
+    LB_MISSING_PREREQUISITE("a writable /dev/shm (a second filesystem)");
   std::string shm = tmpl;
   if (fs::stat_path(shm).device == fs::stat_path(t.path).device) {
     (void)fs::remove_all(shm);
-    WARN("/dev/shm is on the same filesystem; skipped");
-    return;
+    LB_MISSING_PREREQUISITE("/dev/shm on a filesystem of its own");
   }
   FakeStore store(shm + "/store");
   WheelBuilder b(store, "foo", "1.0");
@@ -577,15 +554,10 @@ with zipfile.ZipFile(path, "w") as z:
 TEST_CASE("install_wheel gives the same files and RECORD as pip") {
   std::string py = find_program("/usr/bin/python3");
   std::string pip_py = find_program("python3");
-  if (py.empty() || pip_py.empty()) {
-    WARN("no python3; skipped");
-    return;
-  }
+  if (py.empty() || pip_py.empty()) LB_MISSING_PREREQUISITE("python3 is missing");
   auto has_pip = run_process({pip_py, "-m", "pip", "--version"});
-  if (!has_pip.ok() || has_pip->exit_code != 0) {
-    WARN("no pip; skipped");
-    return;
-  }
+  if (!has_pip.ok() || has_pip->exit_code != 0)
+    LB_MISSING_PREREQUISITE("pip is missing (python3 -m pip)");
   auto probed = interp::probe(py, "");
   REQUIRE(probed.ok());
   TempDir t;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "interp/interpreter.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -37,12 +38,9 @@ TEST_CASE("probe output parses into scheme, tags and markers") {
 
 TEST_CASE("probing a real interpreter, then reading it from the cache") {
   std::string py = find_program("/usr/bin/python3");
-  if (py.empty()) {
-    WARN("no /usr/bin/python3; skipped");
-    return;
-  }
-  char tmpl[] = "/tmp/lb-interp-XXXXXX";
-  std::string cache = ::mkdtemp(tmpl);
+  if (py.empty()) LB_MISSING_PREREQUISITE("/usr/bin/python3 is missing");
+  lb::test::TempDir tmp("interp");
+  std::string cache = tmp.path;
   auto first = interp::probe(py, cache);
   REQUIRE(first.ok());
   CHECK(first->major == 3);
@@ -52,7 +50,6 @@ TEST_CASE("probing a real interpreter, then reading it from the cache") {
   REQUIRE(second.ok());
   CHECK(second->key == first->key);
   CHECK(second->tags.size() == first->tags.size());
-  (void)fs::remove_all(cache);
 }
 
 TEST_CASE("find_interpreter") {

@@ -12,6 +12,7 @@
 #include "net/url.hpp"
 #include "net_test_support.hpp"
 #include "nginx_fixture.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -95,12 +96,10 @@ struct Nginx : test::NginxProcess {
   }
 };
 
-#define START_NGINX(n)                                   \
-  Nginx n;                                               \
-  if (!n.start()) {                                      \
-    WARN("nginx is missing or did not start: skipping"); \
-    return;                                              \
-  }
+#define START_NGINX(n)                                                                          \
+  if (!test::NginxProcess::installed()) LB_MISSING_PREREQUISITE(test::kNginx << " is missing"); \
+  Nginx n;                                                                                      \
+  REQUIRE(n.start())
 
 // Set an environment variable for one scope.
 struct ScopedEnv {
@@ -352,11 +351,10 @@ TEST_CASE("http: HTTP_PROXY and NO_PROXY are honoured") {
 }
 
 TEST_CASE("http: HTTPS trusts SSL_CERT_FILE / ca_file") {
+  if (!test::NginxProcess::installed() || find_program("openssl").empty())
+    LB_MISSING_PREREQUISITE(test::kNginx << " and openssl");
   Nginx srv;
-  if (!srv.start(/*tls=*/true)) {
-    WARN("nginx or openssl is missing, or nginx did not start: skipping");
-    return;
-  }
+  REQUIRE(srv.start(/*tls=*/true));
   srv.put("/hello.txt", "hello world");
   std::string url = "https://127.0.0.1:" + std::to_string(srv.tls_port) + "/hello.txt";
   ScopedEnv no_file("SSL_CERT_FILE", nullptr), no_dir("SSL_CERT_DIR", nullptr);

@@ -9,6 +9,7 @@
 
 #include "net/remote_zip.hpp"
 #include "nginx_fixture.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -60,16 +61,25 @@ open(os.path.join(out, 'head-1.0-py3-none-any.whl'), 'wb').write(whole[:len(whol
 // The archives in <dir>/root (also under /norange/, where nginx ignores Range), served by
 // nginx on a free 127.0.0.1 port. Built once for all test cases.
 struct Server : test::NginxProcess {
-  std::string root, skip_reason;
+  std::string root;
+  std::string missing;  ///< a missing prerequisite (python3, nginx)
+  std::string error;    ///< a prerequisite that is there but failed
 
   Server() : NginxProcess("/tmp/lb-rzip-XXXXXX") {
     root = dir + "/root";
-    skip_reason = setup();
+    error = setup();
   }
 
   std::string setup() {
     std::string py = find_program("python3");
-    if (py.empty()) return "python3 is missing";
+    if (py.empty()) {
+      missing = "python3 is missing";
+      return "";
+    }
+    if (!installed()) {
+      missing = std::string(test::kNginx) + " is missing";
+      return "";
+    }
     if (!fs::create_dirs(root + "/norange").ok()) return "cannot create " + root;
     auto made = run_process({py, "-c", kMakeZips, root});
     if (!made.ok() || made->exit_code != 0)
@@ -78,7 +88,7 @@ struct Server : test::NginxProcess {
                        root + "/norange/demo-1.1-py3-none-any.whl")
              .ok())
       return "cannot copy a test wheel";
-    return start_nginx() ? "" : "nginx is missing or did not start";
+    return start_nginx() ? "" : "nginx did not start (see " + dir + "/error.log)";
   }
 
   bool start_nginx() {
@@ -105,12 +115,11 @@ Server& server() {
   return s;
 }
 
-#define NEED_SERVER(s)                                  \
-  Server& s = server();                                 \
-  if (!s.skip_reason.empty()) {                         \
-    WARN(s.skip_reason + ": skipping remote zip test"); \
-    return;                                             \
-  }
+#define NEED_SERVER(s)                                        \
+  Server& s = server();                                       \
+  if (!s.missing.empty()) LB_MISSING_PREREQUISITE(s.missing); \
+  INFO(s.error);                                              \
+  REQUIRE(s.error.empty())
 
 ClientOptions no_retries() {
   ClientOptions o;

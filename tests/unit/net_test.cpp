@@ -12,6 +12,7 @@
 #include "net/index.hpp"
 #include "net/url.hpp"
 #include "net_test_support.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 
 using namespace lb;
@@ -19,14 +20,8 @@ using namespace lb::net;
 using lb::test::MapCache;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/lb-net-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)fs::remove_all(path); }
-};
+
+using lb::test::TempDir;
 
 const std::string kSha = std::string(64, 'a');
 }  // namespace

@@ -1,5 +1,6 @@
 // A real nginx on 127.0.0.1 for the net unit tests: free ports, and a process whose config,
-// logs and temp dirs live in a fresh temp dir. Tests that use it skip when nginx is missing.
+// logs and temp dirs live in a fresh temp dir. Tests that use it check installed() first and
+// report a missing nginx with LB_MISSING_PREREQUISITE (test_support.hpp): a failure in CI.
 #pragma once
 
 #include <arpa/inet.h>

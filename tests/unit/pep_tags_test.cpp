@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "pep/tags.hpp"
+#include "test_support.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
@@ -129,10 +130,7 @@ TEST_CASE("tags: debug, free-threaded and non-CPython interpreters", "[pep][tags
 
 TEST_CASE("tags: cross-check with the local python's sys_tags()", "[pep][tags][python]") {
   std::string python = lb::find_program("python3");
-  if (python.empty()) {
-    WARN("python3 not found: skipping the sys_tags cross-check");
-    return;
-  }
+  if (python.empty()) LB_MISSING_PREREQUISITE("python3 (for the sys_tags cross-check)");
   const char* script = R"PY(
 import os, sys, sysconfig
 try:
@@ -149,18 +147,14 @@ for t in tags.sys_tags():
     print(t)
 )PY";
   auto run = lb::run_process({python, "-c", script});
-  if (!run.ok() || run->exit_code != 0) {
-    WARN("packaging.tags not usable with " << python << ": skipping");
-    return;
-  }
+  if (!run.ok() || run->exit_code != 0)
+    LB_MISSING_PREREQUISITE("packaging.tags is not usable with " << python);
   std::vector<std::string> lines = lb::split(std::string(lb::trim(run->out)), '\n');
   REQUIRE(lines.size() > 1);
   std::vector<std::string> info = lb::split(lines[0], ' ');
   REQUIRE(info.size() == 8);
-  if (info[1] != "cpython" || !lb::starts_with(info[5], "linux_") || info[6] == "0") {
-    WARN("not CPython on glibc Linux: skipping the sys_tags cross-check");
-    return;
-  }
+  if (info[1] != "cpython" || !lb::starts_with(info[5], "linux_") || info[6] == "0")
+    LB_MISSING_PREREQUISITE("CPython on glibc Linux (for the sys_tags cross-check)");
   TagInputs in;
   in.implementation = "cp";
   in.py_major = std::stoi(info[2]);

@@ -5,12 +5,15 @@
 #include <map>
 
 #include "reqfile/reqfile.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 
 using namespace lb;
 using namespace lb::reqfile;
 
 namespace {
+
+using lb::test::TempDir;
 
 const std::string kHexA(64, 'a');
 const std::string kHexB(64, 'b');
@@ -35,24 +38,6 @@ Error err(std::string_view text, const std::string& file = "req.txt") {
   REQUIRE_FALSE(r.ok());
   return r.error();
 }
-
-/// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = fs::join_path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp",
-                                     "reqfile-test-XXXXXX");
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { (void)fs::remove_all(path); }
-  std::string write(const std::string& rel, std::string_view content) const {
-    std::string p = fs::join_path(path, rel);
-    REQUIRE(fs::create_dirs(fs::dirname(p)).ok());
-    REQUIRE(fs::write_file_atomic(p, content).ok());
-    return p;
-  }
-};
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

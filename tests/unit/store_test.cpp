@@ -13,6 +13,7 @@
 #include "store/compress.hpp"
 #include "store/journal.hpp"
 #include "store/store.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
@@ -20,16 +21,7 @@ using lb::store::Store;
 
 namespace {
 
-// A fresh directory under $TMPDIR, removed at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/lb-store-test-XXXXXX";
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { (void)lb::fs::remove_all(path); }
-};
+using lb::test::TempDir;
 
 std::unique_ptr<Store> open_store(const std::string& dir) {
   auto s = Store::open(dir);

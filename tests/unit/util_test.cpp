@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -12,12 +13,7 @@
 using namespace lb;
 
 namespace {
-// A fresh directory under /tmp (mkdtemp fills in the six X).
-std::string new_temp_dir() {
-  std::string tmpl = "/tmp/lb-util-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
+using lb::test::TempDir;
 }  // namespace
 
 TEST_CASE("sha256 of known vectors") {
@@ -51,7 +47,8 @@ TEST_CASE("string helpers") {
 }
 
 TEST_CASE("atomic writes, links and listing") {
-  std::string dir = new_temp_dir();
+  TempDir tmp("util");
+  std::string dir = tmp.path;
   std::string f = fs::join_path(dir, "sub/dir/file.txt");
   REQUIRE(fs::create_dirs(fs::dirname(f)).ok());
   REQUIRE(fs::write_file_atomic(f, "content", 0640).ok());
@@ -76,7 +73,7 @@ TEST_CASE("atomic writes, links and listing") {
   REQUIRE(fs::exchange_paths(a, b).ok());
   CHECK(fs::exists(b + "/x"));
   CHECK_FALSE(fs::exists(a + "/x"));
-  REQUIRE(fs::remove_all(dir).ok());
+  REQUIRE(fs::remove_all(dir).ok());  // remove_all of a tree
   CHECK_FALSE(fs::exists(dir));
 }
 
@@ -107,7 +104,8 @@ TEST_CASE("run_process captures output and exit code") {
 }
 
 TEST_CASE("writes never go through an existing file or link") {
-  std::string dir = new_temp_dir();
+  TempDir tmp("util");
+  std::string dir = tmp.path;
   std::string blob = dir + "/blob", env_file = dir + "/env-file";
   REQUIRE(fs::write_file(blob, "stored", 0444).ok());
   REQUIRE(fs::hard_link(blob, env_file).ok());
@@ -124,7 +122,6 @@ TEST_CASE("writes never go through an existing file or link") {
   CHECK_FALSE(fs::write_file(dir + "/planted", "evil").ok());
   CHECK(*fs::read_file(blob) == "stored");
   CHECK(fs::list_dir(dir)->size() == 3);  // no temp file left behind
-  REQUIRE(fs::remove_all(dir).ok());
 }
 
 TEST_CASE("temp names are random and created exclusively") {
@@ -137,7 +134,8 @@ TEST_CASE("temp names are random and created exclusively") {
 }
 
 TEST_CASE("owned temp dirs: a live owner's dir is kept, a dead owner's is removed") {
-  std::string dir = new_temp_dir();
+  TempDir tmp("util");
+  std::string dir = tmp.path;
   std::string base = dir + "/env";
   auto live = fs::OwnedDir::create(base);
   REQUIRE(live.ok());
@@ -176,7 +174,6 @@ TEST_CASE("owned temp dirs: a live owner's dir is kept, a dead owner's is remove
   CHECK_FALSE(fs::is_temp_name_of("env.tmp-0123456789ABCDEF", "env"));
   CHECK_FALSE(fs::is_temp_name_of("env2.tmp-0123456789abcdef", "env"));
   for (const auto& p : fs::temp_siblings_of(base)) CHECK(p != base + ".tmp-old");
-  REQUIRE(fs::remove_all(dir).ok());
 }
 
 TEST_CASE("acquire_or_wait says when it waits") {
