@@ -33,6 +33,12 @@ bool is_sha256(std::string_view s) {
 }
 }  // namespace
 
+net::Progress Fetcher::progress_of(uint64_t id) const {
+  return [out = ctx_.out, id](uint64_t done, uint64_t total) {
+    out->download_progress(id, done, total);
+  };
+}
+
 std::string Fetcher::lock_dir() const {
   return fs::join_path(ctx_.store->dir(), "locks");
 }
@@ -163,7 +169,10 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return done;
     }
     auto [limit, hint] = download_limit(file);
-    auto resp = net::download_file(*ctx_.http, file.url, tmp, file.sha256, limit, hint);
+    uint64_t id = ctx_.out->download_started(file.filename, file.size.value_or(0));
+    auto resp =
+        net::download_file(*ctx_.http, file.url, tmp, file.sha256, limit, hint, progress_of(id));
+    ctx_.out->download_finished(id, resp.ok() ? resp->bytes : 0, resp.ok());
     if (!resp.ok()) {
       (void)fs::remove_all(tmp);
       return resp.error();
@@ -189,6 +198,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   std::vector<net::Request> requests;
   std::vector<const net::IndexFile*> wanted;
   std::vector<net::UrlLock> locks;
+  std::vector<uint64_t> ids;  // Output's download ids
   for (const auto& f : files) {
     if (!local_path_of(f.url).empty() || ctx_.opt.offline) continue;
     // A file another process is downloading is left to the fetch step, which waits for it.
@@ -205,10 +215,15 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
     req.dest_path = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch"));
     std::tie(req.limit_bytes, req.limit_hint) = download_limit(f);
     requests.push_back(std::move(req));
+    ids.push_back(0);
     wanted.push_back(&f);
     locks.push_back(std::move(lock));
   }
   if (requests.size() < 2) return;  // one file gains nothing from batching
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ids[i] = ctx_.out->download_started(wanted[i]->filename, wanted[i]->size.value_or(0));
+    requests[i].progress = progress_of(ids[i]);
+  }
   auto responses = ctx_.http->fetch_all(requests);
   for (size_t i = 0; i < responses.size(); ++i) {
     const auto& r = responses[i];
@@ -217,6 +232,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
     bool good = r.ok() && r->status >= 200 && r->status < 300 &&
                 (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256) &&
                 check_pins(*wanted[i], tmp, r->sha256).ok();
+    ctx_.out->download_finished(ids[i], good ? r->bytes : 0, good);
     if (good) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {

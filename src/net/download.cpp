@@ -10,7 +10,8 @@ namespace lb::net {
 
 Result<Response> download_file(HttpClient& http, const std::string& url,
                                const std::string& dest_path, const std::string& expected_sha256,
-                               std::optional<uint64_t> max_bytes, const std::string& limit_hint) {
+                               std::optional<uint64_t> max_bytes, const std::string& limit_hint,
+                               const Progress& progress) {
   std::string shown = redact_url(url);
   std::string tmp = fs::temp_sibling(dest_path);
   Request req;
@@ -18,6 +19,7 @@ Result<Response> download_file(HttpClient& http, const std::string& url,
   req.dest_path = tmp;
   req.limit_bytes = max_bytes;
   req.limit_hint = limit_hint;
+  req.progress = progress;
   LB_ASSIGN(Response r, http.fetch(req));
   if (r.status < 200 || r.status >= 300) {
     std::remove(tmp.c_str());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,10 @@
 #include "util/result.hpp"
 
 namespace lb::net {
+
+/// Bytes of a body received so far, and its announced length (0: unknown). Called on the
+/// transfer's thread for every chunk of a 2xx body (again from 0 when a retry starts over).
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
 /// One transfer to make.
 struct Request {
@@ -44,6 +49,8 @@ struct Request {
   /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
   std::string method;
   std::string upload_body;
+  /// Told how the body arrives (downloads shown to the user); unset: nothing is told.
+  Progress progress;
 };
 
 /// What came back. `status` is the final HTTP status (200 for a readable file:// URL, 404 for

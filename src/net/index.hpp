@@ -119,11 +119,11 @@ class IndexClient {
 /// Download `url` to `dest_path` (temp file + rename). When `expected_sha256` is non-empty the
 /// content must match it; on mismatch the error shows both hashes and nothing is kept. A body
 /// over `max_bytes` (unset: no limit; 0: only an empty body) stops the transfer with an error
-/// naming `limit_hint`.
+/// naming `limit_hint`. `progress`, when set, is told how the body arrives.
 Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
                                const std::string& expected_sha256,
                                std::optional<uint64_t> max_bytes = std::nullopt,
-                               const std::string& limit_hint = "");
+                               const std::string& limit_hint = "", const Progress& progress = {});
 /// Files whose URL a page at `page_url` may name: a page served over HTTP(S) may not point at
 /// local files (file: URLs); those are dropped, and `dropped` counts them.
 std::vector<IndexFile> drop_local_links(std::vector<IndexFile> files, const std::string& page_url,
