@@ -20,7 +20,7 @@ constexpr const char* kYellow = "\033[1;33m";
 constexpr const char* kRed = "\033[1;31m";
 
 std::string paint(const std::string& text, const char* code, bool color) {
-  return color ? code + text + kReset : text;
+  return color && !text.empty() ? code + text + kReset : text;
 }
 
 /// "4s", "1m20s", "2h05m".
@@ -52,6 +52,9 @@ std::string bytes_of(uint64_t done, uint64_t total) {
   if (scale == 1)
     std::snprintf(buf, sizeof buf, "%llu/%llu B", (unsigned long long)done,
                   (unsigned long long)total);
+  else if (double(total) / scale >= 100)  // "262/264 kB": the tenths say nothing there
+    std::snprintf(buf, sizeof buf, "%.0f/%.0f %s", double(done) / scale, double(total) / scale,
+                  unit);
   else
     std::snprintf(buf, sizeof buf, "%.1f/%.1f %s", double(done) / scale, double(total) / scale,
                   unit);
@@ -174,7 +177,7 @@ std::string Reporter::status_locked(Clock::time_point now) const {
   std::string what = downloads_locked(now);
   if (what.empty()) what = current_;
   if (!have_total_) return what;
-  const size_t bar_width = 20;
+  const size_t bar_width = 16;
   size_t filled = total_ ? std::min(bar_width, bar_width * done_ / total_) : 0;
   std::string bar =
       paint(std::string(filled, '#'), kGreen, style_.color) + std::string(bar_width - filled, '.');
@@ -233,16 +236,20 @@ uint64_t Reporter::download_started(const std::string& name, uint64_t total) {
 }
 
 void Reporter::download_progress(uint64_t id, uint64_t done, uint64_t total) {
-  if (!style_.live) return;  // plain lines say when a download is over, nothing before
+  // Plain lines say only when a download is complete: nothing to do for the chunks before.
+  if (!style_.live && (total == 0 || done < total)) return;
   std::lock_guard lock(mutex_);
-  for (auto& d : downloads_) {
-    if (d.id != id) continue;
-    if (done > d.done) received_ += done - d.done;
-    d.done = done;
-    if (total) d.total = total;
-    request_draw_locked();
-    return;
-  }
+  auto it = std::find_if(downloads_.begin(), downloads_.end(),
+                         [&](const Download& d) { return d.id == id; });
+  if (it == downloads_.end()) return;
+  if (done > it->done) received_ += done - it->done;
+  it->done = done;
+  if (total) it->total = total;
+  if (style_.live) return request_draw_locked();
+  // All bytes are in: said now, not when the batch of parallel downloads it is in ends.
+  if (lines())
+    std::fprintf(stderr, "fetched %s (%s)\n", it->name.c_str(), human_bytes(done).c_str());
+  downloads_.erase(it);
 }
 
 void Reporter::download_finished(uint64_t id, uint64_t bytes, bool ok) {
@@ -250,7 +257,7 @@ void Reporter::download_finished(uint64_t id, uint64_t bytes, bool ok) {
   std::lock_guard lock(mutex_);
   auto it = std::find_if(downloads_.begin(), downloads_.end(),
                          [&](const Download& d) { return d.id == id; });
-  if (it == downloads_.end()) return;
+  if (it == downloads_.end()) return;  // its line was printed when its last byte came
   if (ok && lines())
     std::fprintf(stderr, "fetched %s (%s)\n", it->name.c_str(), human_bytes(bytes).c_str());
   downloads_.erase(it);
