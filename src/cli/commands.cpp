@@ -29,9 +29,8 @@ using engine::Context;
 using engine::Options;
 using engine::Pipeline;
 
-int fail(const Error& e) {
-  std::fprintf(stderr, "error: %s\n", e.message.c_str());
-  if (!e.hint.empty()) std::fprintf(stderr, "  hint: %s\n", e.hint.c_str());
+int fail(Reporter& out, const Error& e) {
+  out.error(e);
   return 1;
 }
 
@@ -74,14 +73,14 @@ void render_env(Reporter& out, const Options& o, const engine::EnvReport& r) {
     add_diff(j, r.diff);
     std::printf("%s\n", j.dump().c_str());
   } else if (r.up_to_date) {
-    out.info(r.env_dir + " is up to date (" + std::to_string(r.packages.size()) + " packages)");
+    out.summary(r.env_dir + " is up to date (" + std::to_string(r.packages.size()) + " packages)");
   } else {
     char line[256];
     std::snprintf(line, sizeof line,
                   "%zu packages in %s: %zu steps run, %zu cached, %.1f MB downloaded, %.2fs",
                   r.packages.size(), r.env_dir.c_str(), r.executed.size(), r.cache_hits,
                   double(r.downloaded_bytes) / 1e6, r.seconds);
-    out.info(line);
+    out.summary(line);
   }
 }
 
@@ -89,7 +88,7 @@ int cmd_env(Context& ctx, Pipeline& pipe, Reporter& out) {
   pipe.reinstall_all = ctx.opt.reinstall;
   for (const auto& n : ctx.opt.reinstall_packages) pipe.reinstall.insert(pep::normalize_name(n));
   auto report = engine::build_env(ctx, pipe);
-  if (!report.ok()) return fail(report.error());
+  if (!report.ok()) return fail(out, report.error());
   if (report->interrupted)
     return report_interrupted(out, {report->kept_downloaded, report->kept_unpacked},
                               report->env_dir);
@@ -97,9 +96,10 @@ int cmd_env(Context& ctx, Pipeline& pipe, Reporter& out) {
   return 0;
 }
 
-int cmd_plan(Context& ctx, Pipeline& pipe) {
+int cmd_plan(Context& ctx, Pipeline& pipe, Reporter& out) {
   auto plan = engine::plan_env(ctx, pipe);
-  if (!plan.ok()) return fail(plan.error());
+  if (!plan.ok()) return fail(out, plan.error());
+  out.finish();  // the plan goes to stdout, which may be the same terminal
   const graph::Graph& g = (*plan)->graph;
   std::string text = ctx.opt.format == "dot"    ? graph::to_dot(g)
                      : ctx.opt.format == "json" ? graph::to_json(g)
@@ -111,11 +111,12 @@ int cmd_plan(Context& ctx, Pipeline& pipe) {
 
 int cmd_lock(Context& ctx, Pipeline& pipe, Reporter& out) {
   auto rep = engine::build_lock(ctx, pipe);
-  if (!rep.ok()) return fail(rep.error());
+  if (!rep.ok()) return fail(out, rep.error());
+  out.finish();
   if (rep->path == "-") {  // the lock alone on stdout (every message goes to stderr)
     if (std::fwrite(rep->text.data(), 1, rep->text.size(), stdout) != rep->text.size() ||
         std::fflush(stdout) != 0)
-      return fail(make_error("cannot write the lock to stdout"));
+      return fail(out, make_error("cannot write the lock to stdout"));
   }
   if (rep->had_lock) report_diff(out, rep->diff);  // a new lock does not list every package
   if (ctx.opt.json) {
@@ -123,16 +124,16 @@ int cmd_lock(Context& ctx, Pipeline& pipe, Reporter& out) {
     add_diff(j, rep->diff);
     std::printf("%s\n", j.dump().c_str());
   } else {
-    out.info("locked " + std::to_string(rep->packages.size()) + " packages into " +
-             (rep->path == "-" ? std::string("stdout") : ctx.opt.output));
+    out.summary("locked " + std::to_string(rep->packages.size()) + " packages into " +
+                (rep->path == "-" ? std::string("stdout") : ctx.opt.output));
   }
   return 0;
 }
 
-int cmd_verify(const Options& o) {
+int cmd_verify(const Options& o, Reporter& out) {
   std::string dir = fs::absolute(o.inputs[0]);
   auto diffs = env::verify_env(dir);
-  if (!diffs.ok()) return fail(diffs.error());
+  if (!diffs.ok()) return fail(out, diffs.error());
   if (o.json) {
     json j = {{"env", dir}, {"ok", diffs->empty()}, {"differences", json::array()}};
     for (const auto& d : *diffs)
@@ -152,9 +153,9 @@ int cmd_verify(const Options& o) {
   return diffs->empty() ? 0 : 1;
 }
 
-int cmd_cache_verify(store::Store& store, const Options& o) {
+int cmd_cache_verify(store::Store& store, const Options& o, Reporter& out) {
   auto problems = engine::check_cache(store);
-  if (!problems.ok()) return fail(problems.error());
+  if (!problems.ok()) return fail(out, problems.error());
   for (const auto& f : problems->bad_files) std::printf("corrupt %s\n", f.c_str());
   for (size_t i = 0; i < problems->bad_entries.size(); ++i)
     std::printf("dangling %s: %s\n", problems->bad_entries[i].c_str(),
@@ -173,16 +174,16 @@ int cmd_cache_verify(store::Store& store, const Options& o) {
                  o.cache_dir.c_str(), what.c_str());
     return 1;
   }
-  if (auto st = engine::repair_cache(store, *problems); !st.ok()) return fail(st.error());
+  if (auto st = engine::repair_cache(store, *problems); !st.ok()) return fail(out, st.error());
   std::fprintf(stderr, "%s: removed %s; the next run fetches or unpacks them again\n",
                o.cache_dir.c_str(), what.c_str());
   return 0;
 }
 
 /// `cache stats`: every byte under the cache dir, by area, and what killed runs left.
-int cmd_cache_stats(store::Store& store, const Options& o) {
+int cmd_cache_stats(store::Store& store, const Options& o, Reporter& out) {
   auto st = store.stats();
-  if (!st.ok()) return fail(st.error());
+  if (!st.ok()) return fail(out, st.error());
   // Temp envs that killed runs left beside the envs this cache built.
   uint64_t left = st->leftover_entries, left_bytes = st->leftover_bytes;
   (void)store.scan("env/", [&](std::string_view key, std::string_view) {
@@ -218,9 +219,9 @@ int cmd_cache(const Options& o, Reporter& out) {
   so.warn = [&](const std::string& w) { out.warn(w); };
   so.use = o.cache_action == "gc" ? store::StoreUse::gc : store::StoreUse::run;
   auto s = store::Store::open(o.cache_dir, so);
-  if (!s.ok()) return fail(s.error());
-  if (o.cache_action == "stats") return cmd_cache_stats(**s, o);
-  if (o.cache_action == "verify") return cmd_cache_verify(**s, o);
+  if (!s.ok()) return fail(out, s.error());
+  if (o.cache_action == "stats") return cmd_cache_stats(**s, o, out);
+  if (o.cache_action == "verify") return cmd_cache_verify(**s, o, out);
   if (o.cache_action == "gc") return cmd_cache_gc(**s, o);
   std::fprintf(stderr, "error: unknown cache action '%s' (stats, gc, verify)\n",
                o.cache_action.c_str());
@@ -241,24 +242,26 @@ int run(int argc, char** argv) {
     return 0;
   }
   const Options& o = *parsed;
-  Reporter out(o.json, o.verbose);
-  if (o.command == "verify") return cmd_verify(o);
+  Reporter out(o.json, o.quiet     ? Verbosity::quiet
+                       : o.verbose ? Verbosity::verbose
+                                   : Verbosity::normal);
+  if (o.command == "verify") return cmd_verify(o, out);
   if (o.command == "cache") return cmd_cache(o, out);
 
   Context ctx;
-  if (auto st = ctx.init(o, out); !st.ok()) return fail(st.error());
+  if (auto st = ctx.init(o, out); !st.ok()) return fail(out, st.error());
   Pipeline pipe(ctx);
-  if (auto st = pipe.load_inputs(); !st.ok()) return fail(st.error());
+  if (auto st = pipe.load_inputs(); !st.ok()) return fail(out, st.error());
   if (o.command != "env")  // env sets up the network only after its no-op check
-    if (auto st = ctx.init_index(); !st.ok()) return fail(st.error());
+    if (auto st = ctx.init_index(); !st.ok()) return fail(out, st.error());
   if (!o.locked.empty()) {
-    if (auto st = engine::check_locked(ctx, o.locked); !st.ok()) return fail(st.error());
+    if (auto st = engine::check_locked(ctx, o.locked); !st.ok()) return fail(out, st.error());
     if (o.command == "env" || o.command == "plan")
-      if (auto st = pipe.use_lock(o.locked); !st.ok()) return fail(st.error());
+      if (auto st = pipe.use_lock(o.locked); !st.ok()) return fail(out, st.error());
   }
 
   int rc = o.command == "env"    ? cmd_env(ctx, pipe, out)
-           : o.command == "plan" ? cmd_plan(ctx, pipe)
+           : o.command == "plan" ? cmd_plan(ctx, pipe, out)
            : o.command == "lock" ? cmd_lock(ctx, pipe, out)
                                  : 2;
   return rc != 0 && cancel::cancelled() ? cancel::exit_code() : rc;

@@ -10,13 +10,13 @@ std::string count(size_t n, const char* one, const char* many) {
 }
 }  // namespace
 
-int report_interrupted(engine::Output& out, const Kept& kept, const std::string& target) {
+int report_interrupted(Reporter& out, const Kept& kept, const std::string& target) {
   out.finish();
   std::string line = "interrupted: kept " +
                      count(kept.downloaded, "downloaded wheel", "downloaded wheels") + " and " +
                      std::to_string(kept.unpacked) + " unpacked in the store";
   if (!target.empty()) line += "; " + target + " left as it was";
-  out.info(line);
+  out.notice(line);
   return cancel::exit_code();
 }
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string>
 
-#include "engine/output.hpp"
+#include "cli/output.hpp"
 
 namespace lb::cli {
 
@@ -15,9 +15,9 @@ struct Kept {
 };
 
 /// Print "interrupted: kept N downloaded wheels and M unpacked in the store; TARGET left as
-/// it was" (the target may be empty: nothing to say about it) and return the exit status
-/// for the signal (130 for SIGINT, 143 for SIGTERM). The caller has already removed its temp
+/// it was" (even with -q; the target may be empty: nothing to say about it) and return the exit
+/// status for the signal (130 for SIGINT, 143 for SIGTERM). The caller has already removed its temp
 /// directories and flushed the index.
-int report_interrupted(engine::Output& out, const Kept& kept, const std::string& target);
+int report_interrupted(Reporter& out, const Kept& kept, const std::string& target);
 
 }  // namespace lb::cli

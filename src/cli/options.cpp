@@ -99,6 +99,8 @@ const std::map<std::string, std::string>& variable_help() {
       {"XDG_CONFIG_HOME", "the user's config is $XDG_CONFIG_HOME/lavabuild/config.toml"},
       {"LAVABUILD_MAX_*", "limits on wheels, pages and downloads (docs/LIMITS.md)"},
       {"LAVABUILD_HTTP_*", "network timeouts (docs/LIMITS.md)"},
+      {"NO_COLOR", "set and not empty: no colour (https://no-color.org)"},
+      {"TERM", "dumb: plain lines on a terminal too (no status line redrawn in place)"},
   };
   return m;
 }
@@ -140,10 +142,12 @@ const CommandHelp* command_help(const std::string& command) {
          "link-mode",
          "locked",
          "json",
+         "quiet",
          "verbose",
          "config",
          "no-config"},
-        with(net_vars, {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT"})}},
+        with(net_vars,
+             {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT", "NO_COLOR", "TERM"})}},
       {"plan",
        {"lavabuild plan REQ_FILE ... [--format text|dot|json] [OPTIONS]",
         "show the step graph: what a run of `lavabuild env` would do, and why",
@@ -151,9 +155,9 @@ const CommandHelp* command_help(const std::string& command) {
          "python",    "index-url",   "extra-index-url", "find-links",
          "no-index",  "offline",     "require-hashes",  "pre",
          "seed",      "no-compile",  "timeout",         "cache-dir",
-         "link-mode", "locked",      "format",          "config",
-         "no-config"},
-        with(net_vars, {"LAVABUILD_LINK_MODE"})}},
+         "link-mode", "locked",      "format",          "quiet",
+         "config",    "no-config"},
+        with(net_vars, {"LAVABUILD_LINK_MODE", "NO_COLOR", "TERM"})}},
       {"lock",
        {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
         "resolve, pin and hash into a PEP 751 lock file (`-o -`: to stdout)",
@@ -175,9 +179,10 @@ const CommandHelp* command_help(const std::string& command) {
          "timeout",
          "cache-dir",
          "json",
+         "quiet",
          "config",
          "no-config"},
-        with(net_vars, {"LAVABUILD_JOBS"})}},
+        with(net_vars, {"LAVABUILD_JOBS", "NO_COLOR", "TERM"})}},
       {"verify",
        {"lavabuild verify ENV [--json]",
         "compare an env with its manifest; exit 1 when they differ",
@@ -325,10 +330,12 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "cache gc: then evict least recently used roots until the store is under SIZE")(
       "dry-run", po::bool_switch(&o.dry_run), "cache gc: list what would go, change nothing")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
-      "explain why each step runs")("config", po::value<std::string>(&raw.config_file),
-                                    "read this config file instead of the user's and the "
-                                    "project's")("no-config", po::bool_switch(&raw.no_config),
-                                                 "read no config file");
+      "explain why each step runs")(
+      "quiet,q", po::bool_switch(&o.quiet),
+      "print only warnings and errors (and, with --json, the JSON); no progress")(
+      "config", po::value<std::string>(&raw.config_file),
+      "read this config file instead of the user's and the "
+      "project's")("no-config", po::bool_switch(&raw.no_config), "read no config file");
   return desc;
 }
 
@@ -474,6 +481,9 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
     return make_error("usage: --timeout must be a positive number of seconds");
   if (o.command == "verify" && o.inputs.size() != 1)
     return make_error("usage: lavabuild verify ENV");
+  if (o.quiet && o.verbose)
+    return make_error("usage: -q/--quiet and -v/--verbose exclude each other",
+                      "leave one of them out");
   return {};
 }
 

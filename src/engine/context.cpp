@@ -1,5 +1,6 @@
 #include "engine/context.hpp"
 
+#include "net/url.hpp"
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -83,6 +84,10 @@ Status Context::init_index() {
   cfg.max_page_bytes = limits.max_page_bytes;
   cfg.max_page_files = size_t(limits.max_page_files);
   cfg.lock_dir = fs::join_path(store->dir(), "locks");
+  std::vector<std::string> where = cfg.find_links;
+  if (!cfg.no_index) where.insert(where.begin(), cfg.index_urls.begin(), cfg.index_urls.end());
+  sources = where.empty() ? "nowhere (--no-index without -f)" : net::redact_url(where.front());
+  if (where.size() > 1) sources += " and " + std::to_string(where.size() - 1) + " more";
   http = net::make_http_client(limits.client_options());
   page_cache = std::make_unique<StorePageCache>(*store, *this);
   index = std::make_unique<net::IndexClient>(*http, page_cache.get(), cfg);

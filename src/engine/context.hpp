@@ -35,6 +35,8 @@ struct Context {
   std::map<std::string, size_t> tag_rank;  ///< "cp311-cp311-linux_x86_64" -> priority (0 best)
   reqfile::Parsed reqs;                    ///< merged requirement files + command line
   net::Limits limits;                      ///< network limits (docs/LIMITS.md)
+  /// Where projects are looked up, for progress lines: "URL" or "URL and 2 more".
+  std::string sources;
 
  private:
   std::optional<store::Session> reads_;

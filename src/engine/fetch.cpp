@@ -33,6 +33,12 @@ bool is_sha256(std::string_view s) {
 }
 }  // namespace
 
+net::Progress Fetcher::progress_of(uint64_t id) const {
+  return [out = ctx_.out, id](uint64_t done, uint64_t total) {
+    out->download_progress(id, done, total);
+  };
+}
+
 std::string Fetcher::lock_dir() const {
   return fs::join_path(ctx_.store->dir(), "locks");
 }
@@ -174,7 +180,11 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
       return done;
     }
     // An interrupted download of this URL resumes, and this one keeps its bytes if it is cut.
-    auto resp = net::download_file(*ctx_.http, file.url, tmp, download_options(file));
+    uint64_t id = ctx_.out->download_started(file.filename, file.size.value_or(0));
+    net::DownloadOptions options = download_options(file);
+    options.progress = progress_of(id);
+    auto resp = net::download_file(*ctx_.http, file.url, tmp, options);
+    ctx_.out->download_finished(id, resp.ok() ? resp->bytes : 0, resp.ok());
     if (!resp.ok()) {
       (void)fs::remove_all(tmp);
       return resp.error();
@@ -201,6 +211,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
   std::vector<const net::IndexFile*> wanted;
   std::vector<net::UrlLock> locks;
   std::vector<net::DownloadOptions> options;
+  std::vector<uint64_t> ids;  // Output's download ids
   for (const auto& f : files) {
     if (!local_path_of(f.url).empty() || ctx_.opt.offline) continue;
     // A file another process is downloading is left to the fetch step, which waits for it.
@@ -215,10 +226,15 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
     options.push_back(download_options(f));
     requests.push_back(net::download_request(
         f.url, fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "prefetch")), options.back()));
+    ids.push_back(0);
     wanted.push_back(&f);
     locks.push_back(std::move(lock));
   }
   if (requests.size() < 2) return;  // one file gains nothing from batching
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ids[i] = ctx_.out->download_started(wanted[i]->filename, wanted[i]->size.value_or(0));
+    requests[i].progress = progress_of(ids[i]);
+  }
   auto responses = ctx_.http->fetch_all(requests);
   for (size_t i = 0; i < responses.size(); ++i) {
     const auto& r = responses[i];
@@ -227,6 +243,7 @@ void Fetcher::prefetch(const std::vector<net::IndexFile>& files) {
     bool good = net::finish_download(requests[i], r, options[i]) &&
                 (wanted[i]->sha256.empty() || r->sha256 == wanted[i]->sha256) &&
                 check_pins(*wanted[i], tmp, r->sha256).ok();
+    ctx_.out->download_finished(ids[i], good ? r->bytes : 0, good);
     if (good) {
       auto sha = ctx_.store->put_blob_file(tmp, false);
       if (sha.ok()) {

@@ -56,6 +56,8 @@ class Fetcher {
   /// an error ("hash mismatch") when it matches none of them.
   Status check_pins(const net::IndexFile& file, const std::string& tmp,
                     const std::string& sha) const;
+  /// Tells the Output how download `id` (Output::download_started) arrives.
+  net::Progress progress_of(uint64_t id) const;
   /// <cache>/locks: per-URL download locks (net/url_lock.hpp).
   std::string lock_dir() const;
   /// The most bytes a download of `file` may have (its declared size, at most

@@ -45,7 +45,8 @@ struct Options {
   bool no_compile = false;  ///< --no-compile: no bytecode in the env (pip's option)
   bool json = false;
   int verbose = 0;
-  int jobs = 0;  ///< 0: number of cores
+  bool quiet = false;  ///< -q: only warnings, errors and the JSON
+  int jobs = 0;        ///< 0: number of cores
   std::string cache_dir;
   std::string link_mode = "hardlink";
   std::string locked;           ///< --locked pylock.toml

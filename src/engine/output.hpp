@@ -1,7 +1,11 @@
 // How the engine reports: progress events, explanations, warnings and informational lines.
-// The command layer renders them (a progress bar on a terminal, plain lines otherwise, JSON);
-// an instance upgrade or a test passes its own implementation. Every method may be called
-// from several threads at once.
+// The command layer renders them (a live status line on a terminal, plain lines otherwise,
+// JSON); an instance upgrade or a test passes its own implementation. Every method may be
+// called from several threads at once.
+//
+// A run reports in this order: resolve_started, then resolving() while it fetches pages and
+// metadata; set_total; step_started/step_finished per step; finish. Downloads
+// (download_started/progress/finished) may happen in either phase.
 #pragma once
 
 #include <cstddef>
@@ -18,9 +22,18 @@ class Output {
   virtual void step_finished(const std::string& kind, const std::string& what) = 0;
   /// How many steps will run.
   virtual void set_total(size_t total) = 0;
-  /// Bytes of a download so far (total 0: unknown). Called often; cheap implementations only.
-  virtual void download_progress(const std::string& /*what*/, uint64_t /*done*/,
-                                 uint64_t /*total*/) {}
+  /// Resolution begins: what is resolved from where ("3 requirements from URL").
+  virtual void resolve_started(const std::string& /*what*/) {}
+  /// What resolution is fetching now ("index page of requests", "metadata of urllib3 2.2.1").
+  virtual void resolving(const std::string& /*what*/) {}
+  /// A download of the file `name` begins (`total` bytes, 0: unknown). Returns the id that
+  /// download_progress and download_finished name it by.
+  virtual uint64_t download_started(const std::string& /*name*/, uint64_t /*total*/) { return 0; }
+  /// Bytes of download `id` so far (total 0: unknown). Called for every chunk received:
+  /// cheap implementations only.
+  virtual void download_progress(uint64_t /*id*/, uint64_t /*done*/, uint64_t /*total*/) {}
+  /// Download `id` ended: `bytes` received when `ok`, else it failed (the error comes later).
+  virtual void download_finished(uint64_t /*id*/, uint64_t /*bytes*/, bool /*ok*/) {}
   /// Why a step runs (shown with -v only).
   virtual void explain(const std::string& line) = 0;
   /// Shown always, once per distinct text.

@@ -349,6 +349,11 @@ Result<Resolved> Pipeline::resolve_requirements() {
 
   std::vector<std::string> names;
   for (const auto& r : roots) names.push_back(pep::normalize_name(r.name));
+  ctx_.out->resolve_started(std::to_string(roots.size()) +
+                            (roots.size() == 1 ? " requirement from " : " requirements from ") +
+                            ctx_.sources);
+  if (names.size() > 1)
+    ctx_.out->resolving("fetching index pages of " + std::to_string(names.size()) + " projects");
   (void)ctx_.index->prefetch(names);
   auto resolution_or = resolve::resolve(roots, provider_, ro);
   if (!resolution_or.ok()) {

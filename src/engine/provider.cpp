@@ -44,6 +44,7 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     Candidate c{d->version, false, {{0, d->file}}};
     out.push_back(std::move(c));
   } else {
+    ctx_.out->resolving("fetching index page of " + name);
     LB_ASSIGN(auto files, ctx_.index->project_files(name));
     auto py_version = pep::Version::parse(python_full_version());
     std::set<std::string> allowed;
@@ -149,6 +150,7 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
   }
   LB_ASSIGN(auto file, best_file(name, version));
   bool fetched = false;
+  ctx_.out->resolving("reading metadata of " + name + " " + version.to_string());
   LB_ASSIGN(std::string text, fetcher_.metadata(file, fetched));
   auto meta = wheel::parse_core_metadata(text);
   if (!meta.ok()) return meta.error().context(file.filename + " METADATA");

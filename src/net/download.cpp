@@ -98,6 +98,7 @@ Request make_request(const std::string& url, const std::string& dest_path, const
   req.dest_path = dest_path;
   req.limit_bytes = o.max_bytes;
   req.limit_hint = o.limit_hint;
+  req.progress = o.progress;
   if (!keeps_partials(o)) return req;
   if (auto note = usable_partial(url, o)) {
     req.resume_from = partial_paths(o.partial_dir, url).data;

@@ -16,6 +16,9 @@
 
 namespace lb::net {
 
+/// Bytes of a body received so far, and its announced length (0: unknown). Called on the
+/// transfer's thread for every chunk of a 2xx body (again from 0 when a retry starts over).
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
 struct Response;
 
 /// One transfer to make.
@@ -63,6 +66,8 @@ struct Request {
   /// (closed, holding every byte received, a resumed prefix included) and the response so far
   /// (status, headers, bytes). It may rename the file away; what is left there is removed.
   std::function<void(const std::string& path, const Response& so_far)> keep_partial;
+  /// Told how the body arrives (downloads shown to the user); unset: nothing is told.
+  Progress progress;
 };
 
 /// What came back. `status` is the final HTTP status (200 for a readable file:// URL, 404 for

@@ -73,6 +73,7 @@ struct Transfer {
   std::string local_error;     // a write failure, not retried
   bool over_limit = false;     // the body passed Request::limit_bytes
   bool range_refused = false;  // a 206 that does not continue Request::resume_from
+  uint64_t reported = 0;       // bytes last passed to Request::progress
   Clock::time_point first_start{};
   size_t upload_pos = 0;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -221,12 +222,16 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 // Bytes on the wire (before Content-Encoding is decoded) count against the limit too; a
 // signal (util/cancel.hpp) aborts the transfer. curl calls this at least once a second.
-int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t) {
+int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
   if (cancel::cancelled()) return 1;
   if (const auto& limit = t->req->limit_bytes; limit && dlnow > 0 && uint64_t(dlnow) > *limit) {
     t->over_limit = true;
     return 1;
+  }
+  if (t->req->progress && dlnow > 0 && uint64_t(dlnow) != t->reported && t->streaming_ok()) {
+    t->reported = uint64_t(dlnow);
+    t->req->progress(t->reported, uint64_t(std::max<curl_off_t>(dltotal, 0)));
   }
   return 0;
 }
@@ -326,6 +331,7 @@ class CurlClient final : public HttpClient {
     t.errbuf[0] = 0;
     t.over_limit = false;
     t.range_refused = false;
+    t.reported = 0;
     t.easy = curl_easy_init();
     CURL* e = t.easy;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());

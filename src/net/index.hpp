@@ -119,7 +119,7 @@ class IndexClient {
 /// Download `url` to `dest_path` (temp file + rename). When `expected_sha256` is non-empty the
 /// content must match it; on mismatch the error shows both hashes and nothing is kept. A body
 /// over `max_bytes` (unset: no limit; 0: only an empty body) stops the transfer with an error
-/// naming `limit_hint`.
+/// naming `limit_hint`. `progress`, when set, is told how the body arrives.
 Result<Response> download_file(HttpClient&, const std::string& url, const std::string& dest_path,
                                const std::string& expected_sha256,
                                std::optional<uint64_t> max_bytes = std::nullopt,
@@ -137,6 +137,8 @@ struct DownloadOptions {
   /// Where interrupted downloads keep their bytes and resume from (<cache>/partial, format in
   /// net/partial.hpp); empty: never. The caller holds the URL's lock (net/url_lock.hpp).
   std::string partial_dir;
+  /// Told how the body arrives (downloads shown to the user); unset: nothing is told.
+  Progress progress;
 };
 /// As above, resuming from a partial download of `url` in `options.partial_dir` when there is
 /// one (Range + If-Range; a 200 starts over, a 416 or an answer that does not continue the

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
@@ -339,7 +341,7 @@ TEST_CASE("cli options: lock -o - is stdout, without --json", "[cli]") {
 TEST_CASE("cli Reporter: plain lines when stderr is not a terminal", "[cli]") {
   Capture err(2);
   {
-    Reporter r(false, 0);
+    Reporter r(false, Verbosity::normal, Style{});
     r.set_total(2);
     r.step_started("fetch", "alpha 1.0");
     r.step_finished("fetch", "alpha 1.0");
@@ -361,14 +363,14 @@ TEST_CASE("cli Reporter: --json keeps step lines off unless -v; -v explains", "[
   std::string quiet, loud;
   {
     Capture err(2);
-    Reporter r(true, 0);
+    Reporter r(true, Verbosity::normal, Style{});
     r.step_finished("link", "beta 1.1");
     r.explain("why not");
     quiet = err.text();
   }
   {
     Capture err(2);
-    Reporter r(true, 1);
+    Reporter r(true, Verbosity::verbose, Style{});
     CHECK(r.verbose());
     r.explain("link beta 1.1: not in the existing env");
     r.step_finished("link", "beta 1.1");
@@ -376,6 +378,83 @@ TEST_CASE("cli Reporter: --json keeps step lines off unless -v; -v explains", "[
   }
   CHECK(quiet.empty());
   CHECK(loud == "  why: link beta 1.1: not in the existing env\nlink beta 1.1\n");
+}
+
+TEST_CASE("cli Reporter: plain lines say when resolution starts and each download ends", "[cli]") {
+  Capture err(2);
+  {
+    Reporter r(false, Verbosity::normal, Style{});
+    r.resolve_started("2 requirements from http://i/simple");
+    r.resolving("not shown: only on a terminal");
+    uint64_t a = r.download_started("a-1.0-py3-none-any.whl", 131072);
+    uint64_t b = r.download_started("b-1.0-py3-none-any.whl", 0);
+    r.download_progress(a, 4096, 131072);
+    r.download_finished(a, 128000, true);
+    r.download_finished(b, 0, false);  // its error comes later
+    r.set_total(1);
+    r.step_finished("fetch", "a 1.0");
+    r.summary("1 packages in /e");
+  }
+  CHECK(err.text() ==
+        "resolving 2 requirements from http://i/simple\n"
+        "fetched a-1.0-py3-none-any.whl (128 kB)\n"
+        "fetch a 1.0\n"
+        "1 packages in /e\n");
+}
+
+TEST_CASE("cli Reporter: -q prints warnings and errors only", "[cli]") {
+  Capture err(2);
+  {
+    Reporter r(false, Verbosity::quiet, Style{true, false});  // no status line even on a tty
+    r.resolve_started("1 requirement from http://i/simple");
+    r.download_finished(r.download_started("a.whl", 10), 10, true);
+    r.set_total(1);
+    r.step_started("fetch", "a 1.0");
+    r.step_finished("fetch", "a 1.0");
+    r.info("+ a 1.0");
+    r.summary("1 packages in /e");
+    r.warn("careful");
+    r.error(make_error("it broke", "fix it"));
+    r.notice("interrupted: kept 1 downloaded wheel");
+  }
+  CHECK(err.text() ==
+        "warning: careful\nerror: it broke\n  hint: fix it\n"
+        "interrupted: kept 1 downloaded wheel\n");
+}
+
+TEST_CASE("cli Reporter: a terminal gets one line redrawn in place, and colour", "[cli]") {
+  Capture err(2);
+  {
+    Reporter r(false, Verbosity::normal, Style{true, true});
+    r.resolve_started("1 requirement from http://i/simple");
+    r.resolving("reading metadata of a 1.0");
+    uint64_t id = r.download_started("a.whl", 2000000);
+    r.download_progress(id, 500000, 2000000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));  // the ticker redraws
+    r.download_progress(id, 1000000, 2000000);
+    r.download_finished(id, 2000000, true);
+    r.warn("careful");
+    r.set_total(1);
+    r.step_finished("fetch", "a 1.0");
+    r.summary("1 packages in /e");
+  }
+  std::string text = err.text();
+  CHECK_THAT(text, Catch::Contains("\r\033[Kresolving 1 requirement from http://i/simple"));
+  CHECK_THAT(text,
+             Catch::Matches(
+                 R"([\s\S]*downloading 1 file: \d\.\d/2\.0 MB, [\d.]+ [kM]B/s, \d+s left[\s\S]*)"));
+  CHECK_THAT(text, Catch::Contains("\033[1;33mwarning:\033[0m careful\n"));
+  CHECK_THAT(text, Catch::Contains("\033[1;32m1 packages in /e\033[0m\n"));
+  CHECK(text.find("fetched") == std::string::npos);  // the status line showed it
+  CHECK(text.back() == '\n');
+}
+
+TEST_CASE("cli Reporter: bytes and sizes read as uv shows them", "[cli]") {
+  CHECK(human_bytes(512) == "512 B");
+  CHECK(human_bytes(128000) == "128 kB");
+  CHECK(human_bytes(1500) == "1.5 kB");
+  CHECK(human_bytes(12400000) == "12.4 MB");
+  CHECK(human_bytes(3000000000) == "3.0 GB");
 }
 
 TEST_CASE("cli run: exit codes of usage errors and --help", "[cli]") {

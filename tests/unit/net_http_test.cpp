@@ -416,3 +416,28 @@ TEST_CASE("index: JSON and HTML pages from nginx, revalidated with ETag") {
   CHECK(err.error().message.find(srv.url("/fail/foo/")) != std::string::npos);
   CHECK(err.error().message.find("503") != std::string::npos);
 }
+
+TEST_CASE("http: Request::progress is told how a 2xx body arrives, and nothing of an error") {
+  START_NGINX(srv);
+  std::string content(300000, 'x');
+  srv.put("/big.whl", content);
+  auto http = make_http_client(fast_retries());
+  std::vector<std::pair<uint64_t, uint64_t>> seen;
+  Request req{srv.url("/big.whl")};
+  req.dest_path = srv.dir + "/big.whl";
+  req.progress = [&](uint64_t done, uint64_t total) { seen.emplace_back(done, total); };
+  auto got = http->fetch(req);
+  REQUIRE(got.ok());
+  REQUIRE_FALSE(seen.empty());
+  for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i - 1].first < seen[i].first);
+  CHECK(seen.back() == std::pair<uint64_t, uint64_t>(content.size(), content.size()));
+
+  seen.clear();
+  Request missing{srv.url("/none.whl")};
+  missing.dest_path = srv.dir + "/none.whl";
+  missing.progress = req.progress;
+  auto gone = http->fetch(missing);
+  REQUIRE(gone.ok());
+  CHECK(gone->status == 404);
+  CHECK(seen.empty());
+}
