@@ -134,7 +134,8 @@ class HttpClient {
   virtual std::vector<Result<Response>> fetch_all(const std::vector<Request>&) = 0;
 };
 
-/// The libcurl-backed client.
+/// The libcurl-backed client (libcurl is loaded on first use: net/http_loader.cpp); when its
+/// module cannot be loaded, every fetch fails saying why.
 std::unique_ptr<HttpClient> make_http_client(const ClientOptions& = {});
 
 }  // namespace lb::net

@@ -568,8 +568,9 @@ class CurlClient final : public HttpClient {
 
 }  // namespace
 
-std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options) {
-  return std::make_unique<CurlClient>(options);
-}
-
 }  // namespace lb::net
+
+/// The entry point net/http_loader.cpp looks up after loading this module.
+extern "C" lb::net::HttpClient* lavabuild_make_curl_client(const lb::net::ClientOptions* options) {
+  return new lb::net::CurlClient(*options);
+}

@@ -1,0 +1,95 @@
+// make_http_client: libcurl and the ~15 libraries it needs (TLS, HTTP/2, IDN, Kerberos...)
+// live in a module loaded on first use, so the runs that never touch the network (the no-op
+// re-run, verify, cache) do not pay ~4 ms of dynamic linking for them on every start.
+//
+// The module, liblavabuild-curl.so, holds src/net/http_curl.cpp alone; it is looked for beside
+// the running executable, then in $LAVABUILD_LIBDIR. Its other symbols (util, net) resolve
+// against the executable, which exports them (CMake ENABLE_EXPORTS), so there is one copy of
+// every global (the cancellation flag among them).
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "net/http.hpp"
+#include "net/url.hpp"
+#include "util/cancel.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace lb::net {
+
+namespace {
+
+using Factory = HttpClient* (*)(const ClientOptions*);
+
+/// Every fetch fails with why the module could not be loaded.
+class MissingClient final : public HttpClient {
+ public:
+  explicit MissingClient(std::string why) : why_(std::move(why)) {}
+  Result<Response> fetch(const Request&) override { return error(); }
+  std::vector<Result<Response>> fetch_all(const std::vector<Request>& requests) override {
+    return std::vector<Result<Response>>(requests.size(), error());
+  }
+
+ private:
+  Error error() const {
+    return make_error("cannot load lavabuild's HTTP module: " + why_,
+                      "reinstall lavabuild: liblavabuild-curl.so belongs beside the lavabuild "
+                      "executable (or in $LAVABUILD_LIBDIR)");
+  }
+  std::string why_;
+};
+
+std::string self_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  return fs::dirname(std::string(buf, size_t(n)));
+}
+
+Factory load(std::string& why) {
+  std::vector<std::string> places{self_dir() + "/liblavabuild-curl.so"};
+  if (const char* dir = std::getenv("LAVABUILD_LIBDIR"); dir && *dir)
+    places.push_back(std::string(dir) + "/liblavabuild-curl.so");
+  for (const auto& path : places) {
+    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      why += (why.empty() ? "" : "; ") + std::string(e ? e : path);
+      continue;
+    }
+    if (auto f = reinterpret_cast<Factory>(::dlsym(h, "lavabuild_make_curl_client"))) return f;
+    why += (why.empty() ? "" : "; ") + path + " has no lavabuild_make_curl_client";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+/// What the module calls in the executable, referenced here so that every executable linking
+/// lb_net has it (a static library's object is linked only when something names it). A symbol
+/// missing here fails the load with dlerror's text ("undefined symbol: ..."), which the net
+/// unit tests show.
+[[gnu::used]] const void* const kModuleNeeds[] = {
+    reinterpret_cast<const void*>(&cancel::cancelled),
+    reinterpret_cast<const void*>(&fs::temp_sibling),
+    reinterpret_cast<const void*>(&fs::rename_path),
+    reinterpret_cast<const void*>(&redact_url),
+    reinterpret_cast<const void*>(&UrlParts::parse),
+    reinterpret_cast<const void*>(&sha256_hex),
+};
+
+std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options) {
+  (void)kModuleNeeds;
+  static std::once_flag once;
+  static Factory factory = nullptr;
+  static std::string why;
+  std::call_once(once, [] { factory = load(why); });
+  if (!factory) return std::make_unique<MissingClient>(why);
+  return std::unique_ptr<HttpClient>(factory(&options));
+}
+
+}  // namespace lb::net
