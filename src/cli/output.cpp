@@ -104,28 +104,9 @@ Reporter::Reporter(bool json, Verbosity verbosity, Style style)
 }
 
 Reporter::~Reporter() {
-  stop_ticker();
   std::lock_guard lock(mutex_);
   clear_locked();
   std::fflush(stderr);
-}
-
-void Reporter::stop_ticker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (ticker_.joinable()) ticker_.join();
-}
-
-void Reporter::tick() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, kRedrawEvery);
-    // Downloads in flight: the rate and time left change even when no byte arrives.
-    if (!stopping_ && (dirty_ || !downloads_.empty())) draw_locked(Clock::now());
-  }
 }
 
 void Reporter::clear_locked() {
@@ -145,9 +126,10 @@ void Reporter::print_locked(const std::string& text) {
 void Reporter::request_draw_locked() {
   if (!style_.live || closed_) return;
   auto now = Clock::now();
+  // Held back: the next event draws it (downloads report at least twice a second, even
+  // while stalled, so the rate and time left keep moving; no timer thread of our own).
   if (now - last_draw_ >= kRedrawEvery) return draw_locked(now);
   dirty_ = true;
-  if (!ticker_.joinable()) ticker_ = std::thread([this] { tick(); });
 }
 
 std::string Reporter::downloads_locked(Clock::time_point now) const {
@@ -318,7 +300,6 @@ void Reporter::error(const Error& e) {
 }
 
 void Reporter::finish() {
-  stop_ticker();
   std::lock_guard lock(mutex_);
   clear_locked();
   closed_ = true;

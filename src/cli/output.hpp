@@ -9,11 +9,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/output.hpp"
@@ -89,17 +87,12 @@ class Reporter : public engine::Output {
   void clear_locked();
   std::string status_locked(Clock::time_point now) const;
   std::string downloads_locked(Clock::time_point now) const;
-  void stop_ticker();
-  void tick();
 
   const bool json_;
   const Verbosity verbosity_;
   const Style style_;
   size_t width_ = 80;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::thread ticker_;
-  bool stopping_ = false;
   bool closed_ = false;  ///< finish(): no status line any more
   bool drawn_ = false;   ///< the status line is on screen
   bool dirty_ = false;   ///< the status line is out of date

@@ -74,6 +74,7 @@ struct Transfer {
   bool over_limit = false;     // the body passed Request::limit_bytes
   bool range_refused = false;  // a 206 that does not continue Request::resume_from
   uint64_t reported = 0;       // bytes last passed to Request::progress
+  Clock::time_point reported_at{};
   Clock::time_point first_start{};
   size_t upload_pos = 0;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -229,8 +230,13 @@ int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cu
     t->over_limit = true;
     return 1;
   }
-  if (t->req->progress && dlnow > 0 && uint64_t(dlnow) != t->reported && t->streaming_ok()) {
+  // Told when bytes arrived, and at least twice a second while a transfer stalls (so a
+  // display of rate and time left keeps moving without a timer of its own).
+  auto now = Clock::now();
+  if (t->req->progress && dlnow > 0 && t->streaming_ok() &&
+      (uint64_t(dlnow) != t->reported || now - t->reported_at >= std::chrono::milliseconds(500))) {
     t->reported = uint64_t(dlnow);
+    t->reported_at = now;
     t->req->progress(t->reported, uint64_t(std::max<curl_off_t>(dltotal, 0)));
   }
   return 0;

@@ -4,11 +4,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <memory>
-#include <mutex>
 #include <thread>
 
 namespace lb::store::detail {
@@ -29,14 +27,7 @@ IndexLock& IndexLock::operator=(IndexLock&& o) noexcept {
 
 namespace {
 
-// Shared between the caller and the helper thread that sits in a blocking flock().
-struct Waiter {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  bool abandoned = false;
-  int err = 0;
-};
+constexpr std::chrono::milliseconds kLongestPause{20};
 
 }  // namespace
 
@@ -63,31 +54,22 @@ Result<IndexLock> IndexLock::acquire(const std::string& path, std::chrono::milli
     ::close(fd);
     return make_error("cannot lock " + path + ": " + std::strerror(e));
   }
-  // flock has no timeout: block in a helper thread; if we give up first, the helper
-  // releases the lock as soon as it gets it.
+  // flock has no timeout: try again, backing off from 1 to 20 ms, until the deadline (no
+  // waiting thread of our own: the graph executor is the only place threads are made).
   if (on_wait) on_wait();
-  auto w = std::make_shared<Waiter>();
-  std::thread([w, fd, op] {
-    int r;
-    do r = ::flock(fd, op);
-    while (r != 0 && errno == EINTR);
-    std::lock_guard<std::mutex> g(w->m);
-    if (w->abandoned) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, kLongestPause)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
       ::close(fd);
-      return;
+      return IndexLock();
     }
-    w->done = true;
-    w->err = r == 0 ? 0 : errno;
-    w->cv.notify_all();
-  }).detach();
-  std::unique_lock<std::mutex> g(w->m);
-  if (!w->cv.wait_for(g, timeout, [&] { return w->done; })) {
-    w->abandoned = true;
-    return IndexLock();
-  }
-  if (w->err != 0) {
-    ::close(fd);
-    return make_error("cannot lock " + path + ": " + std::strerror(w->err));
+    std::this_thread::sleep_for(pause);
+    if (::flock(fd, op | LOCK_NB) == 0) break;
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      int e = errno;
+      ::close(fd);
+      return make_error("cannot lock " + path + ": " + std::strerror(e));
+    }
   }
   return IndexLock(fd);
 }
