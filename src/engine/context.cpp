@@ -104,6 +104,12 @@ void Context::defer_put(std::string key, std::string value) {
   puts_.emplace_back(std::move(key), std::move(value));
 }
 
+void Context::flush_or_warn() {
+  if (auto st = flush_puts(); !st.ok())
+    out->warn("could not update the cache index (" + st.error().message +
+              "); the next run will redo some work");
+}
+
 Status Context::flush_puts() {
   std::vector<std::pair<std::string, std::string>> batch;
   {

@@ -59,6 +59,9 @@ struct Context {
   /// Index writes made while the store's index is not held open: flushed in one batch.
   void defer_put(std::string key, std::string value);
   Status flush_puts();
+  /// flush_puts, with a warning when the index could not be written (the run goes on: the
+  /// next one redoes some work).
+  void flush_or_warn();
   /// Rank of a wheel filename for this interpreter (lower is better), or nullopt if incompatible.
   std::optional<size_t> wheel_rank(const std::string& filename) const;
   /// The same for a parsed file name's tags.

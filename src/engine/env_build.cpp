@@ -29,12 +29,6 @@ bool written_by_installer(const env::InstalledDist& d, const std::string& path) 
          name == "direct_url.json";
 }
 
-void flush_or_warn(Context& ctx) {
-  if (auto st = ctx.flush_puts(); !st.ok())
-    ctx.out->warn("could not update the cache index (" + st.error().message +
-                  "); the next run will redo some work");
-}
-
 /// How the target is built.
 enum class Mode {
   fresh,     ///< built whole beside the target, then renamed or exchanged into place
@@ -226,7 +220,7 @@ void announce_steps(EnvRun& r) {
 
 /// Ctrl-C / SIGTERM: say what the store keeps; the caller removes the staging dir.
 Status interrupted(EnvRun& r) {
-  flush_or_warn(r.ctx);
+  r.ctx.flush_or_warn();
   r.report.interrupted = true;
   r.report.kept_downloaded = size_t(r.pipe.fetcher().downloaded_files());
   for (int id : r.result.executed)
@@ -245,7 +239,7 @@ Status run_graph(EnvRun& r) {
   if (r.result.cancelled) return interrupted(r);
   if (!r.result.failure) return {};
   r.ctx.out->finish();
-  flush_or_warn(r.ctx);  // what was fetched and unpacked stays useful
+  r.ctx.flush_or_warn();  // what was fetched and unpacked stays useful
   const auto& step = r.g.steps()[size_t(r.result.failure->first)];
   Error e = r.result.failure->second;
   e.message = std::string(graph::to_string(step.kind)) + " " + step.label + " failed: " + e.message;
@@ -462,7 +456,7 @@ Result<std::unique_ptr<Plan>> plan_env(Context& ctx, Pipeline& pipe) {
   LB_ASSIGN(plan->resolved, pipe.resolve());
   LB_TRY(pipe.build_graph(plan->resolved, r.final_dir, r.final_dir + ".plan",
                           r.old ? &r.old->dists : nullptr, plan->graph));
-  flush_or_warn(ctx);
+  ctx.flush_or_warn();
   return plan;
 }
 
@@ -504,7 +498,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
   drop_upgraded_preferences(o, pipe);
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
-    flush_or_warn(ctx);  // index pages and metadata fetched so far stay useful
+    ctx.flush_or_warn();  // index pages and metadata fetched so far stay useful
     if (cancel::cancelled()) {
       (void)interrupted(r);
       return r.report;
@@ -516,7 +510,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
   // An upgrade that found nothing newer, in an env nothing happened to, stays as it is.
   if (r.old && r.report.diff.empty() && r.foreign.empty() && !reinstalling(o) &&
       r.old_stamp->stamp == r.stamp && (r.drift = check_drift(r.final_dir)).empty()) {
-    flush_or_warn(ctx);
+    ctx.flush_or_warn();
     report_up_to_date(r, start);
     return r.report;
   }
@@ -536,7 +530,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
     if (bytecode.enabled()) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
   }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
-  flush_or_warn(ctx);
+  ctx.flush_or_warn();
   ctx.out->finish();
   fill_report(r, start);
   return r.report;

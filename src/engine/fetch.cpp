@@ -141,6 +141,18 @@ Result<std::string> Fetcher::fetch(const net::IndexFile& file, bool& ran) {
   return sha;
 }
 
+Result<std::string> Fetcher::store_pinned(const net::IndexFile& file, const std::string& tmp,
+                                          const std::string& sha256) {
+  Status pinned = sha256.empty() ? Status{} : check_pins(file, tmp, sha256);
+  if (!pinned.ok()) {
+    (void)fs::remove_all(tmp);
+    return pinned.error();
+  }
+  auto put = ctx_.store->put_blob_file(tmp, false);
+  (void)fs::remove_all(tmp);
+  return put;
+}
+
 Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
   std::string tmp = fs::temp_sibling(fs::join_path(ctx_.store->tmp_dir(), "fetch"));
   std::string local = local_path_of(file.url);
@@ -160,15 +172,10 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
                           "the file changed since the index or lock was written; nothing was "
                           "kept");
       }
-      if (Status pinned = check_pins(file, tmp, *got); !pinned.ok()) {
-        (void)fs::remove_all(tmp);
-        return pinned.error();
-      }
+      LB_ASSIGN(sha, store_pinned(file, tmp, *got));
+    } else {
+      LB_ASSIGN(sha, store_pinned(file, tmp, ""));
     }
-    auto put = ctx_.store->put_blob_file(tmp, false);
-    (void)fs::remove_all(tmp);
-    if (!put.ok()) return put.error();
-    sha = *put;
   } else {
     if (ctx_.opt.offline)
       return make_error(file.url + " is not in the cache and --offline was given",
@@ -191,14 +198,7 @@ Result<std::string> Fetcher::fetch_uncached(const net::IndexFile& file) {
     }
     downloaded_bytes_ += resp->bytes - resp->resumed_from;
     ++downloaded_files_;
-    if (Status pinned = check_pins(file, tmp, resp->sha256); !pinned.ok()) {
-      (void)fs::remove_all(tmp);
-      return pinned.error();
-    }
-    auto put = ctx_.store->put_blob_file(tmp, false);
-    (void)fs::remove_all(tmp);
-    if (!put.ok()) return put.error();
-    sha = *put;
+    LB_ASSIGN(sha, store_pinned(file, tmp, resp->sha256));
     lock.set_note(sha + "\n");
   }
   std::string record = sha + "\n" + (local.empty() ? "0\n0" : stat_line(local));

@@ -51,6 +51,10 @@ class Fetcher {
   uint64_t downloaded_files() const { return downloaded_files_; }
 
  private:
+  /// Check `tmp` (whose sha256 is `sha256`; "" when nothing asked for it to be hashed)
+  /// against the --hash pins, then move it into the store; `tmp` is gone either way.
+  Result<std::string> store_pinned(const net::IndexFile& file, const std::string& tmp,
+                                   const std::string& sha256);
   Result<std::string> fetch_uncached(const net::IndexFile& file);
   /// The --hash pins of `file`'s project against the temp file `tmp` whose sha256 is `sha`:
   /// an error ("hash mismatch") when it matches none of them.

@@ -11,12 +11,6 @@ namespace lb::engine {
 
 namespace {
 
-void flush_or_warn(Context& ctx) {
-  if (auto st = ctx.flush_puts(); !st.ok())
-    ctx.out->warn("could not update the cache index (" + st.error().message +
-                  "); the next run will redo some work");
-}
-
 /// The existing lock's pins (none when there is no readable lock): re-locking moves nothing
 /// without cause, so they become the resolver's preferences.
 std::optional<std::map<std::string, std::string>> read_old_pins(Context& ctx, Pipeline& pipe,
@@ -92,13 +86,13 @@ Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
   for (const auto& n : ctx.opt.upgrade_packages) pipe.preferences.erase(pep::normalize_name(n));
   auto resolved = pipe.resolve();
   if (!resolved.ok()) {
-    flush_or_warn(ctx);
+    ctx.flush_or_warn();
     return resolved.error();
   }
   // Every locked file must carry its size and hash: from the store, the index, or the bytes.
   auto digests = lock_digests(ctx, pipe.fetcher(), resolved->dists);
   if (!digests.ok()) {
-    flush_or_warn(ctx);  // what was downloaded stays useful
+    ctx.flush_or_warn();  // what was downloaded stays useful
     return digests.error();
   }
   lock::Lock l = lock_header(ctx);
@@ -109,7 +103,7 @@ Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
     rep.packages.push_back({d.name, d.version});
     new_pins[d.name] = d.version;
   }
-  flush_or_warn(ctx);
+  ctx.flush_or_warn();
   rep.text = lock::write_pylock(l);
   if (!to_stdout) {
     LB_TRY(fs::write_file_atomic(ctx.opt.output, rep.text));

@@ -226,3 +226,18 @@ def write(path: Path, text: str) -> Path:
 
 # filled by test_resolver_diff, printed by conftest's terminal summary
 RESOLVER_STATS: dict = {}
+
+
+def incompressible_wheel(out_dir: Path, name: str, size: int, seed: int) -> Path:
+    """`name`-1.0: a module and `size` random bytes (as large on the wire as on disk), built
+    into `out_dir` by tools/make_fixtures.py (slow and cut-download servers serve it)."""
+    import random
+    import sys
+    sys.path.insert(0, str(TOOLS))
+    import make_fixtures
+    rng = random.Random(seed)
+    d = make_fixtures.Dist(name, "1.0", files={
+        f"{name}/__init__.py": b"ANSWER = 42\n",
+        f"{name}/blob.bin": bytes(rng.getrandbits(8) for _ in range(size))})
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return Path(make_fixtures.build_wheel(d, str(out_dir)))

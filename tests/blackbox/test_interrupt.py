@@ -10,25 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from lbtest import TOOLS, file_sha, snapshot, write
+from lbtest import incompressible_wheel, TOOLS, file_sha, snapshot, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(TOOLS))
-import make_fixtures  # noqa: E402
 from faultserver import FaultServer  # noqa: E402
 
 
 @pytest.fixture
 def slow_wheel(tmp_path) -> Path:
-    """slowpkg-1.0: a wheel of 1 MiB of incompressible bytes (about 12 s at slowfile's pace)."""
-    import random
-    rng = random.Random(7)
-    d = make_fixtures.Dist("slowpkg", "1.0", files={
-        "slowpkg/__init__.py": b"ANSWER = 42\n",
-        "slowpkg/blob.bin": bytes(rng.getrandbits(8) for _ in range(1 << 20))})
-    out = tmp_path / "wheels"
-    out.mkdir()
-    return Path(make_fixtures.build_wheel(d, str(out)))
+    """slowpkg-1.0: 1 MiB of incompressible bytes (about 12 s at slowfile's pace)."""
+    return incompressible_wheel(tmp_path / "wheels", "slowpkg", 1 << 20, 7)
 
 
 def blob_names(cache_dir: Path) -> set:

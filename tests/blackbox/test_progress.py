@@ -18,11 +18,9 @@ import tty
 from pathlib import Path
 
 import pytest
-from lbtest import TOOLS, write
+from lbtest import incompressible_wheel, TOOLS, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(TOOLS))
-import make_fixtures  # noqa: E402
 from faultserver import FaultServer  # noqa: E402
 
 ESC = re.compile(rb"\x1b")
@@ -35,14 +33,7 @@ TRICKLE_S = 0.03  # slowfile: 4 KiB per TRICKLE_S: the 256 KiB wheel takes about
 @pytest.fixture
 def slow_wheel(tmp_path) -> Path:
     """slowpkg-1.0: 256 KiB of incompressible bytes, so the wheel is as large on the wire."""
-    import random
-    rng = random.Random(11)
-    d = make_fixtures.Dist("slowpkg", "1.0", files={
-        "slowpkg/__init__.py": b"ANSWER = 42\n",
-        "slowpkg/blob.bin": bytes(rng.getrandbits(8) for _ in range(1 << 18))})
-    out = tmp_path / "wheels"
-    out.mkdir()
-    return Path(make_fixtures.build_wheel(d, str(out)))
+    return incompressible_wheel(tmp_path / "wheels", "slowpkg", 1 << 18, 11)
 
 
 @pytest.fixture

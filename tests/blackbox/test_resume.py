@@ -5,7 +5,6 @@ a partial that was tampered with, never yields a wrong file in the store."""
 from __future__ import annotations
 
 import hashlib
-import random
 import signal
 import subprocess
 import sys
@@ -13,11 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from lbtest import TOOLS, file_sha, write
+from lbtest import incompressible_wheel, TOOLS, file_sha, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(TOOLS))
-import make_fixtures  # noqa: E402
 from faultserver import FaultServer  # noqa: E402
 
 NO_RETRIES = {"LAVABUILD_HTTP_RETRIES": "0"}  # a cut connection would be retried in the run
@@ -26,13 +23,7 @@ NO_RETRIES = {"LAVABUILD_HTTP_RETRIES": "0"}  # a cut connection would be retrie
 @pytest.fixture
 def big_wheel(tmp_path) -> Path:
     """bigpkg-1.0: a wheel of 1 MiB of incompressible bytes."""
-    rng = random.Random(11)
-    d = make_fixtures.Dist("bigpkg", "1.0", files={
-        "bigpkg/__init__.py": b"ANSWER = 42\n",
-        "bigpkg/blob.bin": bytes(rng.getrandbits(8) for _ in range(1 << 20))})
-    out = tmp_path / "wheels"
-    out.mkdir()
-    return Path(make_fixtures.build_wheel(d, str(out)))
+    return incompressible_wheel(tmp_path / "wheels", "bigpkg", 1 << 20, 11)
 
 
 def partial_of(lb, url: str) -> Path:
