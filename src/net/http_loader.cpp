@@ -82,14 +82,42 @@ Factory load(std::string& why) {
     reinterpret_cast<const void*>(&sha256_hex),
 };
 
+namespace {
+
+/// Loads the module (once per process) and makes the curl client on the first transfer: runs
+/// that only read local files (find-links directories, a warm store) never load libcurl.
+class LazyClient final : public HttpClient {
+ public:
+  explicit LazyClient(const ClientOptions& options) : options_(options) {}
+  Result<Response> fetch(const Request& r) override { return real().fetch(r); }
+  std::vector<Result<Response>> fetch_all(const std::vector<Request>& rs) override {
+    return real().fetch_all(rs);
+  }
+
+ private:
+  HttpClient& real() {
+    std::call_once(made_, [this] {
+      static std::once_flag once;
+      static Factory factory = nullptr;
+      static std::string why;
+      std::call_once(once, [] { factory = load(why); });
+      if (factory)
+        client_.reset(factory(&options_));
+      else
+        client_ = std::make_unique<MissingClient>(why);
+    });
+    return *client_;
+  }
+  ClientOptions options_;
+  std::once_flag made_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace
+
 std::unique_ptr<HttpClient> make_http_client(const ClientOptions& options) {
   (void)kModuleNeeds;
-  static std::once_flag once;
-  static Factory factory = nullptr;
-  static std::string why;
-  std::call_once(once, [] { factory = load(why); });
-  if (!factory) return std::make_unique<MissingClient>(why);
-  return std::unique_ptr<HttpClient>(factory(&options));
+  return std::make_unique<LazyClient>(options);
 }
 
 }  // namespace lb::net

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "env/install.hpp"
 #include "env/manifest.hpp"
@@ -437,6 +438,14 @@ TEST_CASE("manifest round-trip and location-independent digest") {
     auto back = read_manifest(dir);
     REQUIRE(back.ok());
     CHECK(serialize_manifest(*back) == serialize_manifest(m));
+    // The direct writer gives what json::dump() of the same document gives.
+    std::string text = serialize_manifest(m);
+    CHECK(nlohmann::json::parse(text).dump() + "\n" == text);
+    Manifest odd = m;
+    odd.stamp = "q\"b\\s\n\t\b\f\r\x01\x1f caf\xc3\xa9";
+    text = serialize_manifest(odd);
+    CHECK(nlohmann::json::parse(text).dump() + "\n" == text);
+    CHECK(parse_manifest(text).value().stamp == odd.stamp);
     CHECK(back->dists.at(0).link_key == "link-key");
     CHECK(back->dists.at(0).files.size() == dist->files.size());
     CHECK(back->venv_files.size() == venv_files.size());
