@@ -404,6 +404,13 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
   installed.assign(r.dists.size(), {});
   // When the existing env was built: its files must not be newer.
   const int64_t built_ns = fs::stat_path(final_dir + "/.lavabuild/stamp").mtime_ns;
+  // What changed behind our back in each distribution of the existing env: one lstat per file,
+  // spread over the executor's threads.
+  std::vector<std::string> old_drift(old_dists ? old_dists->size() : 0);
+  (void)graph::parallel_for(old_drift.size(), ctx_.opt.jobs, [&](size_t k) -> Status {
+    old_drift[k] = changed_since_built((*old_dists)[k], final_dir, built_ns);
+    return {};
+  });
   auto blobs = std::make_shared<StoreBlobs>(*ctx_.store);
   env::LinkMode mode = env::LinkMode::hardlink;
   env::parse_link_mode(ctx_.opt.link_mode, mode);
@@ -455,17 +462,20 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
           .hex();
     };
     const env::InstalledDist* old = nullptr;
+    const std::string* old_problem = nullptr;
     if (old_dists)
-      for (const auto& od : *old_dists)
-        if (pep::normalize_name(od.name) == d.name) old = &od;
+      for (size_t k = 0; k < old_dists->size(); ++k)
+        if (pep::normalize_name((*old_dists)[k].name) == d.name) {
+          old = &(*old_dists)[k];
+          old_problem = &old_drift[k];
+        }
     const bool forced = reinstall_all || reinstall.count(d.name) > 0;
     std::string drift;
     bool kept = false;
     if (!d.sha256.empty()) {
       d.unpack_key = unpack_key(d.sha256, d.file.filename);
       d.link_key = link_key_of();
-      kept = old && old->link_key == d.link_key && !forced &&
-             (drift = changed_since_built(*old, final_dir, built_ns)).empty();
+      kept = old && old->link_key == d.link_key && !forced && (drift = *old_problem).empty();
     }
 
     // unpack

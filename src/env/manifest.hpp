@@ -23,6 +23,7 @@
 // A reader rejects any other "format"; a change of meaning bumps the version.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,14 @@ struct Manifest {
 std::string serialize_manifest(const Manifest& m);
 /// Errors name what is malformed.
 Result<Manifest> parse_manifest(std::string_view text);
+
+namespace detail {
+/// The two readers parse_manifest uses (exposed for the unit test and the fuzzer, which check
+/// that they agree): the fast one reads exactly serialize_manifest's layout (nullopt for
+/// anything else); the json one reads any JSON of the format.
+std::optional<Manifest> parse_manifest_fast(std::string_view text);
+Result<Manifest> parse_manifest_json(std::string_view text);
+}  // namespace detail
 /// Write <dir>/.lavabuild/manifest.json atomically.
 Status write_manifest(const std::string& dir, const Manifest& m);
 Result<Manifest> read_manifest(const std::string& env_dir);

@@ -446,6 +446,19 @@ TEST_CASE("manifest round-trip and location-independent digest") {
     text = serialize_manifest(odd);
     CHECK(nlohmann::json::parse(text).dump() + "\n" == text);
     CHECK(parse_manifest(text).value().stamp == odd.stamp);
+    // The fast reader and the json reader agree on what the writer writes; the fast one
+    // leaves non-ASCII to the json one.
+    odd.stamp = "q\"b\\s\n\t\b\f\r\x01\x1f/";
+    text = serialize_manifest(odd);
+    auto fast = detail::parse_manifest_fast(text);
+    REQUIRE(fast.has_value());
+    CHECK(serialize_manifest(*fast) ==
+          serialize_manifest(detail::parse_manifest_json(text).value()));
+    CHECK(fast->stamp == odd.stamp);
+    CHECK_FALSE(detail::parse_manifest_fast(serialize_manifest(m) + " ").has_value());
+    odd.stamp = "caf\xc3\xa9";
+    CHECK_FALSE(detail::parse_manifest_fast(serialize_manifest(odd)).has_value());
+    CHECK(parse_manifest(serialize_manifest(odd)).value().stamp == odd.stamp);
     CHECK(back->dists.at(0).link_key == "link-key");
     CHECK(back->dists.at(0).files.size() == dist->files.size());
     CHECK(back->venv_files.size() == venv_files.size());
