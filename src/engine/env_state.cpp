@@ -1,5 +1,9 @@
 #include "engine/env_state.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -21,10 +25,9 @@ char kind_of(const env::FileEntry& f) {
   return f.mode == env::kModeExec ? 'x' : 'r';
 }
 
-/// "" when the file at `path` is as listed; else what happened to it.
-std::string file_problem(const std::string& path, const std::string& rel, char kind, uint64_t size,
+/// "" when the file (stat `st`) is as listed; else what happened to it.
+std::string file_problem(const fs::FileInfo& st, const std::string& rel, char kind, uint64_t size,
                          int64_t built_ns) {
-  auto st = fs::stat_path(path);
   if (!st.exists) return rel + " was deleted";
   if (kind == 'l') return st.is_symlink ? "" : rel + " was replaced";
   if (!st.is_regular) return rel + " was replaced";
@@ -110,12 +113,59 @@ Drift check_drift(const std::string& env_dir) {
   return {};
 }
 
+namespace {
+
+/// lstat of the files of one directory after another, relative to a descriptor of their
+/// directory (files are sorted by path, so a directory's files come together): the kernel
+/// walks one path component per file instead of the whole path.
+class DirStat {
+ public:
+  explicit DirStat(const std::string& root) : root_(root) {}
+  ~DirStat() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DirStat(const DirStat&) = delete;
+  DirStat& operator=(const DirStat&) = delete;
+
+  fs::FileInfo lstat(const std::string& rel) {
+    auto slash = rel.rfind('/');
+    std::string_view dir(rel.data(), slash == std::string::npos ? 0 : slash);
+    if (dir != dir_ || fd_ < 0) {
+      if (fd_ >= 0) ::close(fd_);
+      dir_ = std::string(dir);
+      std::string full = dir_.empty() ? root_ : root_ + "/" + dir_;
+      fd_ = ::open(full.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd_ < 0) return fs::stat_path(root_ + "/" + rel);  // says what is wrong on its own
+    struct stat st {};
+    fs::FileInfo info;
+    const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+    if (::fstatat(fd_, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return info;
+    info.exists = true;
+    info.is_dir = S_ISDIR(st.st_mode);
+    info.is_symlink = S_ISLNK(st.st_mode);
+    info.is_regular = S_ISREG(st.st_mode);
+    info.mode = st.st_mode & 07777;
+    info.size = uint64_t(st.st_size);
+    info.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    info.inode = st.st_ino;
+    info.device = st.st_dev;
+    return info;
+  }
+
+ private:
+  std::string root_, dir_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
                                 int64_t built_ns) {
+  DirStat stat(env_dir);
   for (const auto& f : dist.files) {
     if (is_shipped_bytecode(f.path) && !env::is_compiled_pyc(dist, f.path)) continue;
-    std::string problem =
-        file_problem(env_dir + "/" + f.path, f.path, kind_of(f), f.size, built_ns);
+    std::string problem = file_problem(stat.lstat(f.path), f.path, kind_of(f), f.size, built_ns);
     if (!problem.empty()) return problem;
   }
   return "";

@@ -67,11 +67,13 @@ Status apply_journal(const std::string& env_dir, const Journal& j) {
     remove_bytecode_of(env_dir, rel);
     remove_empty_parents(env_dir, rel, keep);
   }
+  std::set<std::string> made;  // parent dirs known to exist: one mkdir per directory
   for (const auto& rel : j.moves) {
     maybe_die(done);
     std::string from = j.staging + "/" + rel, to = env_dir + "/" + rel;
     if (!fs::stat_path(from).exists) continue;  // moved before the previous run was killed
-    LB_TRY(fs::create_dirs(fs::dirname(to)));
+    if (std::string parent = fs::dirname(to); made.insert(parent).second)
+      LB_TRY(fs::create_dirs(parent));
     if (fs::stat_path(to).is_dir) LB_TRY(fs::remove_all(to));
     LB_TRY(fs::rename_path(from, to));
   }
