@@ -168,10 +168,12 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
 
   std::vector<Source*> todo;
   std::string input;
-  const std::string tmp = store.tmp_dir();
+  // Several compile steps may run at once (one per group of distributions): each has its
+  // own output names.
+  const std::string tmp = store.tmp_dir() + "/bytecode-" + fs::random_hex(8) + "-";
   for (auto& [key, s] : sources) {
     if (s.settled) continue;
-    std::string out = tmp + "/bytecode-" + std::to_string(todo.size()) + ".pyc";
+    std::string out = tmp + std::to_string(todo.size()) + ".pyc";
     input += store.blob_path(s.sha256, s.executable) + "\t<lavabuild>/" + s.sha256 + ".py\t" + out +
              "\t" + std::to_string(s.size) + "\n";
     todo.push_back(&s);
@@ -191,7 +193,7 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
                     "imported");
     for (size_t i = 0; i < todo.size(); ++i) {
       Source& s = *todo[i];
-      std::string out = tmp + "/bytecode-" + std::to_string(i) + ".pyc";
+      std::string out = tmp + std::to_string(i) + ".pyc";
       std::string r = i < results.size() ? results[i] : "";
       if (r == "-") {
         s.settled = true;

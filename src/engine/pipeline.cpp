@@ -593,28 +593,58 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
 
 void Pipeline::add_compile_step(Resolved& r, const std::vector<size_t>& dists,
                                 const std::vector<int>& unpack_ids, graph::Graph& g) {
-  // One step, so that one interpreter run compiles every missing source.
-  std::vector<std::string> names;
-  for (size_t i : dists) names.push_back(r.dists[i].name);
-  const BytecodeTarget t = bytecode_target(ctx_);
-  graph::Step step = new_step(graph::StepKind::compile, join(names, ", "),
-                              "bytecode (" + std::to_string(dists.size()) + " distributions)");
-  step.key = t.describe();
-  step.deps = unpack_ids;
-  step.reason = "no stored " + t.cache_tag + " bytecode for " + join(names, ", ");
-  step.run = [this, &r, dists, t]() -> Status {
-    std::vector<const wheel::UnpackedWheel*> wheels;
-    std::vector<std::string> keys;
-    for (size_t i : dists) {
-      wheels.push_back(r.dists[i].unpacked.get());
-      keys.push_back(bytecode_key(r.dists[i].unpack_key, t));
-    }
-    auto compiled = compile_bytecode(ctx_, t, wheels, keys);
-    for (size_t k = 0; k < dists.size(); ++k) r.dists[dists[k]].bytecode = std::move(compiled[k]);
-    return {};
+  // One interpreter run per group of distributions, one group per job: compiling is CPU
+  // work, so a cold env compiles on every core. Groups are balanced by the number of
+  // members (largest first onto the lightest group).
+  const size_t groups = std::min<size_t>(dists.size(), size_t(std::max(1, ctx_.opt.jobs)));
+  std::vector<size_t> order(dists.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  auto weight = [&](size_t k) {
+    const auto& d = r.dists[dists[k]];
+    if (d.unpacked) return d.unpacked->members.size();
+    // Not unpacked yet (a cold run): the wheel's size stands in for its number of modules.
+    uint64_t bytes = d.sha256.empty() ? d.file.size.value_or(0)
+                                      : fs::stat_path(ctx_.store->blob_path(d.sha256, false)).size;
+    return size_t(1 + bytes / 4096);
   };
-  int id = g.add(std::move(step));
-  for (size_t i : dists) g.step(r.dists[i].link_step).deps.push_back(id);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return weight(a) > weight(b); });
+  std::vector<std::vector<size_t>> members(groups);
+  std::vector<size_t> load(groups, 0);
+  for (size_t k : order) {
+    size_t lightest = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    members[lightest].push_back(k);
+    load[lightest] += weight(k);
+  }
+  const BytecodeTarget t = bytecode_target(ctx_);
+  for (const auto& group : members) {
+    std::vector<size_t> ds;
+    std::vector<int> deps;
+    std::vector<std::string> names;
+    for (size_t k : group) {
+      ds.push_back(dists[k]);
+      deps.push_back(unpack_ids[k]);
+      names.push_back(r.dists[dists[k]].name);
+    }
+    graph::Step step = new_step(graph::StepKind::compile, join(names, ", "),
+                                "bytecode (" + std::to_string(ds.size()) + " distributions)");
+    step.key = t.describe();
+    step.deps = deps;
+    step.reason = "no stored " + t.cache_tag + " bytecode for " + join(names, ", ");
+    step.run = [this, &r, ds, t]() -> Status {
+      std::vector<const wheel::UnpackedWheel*> wheels;
+      std::vector<std::string> keys;
+      for (size_t i : ds) {
+        wheels.push_back(r.dists[i].unpacked.get());
+        keys.push_back(bytecode_key(r.dists[i].unpack_key, t));
+      }
+      auto compiled = compile_bytecode(ctx_, t, wheels, keys);
+      for (size_t k = 0; k < ds.size(); ++k) r.dists[ds[k]].bytecode = std::move(compiled[k]);
+      return {};
+    };
+    int id = g.add(std::move(step));
+    for (size_t i : ds) g.step(r.dists[i].link_step).deps.push_back(id);
+  }
 }
 
 }  // namespace lb::engine
