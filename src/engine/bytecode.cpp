@@ -166,19 +166,19 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
     }
   }
 
-  std::vector<Source*> todo;
+  std::vector<Source*> pending;
   std::string input;
   // Several compile steps may run at once (one per group of distributions): each has its
   // own output names.
   const std::string tmp = store.tmp_dir() + "/bytecode-" + fs::random_hex(8) + "-";
   for (auto& [key, s] : sources) {
     if (s.settled) continue;
-    std::string out = tmp + std::to_string(todo.size()) + ".pyc";
+    std::string out = tmp + std::to_string(pending.size()) + ".pyc";
     input += store.blob_path(s.sha256, s.executable) + "\t<lavabuild>/" + s.sha256 + ".py\t" + out +
              "\t" + std::to_string(s.size) + "\n";
-    todo.push_back(&s);
+    pending.push_back(&s);
   }
-  if (!todo.empty()) {
+  if (!pending.empty()) {
     ProcessOptions opt;
     opt.stdin_data = std::move(input);
     auto run = run_process({ctx.python.executable, "-I", "-S", "-c", kScript}, opt);
@@ -191,8 +191,8 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
                               : run.error().message) +
                     "); Python will compile the modules left without bytecode when they are "
                     "imported");
-    for (size_t i = 0; i < todo.size(); ++i) {
-      Source& s = *todo[i];
+    for (size_t i = 0; i < pending.size(); ++i) {
+      Source& s = *pending[i];
       std::string out = tmp + std::to_string(i) + ".pyc";
       std::string r = i < results.size() ? results[i] : "";
       if (r == "-") {

@@ -1,7 +1,6 @@
 #include "engine/env_state.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -137,20 +136,7 @@ class DirStat {
       fd_ = ::open(full.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd_ < 0) return fs::stat_path(root_ + "/" + rel);  // says what is wrong on its own
-    struct stat st {};
-    fs::FileInfo info;
-    const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
-    if (::fstatat(fd_, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return info;
-    info.exists = true;
-    info.is_dir = S_ISDIR(st.st_mode);
-    info.is_symlink = S_ISLNK(st.st_mode);
-    info.is_regular = S_ISREG(st.st_mode);
-    info.mode = st.st_mode & 07777;
-    info.size = uint64_t(st.st_size);
-    info.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    info.inode = st.st_ino;
-    info.device = st.st_dev;
-    return info;
+    return fs::stat_at(fd_, rel.c_str() + (slash == std::string::npos ? 0 : slash + 1));
   }
 
  private:

@@ -67,61 +67,21 @@ std::string str(const json& o, const char* key) {
 
 namespace {
 
-/// A JSON string as nlohmann's dump() writes it (UTF-8 kept, the six short escapes, \u00XX
-/// for other control characters), appended without building a json value.
-void put_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += char(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 void put_files(std::string& out, const std::vector<FileEntry>& files) {
   out += '[';
   for (size_t i = 0; i < files.size(); ++i) {
     const FileEntry& f = files[i];
     if (i) out += ',';
     out += '[';
-    put_string(out, f.path);
+    append_json_string(out, f.path);
     out += ',';
-    put_string(out, mode_text(f.mode));
+    append_json_string(out, mode_text(f.mode));
     out += ',';
-    put_string(out, f.sha256);
+    append_json_string(out, f.sha256);
     out += ',' + std::to_string(f.size) + ',' + (f.per_env ? "1" : "0");
     if (f.mode == kModeSymlink) {
       out += ',';
-      put_string(out, f.link_target);
+      append_json_string(out, f.link_target);
     }
     out += ']';
   }
@@ -142,33 +102,33 @@ std::string serialize_manifest(const Manifest& m) {
     out += '{';
     if (!d.bytecode_tag.empty()) {
       out += "\"bytecode\":";
-      put_string(out, d.bytecode_tag);
+      append_json_string(out, d.bytecode_tag);
       out += ',';
     }
     out += "\"dist_info\":";
-    put_string(out, d.dist_info_rel);
+    append_json_string(out, d.dist_info_rel);
     out += ",\"files\":";
     put_files(out, d.files);
     out += ",\"link_key\":";
-    put_string(out, d.link_key);
+    append_json_string(out, d.link_key);
     out += ",\"name\":";
-    put_string(out, d.name);
+    append_json_string(out, d.name);
     out += ",\"version\":";
-    put_string(out, d.version);
+    append_json_string(out, d.version);
     out += '}';
   }
   out += "],\"env_path\":";
-  put_string(out, m.env_path);
+  append_json_string(out, m.env_path);
   out += ",\"format\":";
-  put_string(out, kManifestFormat);
+  append_json_string(out, kManifestFormat);
   out += ",\"interpreter\":{\"executable\":";
-  put_string(out, m.interpreter_executable);
+  append_json_string(out, m.interpreter_executable);
   out += ",\"key\":";
-  put_string(out, m.interpreter_key);
+  append_json_string(out, m.interpreter_key);
   out += ",\"version\":";
-  put_string(out, m.interpreter_version);
+  append_json_string(out, m.interpreter_version);
   out += "},\"stamp\":";
-  put_string(out, m.stamp);
+  append_json_string(out, m.stamp);
   out += ",\"venv_files\":";
   put_files(out, m.venv_files);
   out += "}\n";

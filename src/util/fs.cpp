@@ -40,10 +40,10 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
 }
 }  // namespace
 
-FileInfo stat_path(const std::string& path) {
+namespace {
+
+FileInfo info_of(const struct stat& st) {
   FileInfo info;
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return info;
   info.exists = true;
   info.is_dir = S_ISDIR(st.st_mode);
   info.is_symlink = S_ISLNK(st.st_mode);
@@ -54,6 +54,20 @@ FileInfo stat_path(const std::string& path) {
   info.inode = st.st_ino;
   info.device = st.st_dev;
   return info;
+}
+
+}  // namespace
+
+FileInfo stat_path(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  return info_of(st);
+}
+
+FileInfo stat_at(int dirfd, const char* name) {
+  struct stat st;
+  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  return info_of(st);
 }
 
 bool exists(const std::string& path) {

@@ -27,6 +27,8 @@ struct FileInfo {
 
 /// lstat(); exists=false when the path does not exist.
 FileInfo stat_path(const std::string& path);
+/// The same, of `name` relative to the directory descriptor `dirfd` (fstatat, no follow).
+FileInfo stat_at(int dirfd, const char* name);
 bool exists(const std::string& path);
 bool is_dir(const std::string& path);
 

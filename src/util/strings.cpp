@@ -94,9 +94,9 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
     switch (c) {
       case '"':
         out += "\\\"";
@@ -104,23 +104,37 @@ std::string quoted(std::string_view s) {
       case '\\':
         out += "\\\\";
         break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       case '\n':
         out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
         break;
       case '\t':
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (c < 0x20) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          out += c;
+          out += char(c);
         }
     }
   }
   out += '"';
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
   return out;
 }
 

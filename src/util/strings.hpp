@@ -21,5 +21,8 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 std::string percent_decode(std::string_view s);
 /// Quote a string for JSON / messages.
 std::string quoted(std::string_view s);
+/// Append `s` as a JSON string, escaped as nlohmann::json::dump() does (UTF-8 kept; \\b \\f
+/// \\n \\r \\t, \\u00XX for other control characters).
+void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace lb
