@@ -745,6 +745,126 @@ def write_index(root: str, yanked: dict[str, str] | None = None) -> None:
             f.write(head.format(f"Links for {p}") + "\n".join(links) + "\n  </body>\n</html>\n")
 
 
+# ---------------------------------------------------------------- sources (issue 8)
+DEBIAN_WHEELS = "/usr/share/python-wheels"
+
+
+def setuptools_project(name: str, version: str, modules: dict[str, bytes], *, requires=(),
+                       scripts: dict[str, str] | None = None, ext: dict[str, bytes] | None = None,
+                       pyproject: bool = True) -> dict[str, bytes]:
+    """The files of a setuptools project: pyproject.toml ([project] table) or a setup.py alone
+    (the legacy backend), `modules` under the project root, optional C extensions
+    (ext = {"pkg/_speed.c": source}: built as pkg._speed)."""
+    files = dict(modules)
+    if pyproject:
+        deps = ", ".join(f'"{r}"' for r in requires)
+        text = ("[build-system]\nrequires = [\"setuptools>=40.8.0\"]\n"
+                "build-backend = \"setuptools.build_meta\"\n\n"
+                f"[project]\nname = \"{name}\"\nversion = \"{version}\"\ndependencies = [{deps}]\n")
+        if scripts:
+            text += "\n[project.scripts]\n" + "".join(f'{k} = "{v}"\n' for k, v in scripts.items())
+        pkgs = sorted({m.split("/")[0] for m in modules if m.endswith(".py") and "/" in m})
+        text += "\n[tool.setuptools]\npackages = [" + ", ".join(f'"{p}"' for p in pkgs) + "]\n"
+        files["pyproject.toml"] = text.encode()
+    if ext or not pyproject:
+        exts = "".join(
+            f"Extension({p[:-2].replace('/', '.')!r}, [{p!r}]), " for p in sorted(ext or {}))
+        pkgs = sorted({m.split("/")[0] for m in modules if m.endswith(".py") and "/" in m})
+        setup = ("from setuptools import setup, Extension\n\nsetup(\n"
+                 + ("" if pyproject else f"    name={name!r}, version={version!r},\n"
+                    f"    packages={pkgs!r}, install_requires={list(requires)!r},\n")
+                 + f"    ext_modules=[{exts}],\n)\n")
+        files["setup.py"] = setup.encode()
+        files.update(ext or {})
+    return files
+
+
+SPEED_C = b"""#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(ANSWER); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "the answer"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
+"""
+
+
+def source_projects() -> dict[str, dict[str, bytes]]:
+    """Project trees (directory name -> files) for the source-build tests."""
+    hot_views = b'def render():\n    return "hotapp views v1"\n'
+    return {
+        "hotapp": setuptools_project(
+            "hotapp", "1.0",
+            {"hotapp/__init__.py": b'__version__ = "1.0"\n', "hotapp/views.py": hot_views,
+             "hotapp/cli.py": b"def main():\n    from hotapp.views import render\n    print(render())\n"},
+            requires=["webutil>=1.0"], scripts={"hotapp": "hotapp.cli:main"}),
+        "cext": setuptools_project(
+            "cext", "1.0", {"cext/__init__.py": b"from cext._speed import answer\n"},
+            ext={"cext/_speed.c": SPEED_C.replace(b"ANSWER", b"42")}),
+        "legacy": setuptools_project(
+            "legacy", "2.0", {"legacy/__init__.py": b'WHO = "legacy setup.py"\n'}, pyproject=False),
+    }
+
+
+def write_tree(root: str, files: dict[str, bytes]) -> None:
+    for rel, data in sorted(files.items()):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def tar_gz_tree(out: str, base: str, files: dict[str, bytes]) -> str:
+    """A reproducible .tar.gz of `files` under `base/`."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+            for p in sorted(files):
+                _tar_add(tf, f"{base}/{p}", files[p])
+    with open(out, "wb") as f:
+        f.write(raw.getvalue())
+    return out
+
+
+def pkg_info(name: str, version: str, requires=(), metadata_version="2.1", dynamic=()) -> bytes:
+    lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}", f"Version: {version}"]
+    lines += [f"Dynamic: {d}" for d in dynamic]
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def write_sources(out: str) -> None:
+    """Files for an index of build backends and sdists, and project trees under out/../projects.
+    The backends are Debian's setuptools and wheel wheels (built for Debian's python3)."""
+    import shutil
+    for fn in sorted(os.listdir(DEBIAN_WHEELS)):
+        if fn.startswith(("setuptools-", "wheel-")):
+            shutil.copy(os.path.join(DEBIAN_WHEELS, fn), os.path.join(out, fn))
+    for d in corpus_webapp():  # webutil etc. as dependencies of the projects
+        build_wheel(d, out)
+    projects = source_projects()
+    # sdists: setuptools ones (PKG-INFO 2.1: dependencies need a build) and a PEP 643 one
+    # whose Requires-Dist is static (read without running anything).
+    srcpure = setuptools_project("srcpure", "1.0", {"srcpure/__init__.py": b'WHO = "srcpure"\n'},
+                                 requires=["webutil>=1.0"])
+    srcpure["PKG-INFO"] = pkg_info("srcpure", "1.0", ["webutil>=1.0"])
+    tar_gz_tree(os.path.join(out, "srcpure-1.0.tar.gz"), "srcpure-1.0", srcpure)
+    cext = dict(projects["cext"])
+    cext["PKG-INFO"] = pkg_info("cext", "1.0")
+    tar_gz_tree(os.path.join(out, "cext-1.0.tar.gz"), "cext-1.0", cext)
+    static = Dist("srcstatic", "1.0", files={"srcstatic/__init__.py": b'WHO = "static"\n'},
+                  requires=["greeting>=1.0"])
+    path = build_sdist(static, out)
+    # Metadata-Version 2.2 without Dynamic: the resolver may trust Requires-Dist (PEP 643).
+    with tarfile.open(path) as tf:
+        members = {m.name.split("/", 1)[1]: tf.extractfile(m).read() for m in tf.getmembers() if m.isfile()}
+    members["PKG-INFO"] = pkg_info("srcstatic", "1.0", ["greeting>=1.0"], metadata_version="2.2")
+    tar_gz_tree(path, "srcstatic-1.0", members)
+    proj_root = os.path.join(os.path.dirname(os.path.abspath(out)), "projects")
+    for name, files in projects.items():
+        write_tree(os.path.join(proj_root, name), files)
+
+
 # ---------------------------------------------------------------- main
 def write_corpus(corpus: str, out: str, native_tag: str) -> None:
     os.makedirs(out, exist_ok=True)
@@ -790,13 +910,15 @@ def write_corpus(corpus: str, out: str, native_tag: str) -> None:
     elif corpus == "webapp":
         for d in corpus_webapp():
             build_wheel(d, out)
+    elif corpus == "sources":
+        write_sources(out)
     else:
         raise SystemExit(f"make_fixtures: unknown corpus {corpus!r} (basic, bench, hostile, versions, webapp, resolver-SEED)")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("corpus", nargs="?", help="basic | bench | hostile | versions | webapp | resolver-SEED")
+    ap.add_argument("corpus", nargs="?", help="basic | bench | hostile | sources | versions | webapp | resolver-SEED")
     ap.add_argument("--out", help="directory to write the corpus's files into")
     ap.add_argument("--index", metavar="ROOT", help="write ROOT/simple for the files in ROOT/files")
     ap.add_argument("--yanked", metavar="FILE", help='lines "filename reason" to mark data-yanked')

@@ -11,6 +11,7 @@
 #include "cli/config.hpp"
 #include "lavabuild/version.hpp"
 #include "net/http.hpp"
+#include "pep/name.hpp"
 #include "util/fs.hpp"
 
 namespace po = boost::program_options;
@@ -136,6 +137,11 @@ const CommandHelp* command_help(const std::string& command) {
          "reinstall-package",
          "seed",
          "no-compile",
+         "no-binary",
+         "only-binary",
+         "config-settings",
+         "build-timeout",
+         "recipes",
          "jobs",
          "timeout",
          "cache-dir",
@@ -155,6 +161,8 @@ const CommandHelp* command_help(const std::string& command) {
          "python",    "index-url",   "extra-index-url", "find-links",
          "no-index",  "offline",     "require-hashes",  "pre",
          "seed",      "no-compile",  "timeout",         "cache-dir",
+         "no-binary", "only-binary", "config-settings", "build-timeout",
+         "recipes",
          "link-mode", "locked",      "format",          "quiet",
          "config",    "no-config"},
         with(net_vars, {"LAVABUILD_LINK_MODE", "NO_COLOR", "TERM"})}},
@@ -175,6 +183,11 @@ const CommandHelp* command_help(const std::string& command) {
          "pre",
          "upgrade",
          "upgrade-package",
+         "no-binary",
+         "only-binary",
+         "config-settings",
+         "build-timeout",
+         "recipes",
          "jobs",
          "timeout",
          "cache-dir",
@@ -279,6 +292,7 @@ namespace {
 struct RawArgs {
   std::vector<std::string> reqs;  ///< -r
   std::string index_url, jobs_text, config_file, max_size;
+  std::vector<std::string> no_binary, only_binary, config_settings;
   bool no_config = false;
 };
 
@@ -314,6 +328,16 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "no-compile", po::bool_switch(&o.no_compile),
       "do not put bytecode (__pycache__/*.pyc) beside the modules; by default it is compiled "
       "once per source file and interpreter into the store and linked like the sources")(
+      "no-binary", po::value<std::vector<std::string>>(&raw.no_binary),
+      "build these projects from source (comma-separated names or :all:, as pip)")(
+      "only-binary", po::value<std::vector<std::string>>(&raw.only_binary),
+      "never build these projects from source (names or :all:)")(
+      "config-settings,C", po::value<std::vector<std::string>>(&raw.config_settings),
+      "KEY=VALUE passed to every PEP 517 build backend (repeatable)")(
+      "build-timeout", po::value<long>(&o.build_timeout),
+      "seconds a build backend hook may run before it is stopped (default 3600)")(
+      "recipes", po::value<std::string>(&o.recipes_dir),
+      "folder of build recipes: <name>.toml with patches, build requirements, variables")(
       "jobs,j", po::value<std::string>(&raw.jobs_text),
       "parallel steps, 1 to 1024 (default: cores)")(
       "timeout", po::value<long>(&o.timeout),
@@ -476,6 +500,27 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
     if (!o.max_size)
       return make_error("usage: --max-size " + raw.max_size + " is not a size",
                         "give bytes or a number with K, M, G or T (binary), e.g. 500M, 1.5GiB");
+  }
+  for (const auto& [list, from] : {std::pair{&o.no_binary, &raw.no_binary},
+                                   std::pair{&o.only_binary, &raw.only_binary}})
+    for (const auto& v : *from)
+      for (const auto& name : split(v, ','))
+        if (!trim(name).empty())
+          list->push_back(trim(name) == ":all:" || trim(name) == ":none:"
+                              ? std::string(trim(name))
+                              : pep::normalize_name(std::string(trim(name))));
+  for (const auto& kv : raw.config_settings) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error("usage: --config-settings " + kv + " is not KEY=VALUE");
+    o.config_settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (vm.count("build-timeout") && o.build_timeout <= 0)
+    return make_error("usage: --build-timeout must be a positive number of seconds");
+  if (!o.recipes_dir.empty()) {
+    o.recipes_dir = fs::absolute(o.recipes_dir);
+    if (!fs::is_dir(o.recipes_dir))
+      return make_error("usage: --recipes " + o.recipes_dir + " is not a directory");
   }
   if (vm.count("timeout") && o.timeout <= 0)
     return make_error("usage: --timeout must be a positive number of seconds");

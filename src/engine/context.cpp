@@ -1,5 +1,7 @@
 #include "engine/context.hpp"
 
+#include <algorithm>
+
 #include "net/url.hpp"
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
@@ -52,7 +54,7 @@ Status Context::init(const Options& options, Output& output) {
   return {};
 }
 
-void Context::init_with(const Options& options, Output& output, std::unique_ptr<store::Store> s,
+void Context::init_with(const Options& options, Output& output, std::shared_ptr<store::Store> s,
                         interp::Interpreter interpreter) {
   opt = options;
   out = &output;
@@ -119,6 +121,32 @@ Status Context::flush_puts() {
   if (batch.empty()) return {};
   reads_.reset();
   return store->put_many(std::move(batch));
+}
+
+namespace {
+/// pip's FormatControl: whether `list` (and `other`, the opposite option) names `name`
+/// specifically, or :all: without `other` naming it.
+bool format_excludes(const std::string& name, const std::vector<std::string>& a,
+                     const std::vector<std::string>& b, const std::vector<std::string>& other_a,
+                     const std::vector<std::string>& other_b) {
+  auto has = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  if (has(a, name) || has(b, name)) return true;
+  if (has(other_a, name) || has(other_b, name)) return false;
+  return has(a, ":all:") || has(b, ":all:");
+}
+}  // namespace
+
+bool Context::source_allowed(const std::string& name) const {
+  if (opt.no_build) return false;
+  return !format_excludes(name, opt.only_binary, reqs.options.only_binary, opt.no_binary,
+                          reqs.options.no_binary);
+}
+
+bool Context::binary_allowed(const std::string& name) const {
+  return !format_excludes(name, opt.no_binary, reqs.options.no_binary, opt.only_binary,
+                          reqs.options.only_binary);
 }
 
 std::optional<size_t> Context::wheel_rank(const std::string& filename) const {

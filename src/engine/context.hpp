@@ -27,7 +27,7 @@ struct Context {
   /// The clock durations in reports are measured with (tests inject their own).
   std::function<TimePoint()> now = [] { return std::chrono::steady_clock::now(); };
   Output* out = nullptr;
-  std::unique_ptr<store::Store> store;
+  std::shared_ptr<store::Store> store;
   std::unique_ptr<net::HttpClient> http;
   std::unique_ptr<net::PageCache> page_cache;
   std::unique_ptr<net::IndexClient> index;
@@ -48,7 +48,7 @@ struct Context {
   Status init(const Options& options, Output& output);
   /// The same from given parts, probing nothing: what init does once it has opened the store
   /// and probed the interpreter. Tests pass a fake store and a hand-made interpreter.
-  void init_with(const Options& options, Output& output, std::unique_ptr<store::Store> s,
+  void init_with(const Options& options, Output& output, std::shared_ptr<store::Store> s,
                  interp::Interpreter interpreter);
   /// Set up HTTP + index client once requirement files are read (their options count).
   Status init_index();
@@ -56,12 +56,20 @@ struct Context {
   /// lookup) until end_reads(). Writes meanwhile must go through defer_put.
   void begin_reads();
   void end_reads() { reads_.reset(); }
+  /// A read session from begin_reads is held.
+  bool reading() const { return reads_.has_value(); }
   /// Index writes made while the store's index is not held open: flushed in one batch.
   void defer_put(std::string key, std::string value);
   Status flush_puts();
   /// flush_puts, with a warning when the index could not be written (the run goes on: the
   /// next one redoes some work).
   void flush_or_warn();
+  /// Whether `name` (normalised) may be built from an sdist: not --only-binary (:all: or the
+  /// name; a name listed in --no-binary wins over :all:) and not a build env's run.
+  bool source_allowed(const std::string& name) const;
+  /// Whether wheels of `name` may be used: not --no-binary (:all: or the name; a name listed
+  /// in --only-binary wins over :all:).
+  bool binary_allowed(const std::string& name) const;
   /// Rank of a wheel filename for this interpreter (lower is better), or nullopt if incompatible.
   std::optional<size_t> wheel_rank(const std::string& filename) const;
   /// The same for a parsed file name's tags.

@@ -423,8 +423,10 @@ void fill_report(EnvRun& r, Context::TimePoint start) {
     const auto& s = r.g.steps()[size_t(id)];
     r.report.executed.push_back({std::string(graph::to_string(s.kind)), s.package});
   }
-  for (const auto& d : r.resolved.dists)
+  for (const auto& d : r.resolved.dists) {
     if (d.fetched_while_resolving) r.report.executed.push_back({"fetch", d.name});
+    if (d.source && d.source->built_while_resolving) r.report.executed.push_back({"build", d.name});
+  }
   r.report.downloaded_bytes = r.pipe.fetcher().downloaded_bytes();
   r.report.seconds = seconds_since(r.ctx, start);
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lb::engine {
@@ -58,6 +59,16 @@ struct Options {
   RemoteOptions remote;                   ///< config files' [remote] table
   std::optional<uint64_t> max_size;       ///< cache gc --max-size SIZE, in bytes
   bool dry_run = false;                   ///< cache gc --dry-run
+  // Building from source (engine/source_build.hpp).
+  /// --no-binary / --only-binary: normalised names or ":all:" (pip's spelling; a requirement
+  /// file's options add to these).
+  std::vector<std::string> no_binary, only_binary;
+  /// Never build from source (build envs: their requirements come as wheels).
+  bool no_build = false;
+  /// --config-settings KEY=VALUE for every build (a requirement line's own come after).
+  std::vector<std::pair<std::string, std::string>> config_settings;
+  long build_timeout = 3600;  ///< --build-timeout SECONDS: a backend hook is stopped after it
+  std::string recipes_dir;    ///< --recipes DIR: per-project build recipes (absolute)
 };
 
 }  // namespace lb::engine

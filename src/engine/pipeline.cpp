@@ -1,6 +1,7 @@
 #include "engine/pipeline.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "engine/bytecode.hpp"
@@ -11,7 +12,9 @@
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "source/tree.hpp"
 #include "util/strings.hpp"
+#include "vcs/vcs.hpp"
 
 namespace lb::engine {
 
@@ -129,25 +132,12 @@ Status Pipeline::load_inputs() {
 }
 
 Status Pipeline::check_supported_options() {
-  // Options that only matter when building from source: refuse what cannot be honoured,
-  // warn about what has no effect; never drop either silently.
+  // Options lavabuild does not need: warned about, never dropped silently.
   const auto& o = ctx_.reqs.options;
-  auto is_none = [](const std::vector<std::string>& v) {
-    return v.empty() || (v.size() == 1 && v[0] == ":none:");
-  };
-  if (!is_none(o.no_binary))
-    return make_error("--no-binary " + join(o.no_binary, ",") +
-                          " cannot be honoured: lavabuild installs wheels only (building from "
-                          "source is not supported yet)",
-                      "remove --no-binary from the requirements");
   for (const auto& h : o.trusted_hosts)
     ctx_.out->warn("--trusted-host " + h +
                    " has no effect: lavabuild always verifies TLS (set SSL_CERT_FILE for a private "
                    "CA); plain http:// URLs work without it");
-  for (const auto& e : ctx_.reqs.requirements)
-    if (!e.config_settings.empty())
-      ctx_.out->warn(e.loc.to_string() +
-                     ": --config-settings has no effect on wheels (nothing is built); ignored");
   return {};
 }
 
@@ -188,11 +178,38 @@ std::string Pipeline::compute_stamp() const {
       for (const auto& x : e.hashes) h.field("hash", x);
     }
   for (const auto& e : ctx_.reqs.requirements) {
-    if (e.kind == reqfile::EntryKind::path || starts_with(e.link, "file:")) {
-      auto st = fs::stat_path(local_path_of(e.link));
-      h.field("path", e.link).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
+    std::string link = !e.link.empty() ? e.link : e.req.url;
+    if (e.kind == reqfile::EntryKind::vcs || vcs::is_vcs_url(link)) {
+      // A branch or tag may have moved: only a full commit id (or --offline) can be a no-op.
+      auto u = vcs::parse_url(link);
+      bool immutable = u.ok() && u->kind == vcs::Kind::git && u->rev.size() == 40 &&
+                       u->rev.find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (!immutable && !ctx_.opt.offline)
+        h.field("vcs_moving", int64_t(std::chrono::system_clock::now().time_since_epoch().count()));
+      continue;
+    }
+    std::string local = local_path_of(link);
+    if (local.empty()) continue;
+    if (fs::is_dir(local)) {
+      // Every file's stat: an edit anywhere in a local project makes the run look closer.
+      h.field("tree", link).field("fingerprint", source::stat_fingerprint(local));
+    } else {
+      auto st = fs::stat_path(local);
+      h.field("path", link).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
     }
   }
+  h.field("build_options", ctx_.opt.build_timeout).field("recipes", ctx_.opt.recipes_dir);
+  for (const auto& [k, v] : ctx_.opt.config_settings) h.field("config", k + "=" + v);
+  for (const auto& n : ctx_.opt.no_binary) h.field("no_binary", n);
+  for (const auto& n : ctx_.opt.only_binary) h.field("only_binary", n);
+  if (!ctx_.opt.recipes_dir.empty())
+    if (auto names = fs::list_dir(ctx_.opt.recipes_dir); names.ok())
+      for (const auto& n : *names) {
+        auto st = fs::stat_path(ctx_.opt.recipes_dir + "/" + n);
+        h.field("recipe", n).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
+      }
+  for (const char* name : kBuildEnvVars)
+    if (const char* v = std::getenv(name)) h.field("build_env", std::string(name) + "=" + v);
   h.field("no_index", o.no_index).field("pre", o.pre).field("seed", o.seed);
   h.field("link_mode", o.link_mode).field("require_hashes", o.require_hashes);
   h.field("bytecode", bytecode_target(ctx_).describe());
@@ -274,6 +291,75 @@ Result<Resolved> Pipeline::resolve_lock() {
   return r;
 }
 
+Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::string& link,
+                                           const std::string& where) {
+  if (ctx_.opt.no_build)
+    return make_error(where + ": '" + e.text + "' is a source, and build requirements come as "
+                      "wheels only", "put a wheel of it on the index or in -f/--find-links");
+  SourceRef ref;
+  ref.origin = where;
+  ref.name = e.req.name.empty() ? "" : pep::normalize_name(e.req.name);
+  ref.editable = e.kind == reqfile::EntryKind::editable;
+  ref.config_settings = ctx_.opt.config_settings;
+  ref.config_settings.insert(ref.config_settings.end(), e.config_settings.begin(),
+                             e.config_settings.end());
+  env::DirectUrl du;
+  if (e.kind == reqfile::EntryKind::vcs || vcs::is_vcs_url(link)) {
+    ref.kind = SourceRef::Kind::vcs;
+    ref.location = link;
+  } else if (std::string local = local_path_of(link); !local.empty() && fs::is_dir(local)) {
+    ref.kind = SourceRef::Kind::directory;
+    ref.location = fs::absolute(local);
+    du.url = net::path_to_file_url(ref.location);
+    du.is_dir = true;
+    du.editable = ref.editable;
+  } else if (is_source_archive(url_basename(link))) {
+    if (ref.editable)
+      return make_error(where + ": '" + e.text + "': an archive cannot be installed editable",
+                        "unpack it and use `-e DIR`");
+    ref.kind = SourceRef::Kind::archive;
+    ref.archive.filename = url_basename(link);
+    ref.archive.url = local.empty() ? net::strip_fragment(link) : net::path_to_file_url(local);
+    ref.archive.sha256 = fragment_sha256(link);
+    ref.location = ref.archive.url;
+    if (!local.empty() && !fs::exists(local))
+      return make_error(where + ": " + local + ": no such file", "check the path");
+    du.url = ref.archive.url;
+  } else if (!local.empty() && !fs::exists(local)) {
+    return make_error(where + ": " + local + ": no such file or directory", "check the path");
+  } else {
+    return make_error(where + ": '" + e.text + "' is neither a wheel, a source archive " +
+                          "(.tar.gz, .zip, ...) nor a directory",
+                      "name a .whl, an sdist or a project directory");
+  }
+  LB_ASSIGN(auto src, builder_.prepare(ref));
+  LB_ASSIGN(std::string meta, builder_.metadata(*src));
+  DirectDist d;
+  d.name = src->name;
+  auto v = pep::Version::parse(src->version);
+  if (!v.ok()) return v.error().context(where);
+  d.version = *v;
+  d.source = src;
+  d.metadata = meta;
+  if (ref.kind == SourceRef::Kind::vcs) {
+    du.url = src->vcs_url;
+    du.vcs = src->vcs_kind;
+    du.commit_id = src->vcs_commit;
+    du.requested_revision = src->vcs_requested;
+    du.subdirectory = src->vcs_subdirectory;
+  } else if (ref.kind == SourceRef::Kind::archive) {
+    du.sha256 = src->digest.substr(src->digest.find(':') + 1);
+  }
+  d.requested_url = du.url;
+  d.direct_url = du;
+  d.file = ref.archive;
+  if (ref.kind != SourceRef::Kind::archive) {
+    d.file.filename = d.name + "-" + src->version + " (source)";
+    d.file.url = ref.location;
+  }
+  return d;
+}
+
 Result<Resolved> Pipeline::resolve_requirements() {
   std::vector<pep::Requirement> roots;
   std::map<std::string, std::set<std::string>> hashes;
@@ -284,18 +370,16 @@ Result<Resolved> Pipeline::resolve_requirements() {
   for (const auto& e : ctx_.reqs.requirements) {
     std::string where = e.loc.to_string();
     pep::Requirement req = e.req;
-    if (e.kind == reqfile::EntryKind::vcs || e.kind == reqfile::EntryKind::editable)
-      return make_error(
-          where + ": '" + e.text + "': " +
-              (e.kind == reqfile::EntryKind::vcs ? "VCS requirements" : "editable installs") +
-              " are not supported yet",
-          "build a wheel and list it instead");
     std::string link = !e.link.empty() ? e.link : req.url;
-    if (!link.empty()) {
+    if (e.kind == reqfile::EntryKind::vcs || e.kind == reqfile::EntryKind::editable ||
+        (!link.empty() && !ends_with(url_basename(link), ".whl"))) {
+      LB_ASSIGN(DirectDist d, direct_source(e, link, where));
+      req.name = d.name;
+      req.specifier = *pep::SpecifierSet::parse("==" + d.version.to_string());
+      req.url.clear();
+      provider_.add_direct(std::move(d));
+    } else if (!link.empty()) {
       std::string filename = url_basename(link);
-      if (!ends_with(filename, ".whl"))
-        return make_error(where + ": '" + e.text + "': building from source is not supported yet",
-                          "build a wheel (python -m pip wheel) and list the .whl instead");
       auto wf = pep::WheelFilename::parse(filename);
       if (!wf.ok()) return wf.error().context(where);
       auto v = pep::Version::parse(wf->version);
@@ -337,6 +421,7 @@ Result<Resolved> Pipeline::resolve_requirements() {
     LB_ASSIGN(auto seeds, provider_.seed_requirements(already));
     roots.insert(roots.end(), seeds.begin(), seeds.end());
   }
+  if (roots.empty() && ctx_.opt.no_build) return Resolved{};  // a build env needing nothing
   if (roots.empty()) return make_error("no requirements given", "pass a requirements file");
   provider_.set_hashes(hashes);
   fetcher_.set_pins(hashes, origins);  // checked before a file enters the store
@@ -381,7 +466,10 @@ Result<Resolved> Pipeline::resolve_requirements() {
     if (auto dd = provider_.direct(d.name)) {
       d.direct_url.url = dd->requested_url;
       d.direct_url.sha256 = dd->file.sha256;
+      if (dd->direct_url) d.direct_url = *dd->direct_url;
     }
+    LB_ASSIGN(d.source, provider_.source_of(d.name, p.version));
+    if (d.source) d.allowed_hashes.clear();  // the archive was checked when it was fetched
     if (auto h = hashes.find(d.name); h != hashes.end()) d.allowed_hashes = h->second;
     if (hash_mode && d.allowed_hashes.empty() && d.direct_url.url.empty())
       unhashed.push_back(d.name + "==" + d.version);
@@ -397,6 +485,16 @@ Result<Resolved> Pipeline::resolve_requirements() {
         "with `lavabuild lock`");
   std::sort(out.dists.begin(), out.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return out;
+}
+
+void Pipeline::use_built_wheel(Planned& d) {
+  const SourceBuild& s = *d.source;
+  d.file = net::IndexFile{};
+  d.file.filename = s.wheel_filename;
+  d.file.sha256 = s.wheel_sha;
+  d.file.url = net::path_to_file_url(ctx_.store->blob_path(s.wheel_sha, false));
+  d.sha256 = s.wheel_sha;
+  d.unpack_key = unpack_key(d.sha256, d.file.filename);
 }
 
 Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
@@ -423,6 +521,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     Planned& d = r.dists[i];
     std::string label = d.name + " " + d.version;
 
+    // A source whose wheel is known (built before, or while resolving) goes on like a wheel.
+    if (d.source && !d.source->wheel_sha.empty()) use_built_wheel(d);
+
     // fetch
     graph::Step fetch = new_step(graph::StepKind::fetch, d.name, label);
     fetch.key = KeyHasher("lavabuild.fetch.v1")
@@ -447,7 +548,30 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       d.sha256 = *sha;
       return {};
     };
+    if (d.source && d.source->wheel_sha.empty()) {
+      // The source was fetched (or read) while resolving; the build step makes the wheel.
+      d.sha256.clear();
+      fetch.needs_run = false;
+      fetch.reason = "the source was read while resolving";
+      fetch.run = [] { return Status{}; };
+    }
     int fetch_id = d.fetch_step = g.add(std::move(fetch));
+    int build_id = -1;
+    if (d.source) {
+      graph::Step build = new_step(graph::StepKind::build, d.name, label);
+      build.deps = {fetch_id};
+      build.key = d.source->key.empty() ? "(after the build env is made)" : d.source->key;
+      build.needs_run = d.source->wheel_sha.empty();
+      build.reason = d.source->built_while_resolving
+                         ? "built while resolving (its metadata needed it): " + d.source->reason
+                         : d.source->reason;
+      build.run = [this, &d]() -> Status {
+        LB_TRY(builder_.build(*d.source));
+        use_built_wheel(d);
+        return {};
+      };
+      build_id = d.build_step = g.add(std::move(build));
+    }
 
     // Whether the existing env keeps this distribution as it is (same link key, files
     // intact): then nothing of it is loaded or checked in the store, and nothing is linked.
@@ -480,7 +604,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
 
     // unpack
     graph::Step unpack = new_step(graph::StepKind::unpack, d.name, label);
-    unpack.deps = {fetch_id};
+    unpack.deps = {build_id >= 0 ? build_id : fetch_id};
     if (kept) {
       unpack.key = d.unpack_key;
       unpack.needs_run = false;

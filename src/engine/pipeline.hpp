@@ -22,6 +22,7 @@
 #include "engine/context.hpp"
 #include "engine/fetch.hpp"
 #include "engine/provider.hpp"
+#include "engine/source_build.hpp"
 #include "env/install.hpp"
 #include "graph/graph.hpp"
 #include "lock/pylock.hpp"
@@ -49,6 +50,10 @@ struct Planned {
   std::string link_key;
   std::shared_ptr<wheel::UnpackedWheel> unpacked;
   std::shared_ptr<env::Bytecode> bytecode;  ///< its compiled pycs (null: none, --no-compile)
+  /// Built from source (an sdist, a directory, an archive, a VCS checkout): the build step
+  /// makes the wheel that is then unpacked and linked like any other.
+  std::shared_ptr<SourceBuild> source;
+  int build_step = -1;
 };
 
 /// The fetched wheel of `d` (in the store by d.sha256) against its pinned hashes and size.
@@ -61,7 +66,10 @@ struct Resolved {
 
 class Pipeline {
  public:
-  explicit Pipeline(Context& ctx) : ctx_(ctx), fetcher_(ctx), provider_(ctx, fetcher_) {}
+  explicit Pipeline(Context& ctx)
+      : ctx_(ctx), fetcher_(ctx), builder_(ctx, fetcher_), provider_(ctx, fetcher_) {
+    provider_.set_builder(&builder_);
+  }
 
   /// Parse inputs (requirement files or one pylock.toml) into ctx.reqs / a lock.
   Status load_inputs();
@@ -77,6 +85,7 @@ class Pipeline {
 
   Fetcher& fetcher() { return fetcher_; }
   IndexProvider& provider() { return provider_; }
+  SourceBuilder& builder() { return builder_; }
   const std::optional<lock::Lock>& lock_input() const { return lock_; }
   /// Results of link steps (indexed like Resolved::dists), filled by the graph's run functions.
   std::vector<env::InstalledDist> installed;
@@ -102,7 +111,14 @@ class Pipeline {
   void add_compile_step(Resolved& r, const std::vector<size_t>& dists,
                         const std::vector<int>& unpack_ids, graph::Graph& g);
   Context& ctx_;
+  /// A requirement given as a directory, a source archive or a VCS URL (`e`, written at
+  /// `where`): its source prepared and its metadata read, as a direct distribution.
+  Result<DirectDist> direct_source(const reqfile::Entry& e, const std::string& link,
+                                   const std::string& where);
+  /// `d` is built: from now on it is its wheel (file, sha256, unpack key).
+  void use_built_wheel(Planned& d);
   Fetcher fetcher_;
+  SourceBuilder builder_;
   IndexProvider provider_;
   std::optional<lock::Lock> lock_;
   std::string lock_path_;

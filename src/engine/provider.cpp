@@ -57,28 +57,42 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
     // Files whose index hash matches no --hash pin, by version: kept for a version that has no
     // other file, so that its download fails with "hash mismatch" naming expected and got.
     std::map<pep::Version, std::vector<std::pair<size_t, net::IndexFile>>> unpinned;
+    const bool sources = ctx_.source_allowed(name), binaries = ctx_.binary_allowed(name);
     for (auto& f : files) {
+      std::string file_version;
+      std::optional<size_t> rank;
       if (!ends_with(f.filename, ".whl")) {
         auto sd = pep::SdistFilename::parse(f.filename);
-        diag.excluded.push_back({Excluded::Why::sdist, sd.ok() ? sd->version : "", f.filename});
-        continue;
-      }
-      auto wf = pep::WheelFilename::parse(f.filename);
-      if (!wf.ok() || pep::normalize_name(wf->name) != name) continue;
-      auto rank = ctx_.tags_rank(wf->tags);
-      if (!rank) {
-        for (const auto& t : wf->tags)
-          diag.excluded.push_back({Excluded::Why::tags, wf->version, t.to_string()});
-        continue;
+        if (!sd.ok() || pep::normalize_name(sd->name) != name) continue;
+        if (!sources) {
+          diag.excluded.push_back({Excluded::Why::sdist, sd->version, f.filename});
+          continue;
+        }
+        file_version = sd->version;
+        rank = kSdistRank;  // after every wheel of the same version
+      } else {
+        auto wf = pep::WheelFilename::parse(f.filename);
+        if (!wf.ok() || pep::normalize_name(wf->name) != name) continue;
+        if (!binaries) {
+          diag.excluded.push_back({Excluded::Why::no_binary, wf->version, f.filename});
+          continue;
+        }
+        rank = ctx_.tags_rank(wf->tags);
+        if (!rank) {
+          for (const auto& t : wf->tags)
+            diag.excluded.push_back({Excluded::Why::tags, wf->version, t.to_string()});
+          continue;
+        }
+        file_version = wf->version;
       }
       if (!f.requires_python.empty() && py_version.ok()) {
         auto spec = pep::SpecifierSet::parse(f.requires_python);
         if (spec.ok() && !spec->contains(*py_version, true)) {
-          diag.excluded.push_back({Excluded::Why::requires_python, wf->version, f.requires_python});
+          diag.excluded.push_back({Excluded::Why::requires_python, file_version, f.requires_python});
           continue;
         }
       }
-      auto v = pep::Version::parse(wf->version);
+      auto v = pep::Version::parse(file_version);
       if (!v.ok()) continue;
       if (sha256_pins && !f.sha256.empty() && !allowed.count("sha256:" + f.sha256)) {
         unpinned[*v].emplace_back(*rank, std::move(f));
@@ -140,6 +154,22 @@ Result<net::IndexFile> IndexProvider::best_file(const std::string& name,
   return make_error("no file for " + name + "==" + version.to_string());
 }
 
+Result<std::shared_ptr<SourceBuild>> IndexProvider::source_of(const std::string& name,
+                                                              const pep::Version& version) {
+  if (auto d = direct(name); d && d->source) return d->source;
+  LB_ASSIGN(auto file, best_file(name, version));
+  if (ends_with(file.filename, ".whl") || !builder_)
+    return std::shared_ptr<SourceBuild>();
+  SourceRef ref;
+  ref.kind = SourceRef::Kind::archive;
+  ref.archive = file;
+  ref.location = file.url;
+  ref.name = name;
+  ref.config_settings = ctx_.opt.config_settings;
+  ref.origin = name + " " + version.to_string() + " (" + file.filename + ")";
+  return builder_->prepare(ref);
+}
+
 Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::string& name,
                                                                   const pep::Version& version) {
   std::string key = name + "==" + version.to_string();
@@ -151,7 +181,15 @@ Result<std::vector<pep::Requirement>> IndexProvider::dependencies(const std::str
   LB_ASSIGN(auto file, best_file(name, version));
   bool fetched = false;
   ctx_.out->resolving("reading metadata of " + name + " " + version.to_string());
-  LB_ASSIGN(std::string text, fetcher_.metadata(file, fetched));
+  std::string text;
+  if (auto d = direct(name); d && !d->metadata.empty()) {
+    text = d->metadata;
+  } else if (!ends_with(file.filename, ".whl")) {
+    LB_ASSIGN(auto src, source_of(name, version));
+    LB_ASSIGN(text, builder_->metadata(*src));
+  } else {
+    LB_ASSIGN(text, fetcher_.metadata(file, fetched));
+  }
   auto meta = wheel::parse_core_metadata(text);
   if (!meta.ok()) return meta.error().context(file.filename + " METADATA");
   std::vector<pep::Requirement> reqs;
@@ -257,10 +295,10 @@ std::string IndexProvider::why_unusable(const std::string& name, const pep::Spec
   // Per version, newest first: what each kind of file offers and why it cannot be used.
   struct Why {
     std::set<std::string> requires_python, tags;
-    bool sdist = false;
+    bool sdist = false, no_binary = false;
   };
   std::map<pep::Version, Why, std::greater<>> by_version;
-  bool any_tags = false, any_python = false, any_sdist = false;
+  bool any_tags = false, any_python = false, any_sdist = false, any_no_binary = false;
   for (const auto& e : d->second.excluded) {
     auto v = pep::Version::parse(e.version);
     if (!v.ok() || (spec && !spec->contains(*v, true))) continue;
@@ -274,6 +312,9 @@ std::string IndexProvider::why_unusable(const std::string& name, const pep::Spec
         break;
       case Excluded::Why::sdist:
         w.sdist = any_sdist = true;
+        break;
+      case Excluded::Why::no_binary:
+        w.no_binary = any_no_binary = true;
         break;
     }
   }
@@ -305,7 +346,9 @@ std::string IndexProvider::why_unusable(const std::string& name, const pep::Spec
     }
     if (w.sdist)
       why.push_back(std::string(why.empty() ? "is only a source archive" : "a source archive") +
-                    " (building from source is not supported yet)");
+                    " (not built: " + (ctx_.opt.no_build ? "build requirements come as wheels"
+                                                          : "--only-binary") + ")");
+    if (w.no_binary) why.push_back("has wheels, which --no-binary excludes");
     out += "\n  " + name + " " + v.to_string() + " " + join(why, "; ");
   }
   std::vector<std::string> hints;
@@ -331,8 +374,11 @@ std::string IndexProvider::why_unusable(const std::string& name, const pep::Spec
         name + " that supports Python " + python_full_version());
   }
   if (any_sdist)
-    hints.push_back("build a wheel (python -m pip wheel --no-deps " + name +
-                    ") and pass its directory with -f/--find-links");
+    hints.push_back(ctx_.opt.no_build
+                        ? "put a wheel of " + name + " on the index or in -f/--find-links"
+                        : "allow building " + name + " from source (drop it from --only-binary)");
+  if (any_no_binary)
+    hints.push_back("publish a source archive of " + name + ", or drop it from --no-binary");
   hint = join(hints, "; or ");
   return out;
 }

@@ -11,6 +11,8 @@
 
 #include "engine/context.hpp"
 #include "engine/fetch.hpp"
+#include "engine/source_build.hpp"
+#include "env/install.hpp"
 #include "pep/version.hpp"
 #include "resolve/resolver.hpp"
 
@@ -22,7 +24,14 @@ struct DirectDist {
   pep::Version version;
   net::IndexFile file;
   std::string requested_url;  ///< as the user wrote it (for direct_url.json)
+  /// Built from source: the source, its core metadata and its PEP 610 record.
+  std::shared_ptr<SourceBuild> source;
+  std::string metadata;
+  std::optional<env::DirectUrl> direct_url;
 };
+
+/// The rank of a source archive among a version's files: after every wheel.
+inline constexpr size_t kSdistRank = size_t(1) << 30;
 
 /// The interpreter, seen by the resolver as a package with one version.
 inline constexpr const char* kPythonPackage = "python";
@@ -32,6 +41,11 @@ class IndexProvider : public resolve::Provider {
   IndexProvider(Context& ctx, Fetcher& fetcher) : ctx_(ctx), fetcher_(fetcher) {}
 
   void add_direct(DirectDist d);
+  /// Builds sdists when no wheel will do (owned by the Pipeline).
+  void set_builder(SourceBuilder* b) { builder_ = b; }
+  /// The source behind name==version when its best file is a source archive (prepared).
+  Result<std::shared_ptr<SourceBuild>> source_of(const std::string& name,
+                                                 const pep::Version& version);
   /// Allowed hashes ("sha256:hex") per normalised name (hash-checking mode).
   void set_hashes(std::map<std::string, std::set<std::string>> hashes) {
     hashes_ = std::move(hashes);
@@ -75,7 +89,7 @@ class IndexProvider : public resolve::Provider {
   };
   /// A file of the project left out, and why (for the messages when nothing fits).
   struct Excluded {
-    enum class Why { requires_python, tags, sdist } why;
+    enum class Why { requires_python, tags, sdist, no_binary } why;
     std::string version;  ///< as in the file name
     std::string detail;   ///< the Requires-Python, or the wheel's tags
   };
@@ -94,6 +108,7 @@ class IndexProvider : public resolve::Provider {
 
   Context& ctx_;
   Fetcher& fetcher_;
+  SourceBuilder* builder_ = nullptr;
   std::map<std::string, DirectDist> direct_;
   std::map<std::string, std::set<std::string>> hashes_;
   mutable std::mutex mutex_;

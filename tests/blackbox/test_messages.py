@@ -93,11 +93,17 @@ def test_no_such_project_names_the_page_asked(lb, index, tmp_path):
                + index + "/nosuchproject/", "check the spelling")
 
 
-def test_only_an_sdist_says_so(lb, index, tmp_path):
-    fails_once(env(lb, tmp_path, "srconly\n", "-i", index),
+def test_only_an_sdist_under_only_binary_says_so(lb, index, tmp_path):
+    fails_once(env(lb, tmp_path, "srconly\n", "-i", index, "--only-binary", ":all:"),
                "requirements.txt:2: srconly: nothing on " + index + "/srconly/",
-               "srconly 1.0 is only a source archive (building from source is not supported yet)",
-               "python -m pip wheel")
+               "srconly 1.0 is only a source archive (not built: --only-binary)",
+               "drop it from --only-binary")
+
+
+def test_only_an_sdist_is_built(lb, index, tmp_path):
+    r = env(lb, tmp_path, "srconly\n", "-i", index, "--json").ok()
+    assert {"kind": "build", "package": "srconly"} in r.json()["executed"], r.stdout
+    assert list((tmp_path / "venv").glob("lib/python3*/site-packages/srconly-1.0.dist-info/METADATA"))
 
 
 def test_wheels_for_other_tags_name_the_closest_first(lb, index, tmp_path, other_python_tag):

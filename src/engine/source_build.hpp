@@ -1,0 +1,135 @@
+// Building distributions from source: sdists (index, find-links, URL, path), local
+// directories, local archives, VCS checkouts and editables, through PEP 517 hooks
+// (build/hooks.hpp) run in an isolated build env that this engine itself makes, caches and
+// shares (`<cache>/build-envs/<digest>`, an ordinary lavabuild env of the build requirements).
+//
+// A build step's key ("lavabuild.build.v1", KeyHasher fields in this order):
+//   source      the content digest of what the build sees: a local tree's
+//               source::digest_tree (VCS dirs and __pycache__ excluded), an archive's sha256,
+//               a VCS commit id and subdirectory
+//   build_env   the manifest digest of the build env the backend runs in (after
+//               get_requires_for_build_*)
+//   interpreter the interpreter key (path, version, stat: interp/interpreter.hpp)
+//   hook        "wheel" or "editable"
+//   config      each --config-settings KEY=VALUE, in order
+//   env         each build-relevant environment variable that is set (kBuildEnvVars, the
+//               SETUPTOOLS_* ones, those a recipe names): NAME=VALUE, sorted
+//   recipe      the recipe's digest (its fields and every patch's content), or "none"
+//
+// Index keys owned here (values are text; the format line names the version):
+//   "build/<build key>"    -> "lavabuild.built.v1\n<wheel sha256>\n<wheel file name>\n"
+//   "buildreq/<key>"       -> "lavabuild.buildreq.v1\n" + one requirement per line: what
+//                             get_requires_for_build_* answered; key "lavabuild.buildreq.v1"
+//                             over source, base build env digest, interpreter, hook, config,
+//                             env, recipe
+//   "srcstat/<stat key>"   -> sha256 hex: the stat cache of local trees (source/tree.hpp)
+//   "srcbuild/<location>"  -> JSON {"fields": {name: value}, "files": {path: sha256}}: the
+//                             inputs of the last build from that location, so that `plan` and
+//                             `-v` say which input changed ("source: app/views.py changed")
+//
+// Build logs: <cache>/logs/build-<name>-<key[:12]>.log (the whole backend output of the last
+// build with that key; named in every failure message).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/context.hpp"
+#include "engine/fetch.hpp"
+#include "util/result.hpp"
+
+namespace lb::engine {
+
+/// Environment variables that change what a build produces: part of every build key.
+inline constexpr const char* kBuildEnvVars[] = {"CC",       "CXX",     "CFLAGS", "CXXFLAGS",
+                                                "CPPFLAGS", "LDFLAGS", "LDSHARED", "MAKEFLAGS",
+                                                "AR",       "ARFLAGS", "CPP"};
+
+/// Where a distribution's source comes from.
+struct SourceRef {
+  enum class Kind { directory, archive, vcs };
+  Kind kind = Kind::directory;
+  /// directory: absolute path; archive: the file's URL (file:// for local ones); vcs: the URL
+  /// as written ("git+file:///srv/app@main#egg=app").
+  std::string location;
+  net::IndexFile archive;  ///< archive: the file to fetch
+  std::string name;        ///< normalised project name when known before building; may be empty
+  bool editable = false;
+  std::vector<std::pair<std::string, std::string>> config_settings;
+  std::string origin;  ///< "req.txt:3", "dependency", a lock
+  /// What identifies the source for memoisation within a run.
+  std::string id() const;
+};
+
+/// The state of one source within a run, shared by the resolver (metadata) and the step
+/// graph (the build step).
+struct SourceBuild {
+  SourceRef ref;
+  std::string tree;  ///< a readable source tree (the directory itself, or a private unpack)
+  std::string digest;
+  int64_t date_epoch = 0;  ///< SOURCE_DATE_EPOCH for the build
+  std::string vcs_kind, vcs_commit, vcs_requested, vcs_subdirectory, vcs_url;
+  std::vector<std::string> build_requires;  ///< [build-system] requires (+ a recipe's)
+  std::string backend;
+  std::string recipe_digest = "none";
+  std::vector<std::string> recipe_patches;
+  std::string recipe_file;
+  std::map<std::string, std::string> env;  ///< the variables in the key, and a recipe's
+  std::string env_dir, env_digest;         ///< the build env the backend runs in, when known
+  std::string key;                         ///< the build key; empty until known
+  std::string reason;                      ///< why the build runs
+  std::map<std::string, std::string> fields;  ///< the key's fields (for "which input changed")
+  std::map<std::string, std::string> files;   ///< a local tree's files: path -> sha256
+  std::string wheel_sha, wheel_filename;      ///< known once built or found built
+  std::string metadata;                       ///< core metadata when known without a wheel
+  std::string name, version;                  ///< from the metadata or the wheel
+  bool built_while_resolving = false;
+  bool built = false;  ///< this run ran the backend
+  std::mutex mutex;
+};
+
+class SourceBuilder {
+ public:
+  SourceBuilder(Context& ctx, Fetcher& fetcher) : ctx_(ctx), fetcher_(fetcher) {}
+  ~SourceBuilder();
+  /// The state of `ref` (memoised): the source fetched or read, its digest, recipe and build
+  /// system, and the build key when it can be known without running the backend (in `plan`,
+  /// nothing is built and no build env made). A build stored under that key gives the wheel.
+  Result<std::shared_ptr<SourceBuild>> prepare(const SourceRef& ref);
+  /// Build the wheel unless it is known; afterwards wheel_sha and wheel_filename are set and
+  /// the wheel is in the store.
+  Status build(SourceBuild& s);
+  /// Core metadata for the resolver: the built wheel's METADATA; an sdist's PKG-INFO when
+  /// its Requires-Dist is static (PEP 643); else, in `plan`, prepare_metadata_for_build_wheel;
+  /// otherwise the wheel is built now (marked built_while_resolving).
+  Result<std::string> metadata(SourceBuild& s);
+  /// Every source prepared in this run.
+  std::vector<std::shared_ptr<SourceBuild>> all() const;
+
+ private:
+  Status acquire(SourceBuild& s);
+  Status read_build_system(SourceBuild& s);
+  Status compute_key(SourceBuild& s, bool may_run);
+  Result<std::pair<std::string, std::string>> ensure_build_env(
+      const std::vector<std::string>& requirements);
+  Status run_build(SourceBuild& s);
+  void explain_rebuild(SourceBuild& s);
+  std::string scratch();
+
+  Context& ctx_;
+  Fetcher& fetcher_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<SourceBuild>> sources_;
+  std::mutex env_mutex_;  ///< one build env made at a time
+  std::string scratch_;   ///< this run's directory for unpacked sources and build copies
+};
+
+/// Whether `filename` (an sdist, a .zip/.tar.* archive) is a source archive.
+bool is_source_archive(const std::string& filename);
+
+}  // namespace lb::engine
