@@ -7,11 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 
+#include "util/cancel.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -65,9 +69,18 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   if (!opt.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, opt.cwd.c_str());
+  // With a timeout the child leads its own process group, so the whole group can be killed.
+  const bool bounded = opt.timeout.count() > 0;
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (bounded) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   pid_t pid;
-  int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, args.data(), envp.data());
+  int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -88,6 +101,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   }
   bool out_open = true, err_open = true;
   char buf[1 << 15];
+  const auto deadline = std::chrono::steady_clock::now() + opt.timeout;
   while (out_open || err_open || in_pipe[1] >= 0) {
     pollfd fds[3];
     int n = 0;
@@ -104,10 +118,23 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
       fds[n] = {in_pipe[1], POLLOUT, 0};
       in_idx = n++;
     }
-    if (::poll(fds, nfds_t(n), -1) < 0) {
+    int wait_ms = -1;
+    if (bounded) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || cancel::cancelled()) {
+        result.timed_out = left.count() <= 0;
+        ::kill(-pid, SIGKILL);
+        break;
+      }
+      wait_ms = int(std::min<int64_t>(left.count(), 200));  // 200 ms: to notice a cancel
+    }
+    int ready = ::poll(fds, nfds_t(n), wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;
     auto drain = [&](int idx, int fd, std::string& sink, bool& open) {
       if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
       ssize_t r = ::read(fd, buf, sizeof buf);
@@ -129,6 +156,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
       }
     }
   }
+  if (in_pipe[1] >= 0) ::close(in_pipe[1]);
   ::close(out_pipe[0]);
   ::close(err_pipe[0]);
   int status = 0;
