@@ -1,9 +1,10 @@
-// build/: reading [build-system].
+// build/: reading [build-system], and the log diagnoses.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
 #include "build/build_system.hpp"
+#include "build/diagnose.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -202,4 +203,89 @@ TEST_CASE("build: read_build_system reads the tree's pyproject.toml") {
   auto fifo = read_build_system(t.path);
   REQUIRE_FALSE(fifo.ok());
   CHECK(fifo.error().message.find("is not a regular file") != std::string::npos);
+}
+
+// --- the log: diagnoses and tail -----------------------------------------------------------
+
+TEST_CASE("build: diagnose_build_log names what is missing") {
+  struct Case {
+    const char* log;
+    const char* finding;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"cdemo.c:1:10: fatal error: Python.h: No such file or directory\n",
+            "the header Python.h was not found: install python3-dev"},
+           {"x.c:2:10: fatal error: 'openssl/ssl.h' file not found\n",
+            "the header openssl/ssl.h was not found: install libssl-dev"},
+           {"x.c:2:10: fatal error: nonexistent_lb.h: No such file or directory\n",
+            "the header nonexistent_lb.h was not found: install the -dev package that provides "
+            "it (`apt-file search nonexistent_lb.h` names it)"},
+           {"m.c:3:10: fatal error: numpy/arrayobject.h: No such file or directory\n",
+            "the header numpy/arrayobject.h was not found: add numpy to [build-system] requires"},
+           {"error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory\n",
+            "the C compiler 'x86_64-linux-gnu-gcc' was not found: install gcc (apt-get install "
+            "build-essential)"},
+           {"unable to execute 'x86_64-linux-gnu-g++': No such file or directory\n",
+            "the C++ compiler 'x86_64-linux-gnu-g++' was not found: install g++"},
+           {"/bin/sh: 1: gfortran: not found\n", "the Fortran compiler 'gfortran' was not found"},
+           {"bash: line 1: cmake: command not found\n",
+            "the program 'cmake' was not found: install it, or add the package that provides it "
+            "to [build-system] requires"},
+           {"error: can't find Rust compiler\n", "the Rust toolchain ('cargo') was not found"},
+           {"/usr/bin/ld: cannot find -lxml2: No such file or directory\n",
+            "the library libxml2 was not found by the linker: install libxml2-dev"},
+           {"/usr/bin/ld: cannot find -lfoo\n",
+            "the library libfoo was not found by the linker: install the -dev package that "
+            "provides libfoo.so"},
+           {"ModuleNotFoundError: No module named 'numpy'\n",
+            "the module 'numpy' is not installed in the build env: add the package that provides "
+            "it to [build-system] requires"},
+           {"Package libffi was not found in the pkg-config search path.\n",
+            "the pkg-config package 'libffi' was not found"},
+           {"-- No CMAKE_CXX_COMPILER could be found.\n", "CMake found no C++ compiler"},
+           {"ERROR: Unknown compiler(s): [['cc'], ['gcc']]\n", "Meson found no C or C++ compiler"},
+           {"\x1b[01m\x1b[Kx.c:1:10:\x1b[m\x1b[K \x1b[01;31m\x1b[Kfatal error: \x1b[m\x1b[Kzlib.h: "
+            "No such file or directory\n",
+            "the header zlib.h was not found: install zlib1g-dev"},
+       }) {
+    INFO(c.log);
+    auto found = diagnose_build_log(c.log);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].find(c.finding) == 0);
+  }
+  LogContext cc{"/nonexistent/cc -O2", ""};
+  auto from_cc = diagnose_build_log(
+      "SystemExit: error: command '/nonexistent/cc' failed: No such file or directory\n", cc);
+  REQUIRE(from_cc.size() == 1);
+  CHECK(from_cc[0] ==
+        "the C compiler '/nonexistent/cc' (from $CC) was not found: fix CC, or "
+        "unset it and install gcc (apt-get install build-essential)");
+
+  CHECK(diagnose_build_log("all fine\nerror: command 'gcc' failed with exit code 1\n").empty());
+  CHECK(diagnose_build_log("cc1: fatal error: x.c: No such file or directory\n").empty());
+  // Distinct findings in the order seen, at most kMaxDiagnoses.
+  auto many = diagnose_build_log(
+      "ModuleNotFoundError: No module named 'a'\nModuleNotFoundError: No module named 'a'\n"
+      "ModuleNotFoundError: No module named 'b'\nModuleNotFoundError: No module named 'c'\n"
+      "ModuleNotFoundError: No module named 'd'\n");
+  REQUIRE(many.size() == kMaxDiagnoses);
+  CHECK(many[0].find("'a'") != std::string::npos);
+  CHECK(many[1].find("'b'") != std::string::npos);
+}
+
+TEST_CASE("build: log_tail keeps the last lines, safe to print") {
+  std::string log;
+  for (int i = 0; i < 40; ++i) log += "line " + std::to_string(i) + "\n\n";
+  auto tail = log_tail(log, 3);
+  CHECK(tail == std::vector<std::string>{"line 37", "line 38", "line 39"});
+  CHECK(log_tail("progress 10%\rprogress 100%\r\nnext\x1b[31m red\x1b[0m\x07\n") ==
+        std::vector<std::string>{"progress 100%", "next red"});
+  CHECK(log_tail("\x1b]0;title\x07shown\n") == std::vector<std::string>{"shown"});
+  std::string long_line(kLogLineBytes - 1, 'a');
+  long_line += "\xc3\xa9tail";  // a two-byte character across the cut
+  auto cut = log_tail(long_line);
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0] == std::string(kLogLineBytes - 1, 'a') + "...");
+  CHECK(log_tail("").empty());
+  CHECK(log_tail("no newline") == std::vector<std::string>{"no newline"});
 }
