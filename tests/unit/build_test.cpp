@@ -1,16 +1,212 @@
-// build/: reading [build-system], and the log diagnoses.
+// build/: reading [build-system], the log diagnoses, and run_hook against a tiny in-tree
+// backend and the real setuptools of Debian, in build envs made by the test.
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "build/build_system.hpp"
 #include "build/diagnose.hpp"
+#include "build/hook.hpp"
 #include "test_support.hpp"
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
+#include "util/strings.hpp"
 
 using namespace lb;
 using namespace lb::build;
 using lb::test::TempDir;
+
+namespace {
+
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr const char* kWheelDir = "/usr/share/python-wheels";
+
+std::string file_text(const std::string& path) {
+  auto r = fs::read_file(path);
+  return r.ok() ? *r : std::string();
+}
+
+/// A build env: `python3 -m venv --without-pip`, with Debian's setuptools and wheel wheels
+/// unzipped into its site-packages (the engine installs them properly; a test may do this).
+/// Made once per test run; `python` is empty and `missing` says why when it cannot be.
+struct BuildEnv {
+  std::string python;
+  std::string missing;
+};
+
+const BuildEnv& build_env() {
+  static TempDir dir("build-env");
+  static BuildEnv env = [] {
+    BuildEnv e;
+    if (!lb::test::have_program(kPython)) {
+      e.missing = std::string(kPython) + " is missing";
+      return e;
+    }
+    std::vector<std::string> wheels;
+    auto listing = fs::list_dir(kWheelDir);
+    for (const auto& name : listing.ok() ? *listing : std::vector<std::string>{})
+      if (starts_with(name, "setuptools-") || starts_with(name, "wheel-"))
+        wheels.push_back(fs::join_path(kWheelDir, name));
+    if (wheels.size() != 2) {
+      e.missing = std::string("the setuptools and wheel wheels of ") + kWheelDir +
+                  " (apt-get install python3-setuptools-whl python3-wheel-whl)";
+      return e;
+    }
+    std::string venv = dir / "env";
+    auto made = run_process({kPython, "-m", "venv", "--without-pip", venv});
+    if (!made.ok() || made->exit_code != 0) {
+      e.missing = "python3 -m venv (apt-get install python3-venv): " +
+                  (made.ok() ? made->err : made.error().message);
+      return e;
+    }
+    std::string python = venv + "/bin/python";
+    auto site = run_process(
+        {python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'), end='')"});
+    REQUIRE(site.ok());
+    std::vector<std::string> unzip = {
+        python, "-c",
+        "import sys, zipfile\nfor w in sys.argv[2:]: zipfile.ZipFile(w).extractall(sys.argv[1])",
+        site->out};
+    unzip.insert(unzip.end(), wheels.begin(), wheels.end());
+    auto unzipped = run_process(unzip);
+    REQUIRE(unzipped.ok());
+    REQUIRE(unzipped->exit_code == 0);
+    e.python = python;
+    return e;
+  }();
+  return env;
+}
+
+#define REQUIRE_BUILD_ENV()                                                       \
+  do {                                                                            \
+    if (build_env().python.empty()) LB_MISSING_PREREQUISITE(build_env().missing); \
+  } while (0)
+
+/// A tiny in-tree backend (backend-path = ["."]) whose build_wheel does what config setting
+/// "mode" says.
+constexpr const char* kBackend = R"py(
+import json, os, subprocess, sys, time
+
+def _mode(config_settings):
+    return (config_settings or {}).get("mode", "ok")
+
+def get_requires_for_build_wheel(config_settings=None):
+    if _mode(config_settings) == "bad-requirement":
+        return ["not a requirement !!"]
+    return ["cython>=3", "numpy; python_version >= '3'"]
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    mode = _mode(config_settings)
+    with open("seen.json", "w") as f:
+        json.dump({
+            "config_settings": config_settings,
+            "metadata_directory": metadata_directory,
+            "cwd": os.getcwd(),
+            "env": {k: os.environ.get(k) for k in
+                    ("LB_TEST_VAR", "PYTHONNOUSERSITE", "PYTHONPATH", "PIP_INDEX_URL")},
+            "sys_path": sys.path,
+        }, f)
+    print("building in", os.getcwd())
+    if mode == "raise":
+        for i in range(40):
+            print("backend line", i)
+        raise RuntimeError("boom from the backend")
+    if mode == "sleep":
+        child = subprocess.Popen(["sleep", "300"])
+        with open("grandchild.pid", "w") as f:
+            f.write(str(child.pid))
+        time.sleep(300)
+    if mode == "missing":
+        return "nothing-1.0-py3-none-any.whl"
+    if mode == "slash":
+        return "../demo-1.0-py3-none-any.whl"
+    if mode == "exit":
+        os._exit(0)
+    name = "demo-1.0-py3-none-any.whl"
+    with open(os.path.join(wheel_directory, name), "wb") as f:
+        f.write(b"not really a zip")
+    return name
+)py";
+
+struct Project {
+  TempDir dir{"build"};
+  std::string src = dir / "src";
+  std::string out = dir / "out";
+  std::string log = dir / "logs/build.log";
+
+  Project() { REQUIRE(fs::create_dirs(out).ok()); }
+
+  HookRequest request(Hook hook, const BuildSystem& system) const {
+    HookRequest r;
+    r.python = build_env().python;
+    r.source_dir = src;
+    r.system = system;
+    r.hook = hook;
+    r.output_dir = out;
+    r.log_path = log;
+    r.scratch_dir = dir.path;
+    return r;
+  }
+};
+
+BuildSystem in_tree_backend() {
+  BuildSystem s;
+  s.declared = true;
+  s.backend = "backend";
+  s.backend_path = {"."};
+  return s;
+}
+
+/// A project whose build backend is kBackend, in the tree.
+struct InTreeProject : Project {
+  InTreeProject() { dir.write("src/backend.py", kBackend); }
+};
+
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  // A zombie waiting for a reaper that never comes (PID 1 in a container) is gone too.
+  std::string stat = file_text("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+}
+
+/// The names in a zip file, one per line.
+std::string zip_names(const std::string& zip) {
+  auto r = run_process(
+      {kPython, "-c",
+       "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", zip});
+  REQUIRE(r.ok());
+  return r->out;
+}
+
+constexpr const char* kExtensionC = R"c(
+#include <Python.h>
+static PyObject* answer(PyObject* self, PyObject* args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cdemo", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_cdemo(void) { return PyModule_Create(&module); }
+)c";
+
+constexpr const char* kExtensionSetup = R"py(
+from setuptools import setup, Extension
+setup(name="cdemo", version="1.0", ext_modules=[Extension("cdemo", ["cdemo.c"])])
+)py";
+
+/// A setuptools project with a C extension and no pyproject.toml (pip's defaults).
+struct ExtensionProject : Project {
+  explicit ExtensionProject(const std::string& extra_include = "") {
+    dir.write("src/setup.py", kExtensionSetup);
+    dir.write("src/cdemo.c", extra_include + kExtensionC);
+  }
+};
+
+}  // namespace
 
 // --- parse_build_system ------------------------------------------------------------------
 
@@ -288,4 +484,336 @@ TEST_CASE("build: log_tail keeps the last lines, safe to print") {
   CHECK(cut[0] == std::string(kLogLineBytes - 1, 'a') + "...");
   CHECK(log_tail("").empty());
   CHECK(log_tail("no newline") == std::vector<std::string>{"no newline"});
+}
+
+// --- util/process additions the runner needs ---------------------------------------------
+
+TEST_CASE("build: run_process appends output to a file, drops variables by prefix") {
+  TempDir t("build-proc");
+  std::string out = t / "out.log";
+  t.write("out.log", "before\n");
+  ::setenv("LB_PREFIX_TEST_A", "1", 1);
+  ProcessOptions opt;
+  opt.output_path = out;
+  opt.unset_env_prefixes = {"LB_PREFIX_TEST_"};
+  auto r = run_process(
+      {"/bin/sh", "-c", "echo out; echo err >&2; echo \"a=${LB_PREFIX_TEST_A:-unset}\""}, opt);
+  ::unsetenv("LB_PREFIX_TEST_A");
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 0);
+  CHECK(r->out.empty());
+  CHECK(file_text(out) == "before\nout\nerr\na=unset\n");
+}
+
+TEST_CASE("build: run_process stops a process group at its timeout") {
+  TempDir t("build-proc");
+  ProcessOptions opt;
+  opt.timeout = std::chrono::milliseconds(300);
+  opt.own_process_group = true;
+  opt.output_path = t / "out.log";
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_process({"/bin/sh", "-c", "sleep 30 & echo $! > " + (t / "pid") + "; wait"}, opt);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(r.ok());
+  CHECK(r->timed_out);
+  CHECK(r->exit_code == 128 + SIGTERM);
+  CHECK(s < 5);
+  pid_t grandchild = std::stoi(file_text(t / "pid"));
+  for (int i = 0; i < 100 && !process_gone(grandchild); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(process_gone(grandchild));
+  // Quick children are not held up by the exit watch.
+  auto quick = run_process({"/bin/true"}, opt);
+  REQUIRE(quick.ok());
+  CHECK_FALSE(quick->timed_out);
+  CHECK(quick->exit_code == 0);
+}
+
+// --- run_hook with an in-tree backend --------------------------------------------------------
+
+TEST_CASE("build: get_requires_for_build_wheel from an in-tree backend") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  auto r = run_hook(p.request(Hook::get_requires_for_build_wheel, in_tree_backend()));
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->hook_missing);
+  CHECK(r->requirements == std::vector<std::string>{"cython>=3", "numpy; python_version >= '3'"});
+  std::string log = file_text(p.log);
+  CHECK(log.find("==> lavabuild: get_requires_for_build_wheel (backend backend) in " + p.src) == 0);
+  CHECK(log.find("==> lavabuild: get_requires_for_build_wheel ended: exit status 0 after") !=
+        std::string::npos);
+
+  auto req = p.request(Hook::get_requires_for_build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "bad-requirement"}};
+  auto bad = run_hook(req);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("the build backend backend returned an invalid requirement "
+                                 "\"not a requirement !!\"") == 0);
+}
+
+TEST_CASE("build: a missing optional hook is reported, a missing build_editable is an error") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  auto r = run_hook(p.request(Hook::prepare_metadata_for_build_wheel, in_tree_backend()));
+  REQUIRE(r.ok());
+  CHECK(r->hook_missing);
+  auto e = run_hook(p.request(Hook::get_requires_for_build_editable, in_tree_backend()));
+  REQUIRE(e.ok());
+  CHECK(e->hook_missing);
+  CHECK(e->requirements.empty());
+  auto editable = run_hook(p.request(Hook::build_editable, in_tree_backend()));
+  REQUIRE_FALSE(editable.ok());
+  CHECK(editable.error().message ==
+        "the build backend backend does not support editable installs (it has no "
+        "build_editable hook, PEP 660)");
+}
+
+TEST_CASE("build: build_wheel returns the wheel's name; settings and env reach the hook") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  auto req = p.request(Hook::build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "ok"}, {"k", "1"}, {"k", "2"}, {"k", "3"}, {"empty", ""}};
+  req.env = {{"LB_TEST_VAR", "from the caller"}};
+  ::setenv("PYTHONPATH", "/nonexistent-lb-pythonpath", 1);
+  ::setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple", 1);
+  auto r = run_hook(req);
+  ::unsetenv("PYTHONPATH");
+  ::unsetenv("PIP_INDEX_URL");
+  REQUIRE(r.ok());
+  CHECK(r->basename == "demo-1.0-py3-none-any.whl");
+  CHECK(fs::exists(fs::join_path(p.out, r->basename)));
+
+  auto seen = file_text(p.src + "/seen.json");
+  INFO(seen);
+  CHECK(seen.find(R"("config_settings": {"mode": "ok", "k": ["1", "2", "3"], "empty": ""})") !=
+        std::string::npos);
+  CHECK(seen.find(R"("metadata_directory": null)") != std::string::npos);
+  CHECK(seen.find(R"("LB_TEST_VAR": "from the caller")") != std::string::npos);
+  CHECK(seen.find(R"("PYTHONNOUSERSITE": "1")") != std::string::npos);
+  CHECK(seen.find(R"("PYTHONPATH": null)") != std::string::npos);
+  CHECK(seen.find(R"("PIP_INDEX_URL": null)") != std::string::npos);
+  CHECK(seen.find(R"("cwd": ")" + p.src + "\"") != std::string::npos);
+  CHECK(seen.find(R"("sys_path": [")" + p.src + "\"") != std::string::npos);  // backend-path first
+  CHECK(seen.find("/nonexistent-lb-pythonpath") == std::string::npos);
+  CHECK(file_text(p.log).find("building in " + p.src) != std::string::npos);
+
+  // metadata_directory is passed on, absolute.
+  REQUIRE(fs::create_dirs(p.out + "/demo-1.0.dist-info").ok());
+  req.metadata_directory = p.out + "/demo-1.0.dist-info";
+  REQUIRE(run_hook(req).ok());
+  CHECK(file_text(p.src + "/seen.json")
+            .find(R"("metadata_directory": ")" + p.out + "/demo-1.0.dist-info\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("build: a hook that raises fails with the log's tail and its path") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  p.dir.write("logs/build.log", "an earlier hook's output\n");
+  auto req = p.request(Hook::build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "raise"}};
+  auto r = run_hook(req);
+  REQUIRE_FALSE(r.ok());
+  const std::string& m = r.error().message;
+  INFO(m);
+  CHECK(m.find("the build backend backend failed in build_wheel (exit status 1); the last 25 "
+               "lines of its output:\n") == 0);
+  CHECK(m.find("  | RuntimeError: boom from the backend") != std::string::npos);
+  CHECK(m.find("  | backend line 39") != std::string::npos);
+  CHECK(m.find("backend line 5\n") == std::string::npos);  // only the tail
+  CHECK(m.find("an earlier hook") == std::string::npos);   // only this hook's output
+  CHECK(r.error().hint == "the whole log is " + p.log);
+  std::string log = file_text(p.log);
+  CHECK(log.find("an earlier hook's output\n==> lavabuild: build_wheel") == 0);
+  CHECK(log.find("backend line 5\n") != std::string::npos);
+  CHECK(log.find("build_wheel ended: exit status 1") != std::string::npos);
+}
+
+TEST_CASE("build: a hook past its timeout is stopped with its process group") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  auto req = p.request(Hook::build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "sleep"}};
+  req.timeout = std::chrono::seconds(2);
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_hook(req);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().message);
+  CHECK(r.error().message.find("the build backend backend did not finish build_wheel in 2 s "
+                               "(--build-timeout), so it was stopped; the last") == 0);
+  CHECK(r.error().message.find("  | building in " + p.src) != std::string::npos);
+  CHECK(r.error().hint == "the whole log is " + p.log);
+  CHECK(s >= 2);
+  CHECK(s < 2 + 3);
+  CHECK(file_text(p.log).find("build_wheel ended: stopped (timeout)") != std::string::npos);
+  pid_t grandchild = std::stoi(file_text(p.src + "/grandchild.pid"));
+  for (int i = 0; i < 100 && !process_gone(grandchild); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(process_gone(grandchild));
+}
+
+TEST_CASE("build: a cancelled run stops the hook's process group") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  auto req = p.request(Hook::build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "sleep"}};
+  std::string pid_file = p.src + "/grandchild.pid";
+  std::thread canceller([&] {
+    for (int i = 0; i < 500 && !fs::exists(pid_file); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel::request(SIGINT);
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_hook(req);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  canceller.join();
+  cancel::reset();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "interrupted: build_wheel of the build backend backend was stopped");
+  CHECK(s < 10);
+  pid_t grandchild = std::stoi(file_text(pid_file));
+  for (int i = 0; i < 100 && !process_gone(grandchild); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(process_gone(grandchild));
+}
+
+TEST_CASE("build: a returned name that is not a plain existing wheel is an error") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  for (std::string mode : {"missing", "slash"}) {
+    INFO(mode);
+    auto req = p.request(Hook::build_wheel, in_tree_backend());
+    req.config_settings = {{"mode", mode}};
+    auto r = run_hook(req);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("the build backend backend returned \"") == 0);
+    CHECK(r.error().message.find(mode == "slash" ? "which is not a plain name in " + p.out
+                                                 : "which is not a .whl file in " + p.out) !=
+          std::string::npos);
+  }
+  auto req = p.request(Hook::build_wheel, in_tree_backend());
+  req.config_settings = {{"mode", "exit"}};
+  auto r = run_hook(req);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("the build backend backend ended build_wheel without a result") ==
+        0);
+}
+
+TEST_CASE("build: a backend that is not there is named") {
+  REQUIRE_BUILD_ENV();
+  InTreeProject p;
+  BuildSystem flit;
+  flit.declared = true;
+  flit.backend = "flit_core.buildapi";
+  flit.requirements = {"flit_core"};
+  auto r = run_hook(p.request(Hook::build_wheel, flit));
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().message);
+  CHECK(r.error().message.find("the build backend module 'flit_core' is not installed in the "
+                               "build env: add it to [build-system] requires\nthe build backend "
+                               "flit_core.buildapi failed in build_wheel") == 0);
+
+  BuildSystem no_object = in_tree_backend();
+  no_object.backend = "backend:Nope";
+  auto r2 = run_hook(p.request(Hook::build_wheel, no_object));
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().message.find("the build backend backend:Nope cannot be loaded: the build "
+                                "backend 'backend:Nope' has no attribute 'Nope'") == 0);
+
+  // backend-path is set, but the backend is not in it (PEP 517: it MUST be loaded from there).
+  BuildSystem elsewhere = in_tree_backend();
+  elsewhere.backend = "json";
+  auto r3 = run_hook(p.request(Hook::build_wheel, elsewhere));
+  REQUIRE_FALSE(r3.ok());
+  CHECK(r3.error().message.find("is not in backend-path") != std::string::npos);
+
+  BuildSystem outside = in_tree_backend();
+  outside.backend_path = {"../.."};
+  auto r4 = run_hook(p.request(Hook::build_wheel, outside));
+  REQUIRE_FALSE(r4.ok());
+  CHECK(r4.error().message.find("resolves outside the source tree") != std::string::npos);
+}
+
+// --- run_hook with the real setuptools -----------------------------------------------------
+
+TEST_CASE("build: setuptools builds a C extension into a wheel") {
+  REQUIRE_BUILD_ENV();
+  if (!lb::test::have_program("/usr/bin/gcc")) LB_MISSING_PREREQUISITE("gcc is missing");
+  ExtensionProject p;
+  auto system = read_build_system(p.src);
+  REQUIRE(system.ok());
+  CHECK_FALSE(system->declared);
+  auto requires_ = run_hook(p.request(Hook::get_requires_for_build_wheel, *system));
+  REQUIRE(requires_.ok());
+  CHECK_FALSE(requires_->hook_missing);
+  auto r = run_hook(p.request(Hook::build_wheel, *system));
+  INFO(file_text(p.log));
+  REQUIRE(r.ok());
+  CHECK(starts_with(r->basename, "cdemo-1.0-cp3"));
+  CHECK(ends_with(r->basename, ".whl"));
+  std::string names = zip_names(fs::join_path(p.out, r->basename));
+  INFO(names);
+  CHECK(names.find("cdemo.cpython-") != std::string::npos);
+  CHECK(names.find(".so\n") != std::string::npos);
+}
+
+TEST_CASE("build: setuptools builds a pure project and prepares its metadata") {
+  REQUIRE_BUILD_ENV();
+  Project p;
+  p.dir.write("src/pyproject.toml", R"(
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "puredemo"
+version = "1.0"
+)");
+  p.dir.write("src/puredemo/__init__.py", "ANSWER = 42\n");
+  auto system = read_build_system(p.src);
+  REQUIRE(system.ok());
+  CHECK(system->declared);
+  auto meta = run_hook(p.request(Hook::prepare_metadata_for_build_wheel, *system));
+  INFO(file_text(p.log));
+  REQUIRE(meta.ok());
+  CHECK(meta->basename == "puredemo-1.0.dist-info");
+  CHECK(fs::exists(p.out + "/puredemo-1.0.dist-info/METADATA"));
+
+  std::string wheels = p.dir / "wheels";
+  REQUIRE(fs::create_dirs(wheels).ok());
+  auto req = p.request(Hook::build_wheel, *system);
+  req.output_dir = wheels;
+  req.metadata_directory = p.out + "/" + meta->basename;
+  auto r = run_hook(req);
+  REQUIRE(r.ok());
+  CHECK(r->basename == "puredemo-1.0-py3-none-any.whl");
+  CHECK(zip_names(wheels + "/" + r->basename).find("puredemo/__init__.py") != std::string::npos);
+}
+
+TEST_CASE("build: a missing header and a missing compiler are named") {
+  REQUIRE_BUILD_ENV();
+  if (!lb::test::have_program("/usr/bin/gcc")) LB_MISSING_PREREQUISITE("gcc is missing");
+  {
+    ExtensionProject p("#include <nonexistent_lb.h>\n");
+    auto r = run_hook(p.request(Hook::build_wheel, *read_build_system(p.src)));
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().message);
+    CHECK(r.error().message.find(
+              "the header nonexistent_lb.h was not found: install the -dev package that provides "
+              "it (`apt-file search nonexistent_lb.h` names it)\nthe build backend "
+              "setuptools.build_meta:__legacy__ failed in build_wheel (exit status 1)") == 0);
+  }
+  {
+    ExtensionProject p;
+    auto req = p.request(Hook::build_wheel, *read_build_system(p.src));
+    req.env = {{"CC", "/nonexistent/cc"}};
+    auto r = run_hook(req);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().message);
+    CHECK(r.error().message.find("the C compiler '/nonexistent/cc' (from $CC) was not found: fix "
+                                 "CC, or unset it and install gcc (apt-get install "
+                                 "build-essential)\nthe build backend") == 0);
+  }
 }
