@@ -182,8 +182,7 @@ std::string Pipeline::compute_stamp() const {
     if (e.kind == reqfile::EntryKind::vcs || vcs::is_vcs_url(link)) {
       // A branch or tag may have moved: only a full commit id (or --offline) can be a no-op.
       auto u = vcs::parse_url(link);
-      bool immutable = u.ok() && u->kind == vcs::Kind::git && u->rev.size() == 40 &&
-                       u->rev.find_first_not_of("0123456789abcdef") == std::string::npos;
+      bool immutable = u.ok() && u->rev_is_immutable();
       if (!immutable && !ctx_.opt.offline)
         h.field("vcs_moving", int64_t(std::chrono::system_clock::now().time_since_epoch().count()));
       continue;

@@ -187,7 +187,7 @@ Status SourceBuilder::acquire(SourceBuild& s) {
       s.vcs_commit = rev.commit_id;
       s.vcs_requested = url.rev;
       s.vcs_subdirectory = url.subdirectory;
-      s.vcs_url = url.url_without_rev();
+      s.vcs_url = url.direct_url();  // PEP 610: no git+ prefix, no credentials
       s.date_epoch = rev.commit_time;
       s.digest = KeyHasher("lavabuild.vcs-source.v1")
                      .field("vcs", s.vcs_kind)

@@ -137,6 +137,7 @@ Result<ProcessResult> run_command(const Url& url, const Options& opt, const Comm
   popt.env = cmd.env;
   popt.unset_env = cmd.unset_env;
   popt.timeout = opt.timeout;
+  popt.own_process_group = true;  // a timeout or Ctrl-C stops ssh and git-remote-* too
   auto run = run_process(cmd.argv, popt);
   if (!run.ok()) {
     const std::string& tool = cmd.argv.front();

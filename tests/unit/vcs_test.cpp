@@ -220,6 +220,7 @@ TEST_CASE("vcs: bad URLs say what is wrong") {
 TEST_CASE("process: a timeout kills the command's process group") {
   ProcessOptions opt;
   opt.timeout = std::chrono::milliseconds(300);
+  opt.own_process_group = true;
   auto start = std::chrono::steady_clock::now();
   auto r = run_process({"sh", "-c", "sleep 30 & sleep 30; echo never"}, opt);
   auto took = std::chrono::steady_clock::now() - start;
