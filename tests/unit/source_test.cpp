@@ -1,7 +1,10 @@
 // Unit tests of src/source: tree digests and copies, archive unpacking, PKG-INFO, patches and
 // recipes.
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -10,10 +13,12 @@
 #include <string>
 
 #include "source/links.hpp"
+#include "source/sdist.hpp"
 #include "source/tree.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/process.hpp"
 #include "util/strings.hpp"
 
 using namespace lb;
@@ -370,4 +375,401 @@ TEST_CASE("symlink_escape resolves through the tree's own links", "[source][tree
   CHECK(detail::symlink_escape("x", "/etc", links));
   CHECK_FALSE(detail::symlink_escape("x", "d/../../a", links));  // d -> sub/dir: sub/dir/../.. = .
   CHECK(detail::symlink_escape("x", "d/../../..", links));
+}
+
+// --- unpack_archive ---------------------------------------------------------------------------
+
+namespace {
+
+/// One member of an archive written by the test (libarchive's writer: it keeps hostile names).
+struct Member {
+  std::string path;
+  std::string data;
+  enum Kind { file, dir, symlink, hardlink, fifo, device } kind = file;
+  uint32_t mode = 0644;
+  int64_t mtime = 1'600'000'000;
+};
+
+enum class Format { tar_gz, tar, tar_bz2, tar_xz, zip };
+
+la_ssize_t append_cb(archive*, void* out, const void* buf, size_t n) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
+  return la_ssize_t(n);
+}
+
+std::string make_archive(const std::vector<Member>& members, Format format = Format::tar_gz) {
+  std::string out;
+  archive* a = archive_write_new();
+  if (format == Format::zip) {
+    archive_write_set_format_zip(a);
+  } else {
+    archive_write_set_format_pax_restricted(a);
+    if (format == Format::tar_gz) archive_write_add_filter_gzip(a);
+    if (format == Format::tar_bz2) archive_write_add_filter_bzip2(a);
+    if (format == Format::tar_xz) archive_write_add_filter_xz(a);
+  }
+  archive_write_set_bytes_in_last_block(a, 1);
+  REQUIRE(archive_write_open(a, &out, nullptr, append_cb, nullptr) == ARCHIVE_OK);
+  for (const auto& m : members) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, m.path.c_str());
+    archive_entry_set_mtime(e, m.mtime, 0);
+    archive_entry_set_perm(e, m.mode);
+    switch (m.kind) {
+      case Member::dir:
+        archive_entry_set_filetype(e, AE_IFDIR);
+        break;
+      case Member::symlink:
+        archive_entry_set_filetype(e, AE_IFLNK);
+        archive_entry_set_symlink(e, m.data.c_str());
+        break;
+      case Member::hardlink:
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_hardlink(e, m.data.c_str());
+        break;
+      case Member::fifo:
+        archive_entry_set_filetype(e, AE_IFIFO);
+        break;
+      case Member::device:
+        archive_entry_set_filetype(e, AE_IFCHR);
+        archive_entry_set_rdev(e, ::makedev(1, 3));
+        break;
+      case Member::file:
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_size(e, la_int64_t(m.data.size()));
+    }
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    if (m.kind == Member::file && !m.data.empty())
+      REQUIRE(archive_write_data(a, m.data.data(), m.data.size()) == la_ssize_t(m.data.size()));
+    archive_entry_free(e);
+  }
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_write_free(a);
+  return out;
+}
+
+const char* kPkgInfo =
+    "Metadata-Version: 2.2\nName: demo\nVersion: 1.0\nRequires-Dist: attrs>=22\n\nA demo.\n";
+
+std::vector<Member> demo_sdist(const std::string& top = "demo-1.0/") {
+  return {
+      {top, "", Member::dir, 0755},
+      {top + "PKG-INFO", kPkgInfo},
+      {top + "pyproject.toml", "[build-system]\n"},
+      {top + "src/demo/__init__.py", "print('demo')\n", Member::file, 0664},
+      {top + "bin/tool", "#!/bin/sh\n", Member::file, 0700},
+      {top + "docs/readme-link", "../pyproject.toml", Member::symlink, 0777},
+      {top + "src/demo/copy.py", top + "src/demo/__init__.py", Member::hardlink},
+  };
+}
+
+/// The unpack error for `members`, which must be refused; nothing may be left at `dest`.
+std::string refused(const std::vector<Member>& members, const ArchiveLimits& limits = {},
+                    Format format = Format::tar_gz) {
+  TempDir t("src-unpack");
+  std::string bytes = make_archive(members, format);
+  auto r = unpack_archive_bytes(bytes, "evil.tar.gz", t / "dest", limits);
+  REQUIRE_FALSE(r.ok());
+  CHECK_FALSE(fs::exists(t / "dest"));
+  CHECK(fs::list_dir(t.path)->empty());
+  CHECK(starts_with(r.error().message, "evil.tar.gz: "));
+  return r.error().to_string();
+}
+
+}  // namespace
+
+TEST_CASE("unpack_archive: an sdist made as a .tar.gz", "[source][sdist]") {
+  TempDir t("src-unpack");
+  std::string bytes = make_archive(demo_sdist());
+  auto top = unpack_archive_bytes(bytes, "demo-1.0.tar.gz", t / "u");
+  REQUIRE(top.ok());
+  CHECK(*top == t / "u/demo-1.0");
+  CHECK(*fs::read_file(*top + "/src/demo/__init__.py") == "print('demo')\n");
+  CHECK(*fs::read_file(*top + "/src/demo/copy.py") == "print('demo')\n");
+  CHECK((fs::stat_path(*top + "/src/demo/__init__.py").mode & 0777) == 0644);
+  CHECK((fs::stat_path(*top + "/bin/tool").mode & 0777) == 0755);
+  CHECK(fs::stat_path(*top + "/docs/readme-link").is_symlink);
+  CHECK(*fs::read_file(*top + "/docs/readme-link") == "[build-system]\n");
+  CHECK(fs::stat_path(*top + "/pyproject.toml").mtime_ns == 1'600'000'000LL * 1'000'000'000);
+  // The unpacked tree is a source tree like any other.
+  auto d = digest_tree(*top, nullptr);
+  REQUIRE(d.ok());
+  CHECK(d->files == 6);
+  CHECK(d->newest_mtime == 1'600'000'000);
+
+  // From a file, the same.
+  std::string file = t.write("demo-1.0.tar.gz", bytes);
+  auto again = unpack_archive(file, t / "v");
+  REQUIRE(again.ok());
+  CHECK(*again == t / "v/demo-1.0");
+  CHECK(digest_tree(*again, nullptr)->digest == d->digest);
+
+  // dest must be new.
+  CHECK(error_of(unpack_archive(file, t / "v")).find("already exists") != std::string::npos);
+  CHECK(fs::exists(t / "v/demo-1.0/PKG-INFO"));  // and is left alone
+}
+
+TEST_CASE("unpack_archive: every format, and the top directory rule", "[source][sdist]") {
+  TempDir t("src-unpack");
+  int n = 0;
+  for (Format f : {Format::tar, Format::tar_gz, Format::tar_bz2, Format::tar_xz, Format::zip}) {
+    std::string dest = t / ("f" + std::to_string(n++));
+    auto top = unpack_archive_bytes(make_archive(demo_sdist(), f), "demo-1.0", dest);
+    REQUIRE(top.ok());
+    CHECK(*top == dest + "/demo-1.0");
+    CHECK(*fs::read_file(*top + "/PKG-INFO") == kPkgInfo);
+    CHECK(fs::stat_path(*top + "/docs/readme-link").is_symlink);
+  }
+  // "./name-version/..." as `tar czf x.tgz ./dir` writes it.
+  auto dotted = unpack_archive_bytes(make_archive(demo_sdist("./demo-1.0/")), "x", t / "dot");
+  REQUIRE(dotted.ok());
+  CHECK(*dotted == t / "dot/demo-1.0");
+  // No directory entry for the top: still one top directory.
+  auto implied = unpack_archive_bytes(
+      make_archive({{"demo-2.0/setup.py", "x"}, {"demo-2.0/a/b.py", "y"}}, Format::zip), "x",
+      t / "implied");
+  REQUIRE(implied.ok());
+  CHECK(*implied == t / "implied/demo-2.0");
+  // Two top-level entries, or a file at the top: the tree is dest itself.
+  auto flat = unpack_archive_bytes(make_archive({{"setup.py", "x"}, {"pkg/__init__.py", ""}}), "x",
+                                   t / "flat");
+  REQUIRE(flat.ok());
+  CHECK(*flat == t / "flat");
+  auto one_file = unpack_archive_bytes(make_archive({{"setup.py", "x"}}), "x", t / "one");
+  REQUIRE(one_file.ok());
+  CHECK(*one_file == t / "one");
+  auto two = unpack_archive_bytes(make_archive({{"a-1/x", "x"}, {"b-1/y", "y"}}), "x", t / "two");
+  REQUIRE(two.ok());
+  CHECK(*two == t / "two");
+  // An empty tar.
+  auto empty = unpack_archive_bytes(make_archive({}, Format::tar), "x", t / "empty");
+  REQUIRE(empty.ok());
+  CHECK(*empty == t / "empty");
+}
+
+TEST_CASE("unpack_archive: a tar.gz and a zip made by Python", "[source][sdist]") {
+  if (!lb::test::have_program("/usr/bin/python3"))
+    LB_MISSING_PREREQUISITE("/usr/bin/python3 is not installed");
+  TempDir t("src-unpack");
+  const char* script = R"(
+import io, sys, tarfile, zipfile
+out = sys.argv[1]
+files = {"pkg-3.0/PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\nVersion: 3.0\n",
+         "pkg-3.0/setup.py": b"from setuptools import setup\nsetup()\n",
+         "pkg-3.0/pkg/__init__.py": b""}
+with tarfile.open(out + "/pkg-3.0.tar.gz", "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    for name, data in files.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mtime = 1700000000
+        tar.addfile(info, io.BytesIO(data))
+with zipfile.ZipFile(out + "/pkg-3.0.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    for name, data in files.items():
+        z.writestr(name, data)
+)";
+  auto py = run_process({"/usr/bin/python3", "-c", script, t.path});
+  REQUIRE(py.ok());
+  REQUIRE(py->exit_code == 0);
+  for (const char* name : {"pkg-3.0.tar.gz", "pkg-3.0.zip"}) {
+    auto top = unpack_archive(t / name, t / (std::string(name) + ".d"));
+    REQUIRE(top.ok());
+    CHECK(fs::basename(*top) == "pkg-3.0");
+    auto info = read_pkg_info(*top);
+    REQUIRE(info.ok());
+    REQUIRE(info->has_value());
+    CHECK((*info)->core.version == "3.0");
+  }
+}
+
+TEST_CASE("unpack_archive refuses hostile archives", "[source][sdist]") {
+  SECTION("a path with ..") {
+    auto msg = refused({{"demo-1.0/", "", Member::dir}, {"demo-1.0/../../x", "pwned"}});
+    CHECK(msg.find("member 'demo-1.0/../../x': \"..\" in the path") != std::string::npos);
+    CHECK(msg.find("hostile") != std::string::npos);
+  }
+  SECTION("an absolute path") {
+    CHECK(refused({{"/tmp/lb-abs-x", "pwned"}}).find("absolute path") != std::string::npos);
+  }
+  SECTION("a control character in a name") {
+    CHECK(refused({{"demo/a\x1b[2Jb", "x"}}).find("control character") != std::string::npos);
+  }
+  SECTION("a symlink out of the tree") {
+    auto msg = refused({{"demo/etc", "../../../etc", Member::symlink}});
+    CHECK(msg.find("member 'demo/etc': is a symlink to '../../../etc': it leads out of the tree") !=
+          std::string::npos);
+  }
+  SECTION("an absolute symlink") {
+    CHECK(refused({{"demo/etc", "/etc", Member::symlink}}).find("absolute") != std::string::npos);
+  }
+  SECTION("a symlink, then a file through it") {
+    auto msg = refused({{"demo/sub/", "", Member::dir},
+                        {"demo/link", "sub", Member::symlink},
+                        {"demo/link/file", "x"}});
+    CHECK(msg.find("member 'demo/link/file': its path goes through the symlink member "
+                   "'demo/link'") != std::string::npos);
+  }
+  SECTION("a file, then a symlink over its directory") {
+    auto msg = refused({{"demo/d/file", "x"}, {"demo/d", "..", Member::symlink}});
+    CHECK(msg.find("member 'demo/d': is a symlink, and other members lie below it") !=
+          std::string::npos);
+  }
+  SECTION("a symlink, then a symlink over its directory") {
+    auto msg = refused({{"demo/d/l", "x", Member::symlink}, {"demo/d", "/etc", Member::symlink}});
+    CHECK(msg.find("member 'demo/d'") != std::string::npos);
+  }
+  SECTION("symlinks that climb out together") {
+    auto msg = refused({{"demo/a/up", "..", Member::symlink},
+                        {"demo/up2", "a/up/..", Member::symlink},
+                        {"demo/esc", "up2/..", Member::symlink}});
+    CHECK(msg.find("leads out of the tree") != std::string::npos);
+  }
+  SECTION("a hard link outside") {
+    auto msg = refused({{"demo/h", "../../etc/passwd", Member::hardlink}});
+    CHECK(msg.find("member 'demo/h': hard link to '../../etc/passwd'") != std::string::npos);
+    msg = refused({{"demo/h", "/etc/passwd", Member::hardlink}});
+    CHECK(msg.find("absolute path") != std::string::npos);
+  }
+  SECTION("a hard link to a member that is not an earlier file") {
+    auto msg = refused({{"demo/h", "demo/later", Member::hardlink}, {"demo/later", "x"}});
+    CHECK(msg.find("not a regular file met earlier") != std::string::npos);
+    msg = refused({{"demo/d/", "", Member::dir}, {"demo/h", "demo/d", Member::hardlink}});
+    CHECK(msg.find("not a regular file met earlier") != std::string::npos);
+  }
+  SECTION("a device and a FIFO") {
+    CHECK(refused({{"demo/null", "", Member::device}}).find("is a device") != std::string::npos);
+    CHECK(refused({{"demo/fifo", "", Member::fifo}}).find("is a FIFO") != std::string::npos);
+  }
+  SECTION("a file and a directory of the same name") {
+    CHECK(refused({{"demo/x", "1"}, {"demo/x/y", "2"}}).find("is both a file and a directory") !=
+          std::string::npos);
+    CHECK(refused({{"demo/x/y", "1"}, {"demo/x", "2"}}).find("is both a directory and a file") !=
+          std::string::npos);
+  }
+  SECTION("too many members") {
+    ArchiveLimits limits;
+    limits.max_members = 10;
+    std::vector<Member> many;
+    for (int i = 0; i < 11; ++i) many.push_back({"demo/f" + std::to_string(i), "x"});
+    CHECK(refused(many, limits).find("more than 10 members") != std::string::npos);
+    many.pop_back();
+    TempDir t("src-unpack");
+    CHECK(unpack_archive_bytes(make_archive(many), "ok.tar.gz", t / "d", limits).ok());
+  }
+  SECTION("too deep") {
+    ArchiveLimits limits;
+    limits.max_depth = 3;
+    CHECK(refused({{"a/b/c/d", "x"}}, limits).find("deeper than 3 directories") !=
+          std::string::npos);
+  }
+  SECTION("a member too large, the archive too large") {
+    ArchiveLimits limits;
+    limits.max_member_size = 1000;
+    auto msg = refused({{"demo/big", std::string(2000, 'x')}}, limits);
+    CHECK(msg.find("exceeds the 1000 bytes limit per member") != std::string::npos);
+    CHECK(msg.find("LAVABUILD_MAX_MEMBER_SIZE") != std::string::npos);
+    limits = {};
+    limits.max_total_size = 3000;
+    msg = refused({{"demo/a", std::string(2000, 'x')}, {"demo/b", std::string(2000, 'y')}}, limits);
+    CHECK(msg.find("limit per archive") != std::string::npos);
+  }
+  SECTION("a compression bomb") {
+    ArchiveLimits limits;
+    limits.ratio_floor = 1 << 20;
+    std::string zeros(size_t(8) << 20, '\0');
+    for (Format f : {Format::tar_gz, Format::zip}) {
+      auto msg = refused({{"demo/zeros", zeros}}, limits, f);
+      CHECK(msg.find("100:1 compression-ratio limit") != std::string::npos);
+      CHECK(msg.find("LAVABUILD_MAX_COMPRESSION_RATIO") != std::string::npos);
+    }
+    // Under the floor, compressible files are fine.
+    TempDir t("src-unpack");
+    CHECK(unpack_archive_bytes(make_archive({{"demo/zeros", std::string(100000, '\0')}}), "x",
+                               t / "d", limits)
+              .ok());
+  }
+  SECTION("garbage") {
+    TempDir t("src-unpack");
+    auto r = unpack_archive_bytes("this is not an archive at all", "junk.tar.gz", t / "d");
+    CHECK(error_of(r).find("junk.tar.gz: not a readable tar or zip archive") != std::string::npos);
+    CHECK_FALSE(fs::exists(t / "d"));
+    std::string gz = make_archive(demo_sdist());
+    r = unpack_archive_bytes(std::string_view(gz).substr(0, gz.size() / 2), "cut.tar.gz", t / "d");
+    CHECK_FALSE(r.ok());
+    CHECK_FALSE(fs::exists(t / "d"));
+  }
+}
+
+TEST_CASE("unpack_archive: a repeated file replaces the earlier one (tar's rule)",
+          "[source][sdist]") {
+  TempDir t("src-unpack");
+  auto top =
+      unpack_archive_bytes(make_archive({{"demo/a", "first"}, {"demo/a", "second"}}), "x", t / "d");
+  REQUIRE(top.ok());
+  CHECK(*fs::read_file(*top + "/a") == "second");
+}
+
+// --- PKG-INFO ---------------------------------------------------------------------------------
+
+TEST_CASE("parse_pkg_info: PEP 643 static requirements", "[source][sdist]") {
+  SECTION("2.1: never static") {
+    auto m = parse_pkg_info("Metadata-Version: 2.1\nName: a\nVersion: 1\nRequires-Dist: b\n", "x");
+    REQUIRE(m.ok());
+    CHECK_FALSE(m->static_requires());
+    CHECK(m->core.requires_dist == std::vector<std::string>{"b"});
+  }
+  SECTION("2.2 with Requires-Dist dynamic") {
+    auto m = parse_pkg_info(
+        "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: Requires-Dist\nDynamic: "
+        "Summary\n",
+        "x");
+    REQUIRE(m.ok());
+    CHECK(m->dynamic == std::vector<std::string>{"requires-dist", "summary"});
+    CHECK_FALSE(m->static_requires());
+  }
+  SECTION("2.2 without: static, with or without requirements") {
+    auto m = parse_pkg_info(
+        "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: Summary\nRequires-Dist: b>=1\n"
+        "Requires-Dist: c; extra == 'x'\nProvides-Extra: x\n\nlong description\nDynamic: "
+        "Requires-Dist\n",
+        "x");
+    REQUIRE(m.ok());
+    CHECK(m->static_requires());
+    CHECK(m->core.requires_dist.size() == 2);
+    auto none = parse_pkg_info("Metadata-Version: 2.4\nName: a\nVersion: 1\n", "x");
+    REQUIRE(none.ok());
+    CHECK(none->static_requires());
+    CHECK(none->core.requires_dist.empty());
+    CHECK(parse_pkg_info("Metadata-Version: 2.10\nName: a\nVersion: 1\n", "x")->static_requires());
+    CHECK(parse_pkg_info("Metadata-Version: 3.0\nName: a\nVersion: 1\n", "x")->static_requires());
+    CHECK_FALSE(
+        parse_pkg_info("Metadata-Version: 1.2\nName: a\nVersion: 1\n", "x")->static_requires());
+    CHECK_FALSE(
+        parse_pkg_info("Metadata-Version: two\nName: a\nVersion: 1\n", "x")->static_requires());
+    CHECK_FALSE(parse_pkg_info("Name: a\nVersion: 1\n", "x")->static_requires());
+  }
+  SECTION("garbage") {
+    auto m = parse_pkg_info("\x01\x02 not metadata\n", "demo-1.0.tar.gz: PKG-INFO");
+    CHECK(error_of(m).find("demo-1.0.tar.gz: PKG-INFO: core metadata has no Name") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("read_pkg_info reads the top of an unpacked sdist", "[source][sdist]") {
+  TempDir t("src-pkginfo");
+  auto top = unpack_archive_bytes(make_archive(demo_sdist()), "demo-1.0.tar.gz", t / "u");
+  REQUIRE(top.ok());
+  auto info = read_pkg_info(*top);
+  REQUIRE(info.ok());
+  REQUIRE(info->has_value());
+  CHECK((*info)->core.name == "demo");
+  CHECK((*info)->static_requires());
+  CHECK((*info)->core.requires_dist == std::vector<std::string>{"attrs>=22"});
+
+  auto none = read_pkg_info(t.path);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  REQUIRE(fs::create_dirs(t / "odd/PKG-INFO").ok());
+  CHECK(error_of(read_pkg_info(t / "odd")).find("not a regular file") != std::string::npos);
+  t.write("bad/PKG-INFO", "Metadata-Version: 2.2\n");
+  CHECK(error_of(read_pkg_info(t / "bad")).find(t / "bad/PKG-INFO") != std::string::npos);
 }
