@@ -13,6 +13,7 @@
 #include <string>
 
 #include "source/links.hpp"
+#include "source/patch.hpp"
 #include "source/sdist.hpp"
 #include "source/tree.hpp"
 #include "test_support.hpp"
@@ -772,4 +773,139 @@ TEST_CASE("read_pkg_info reads the top of an unpacked sdist", "[source][sdist]")
   CHECK(error_of(read_pkg_info(t / "odd")).find("not a regular file") != std::string::npos);
   t.write("bad/PKG-INFO", "Metadata-Version: 2.2\n");
   CHECK(error_of(read_pkg_info(t / "bad")).find(t / "bad/PKG-INFO") != std::string::npos);
+}
+
+// --- apply_patch ------------------------------------------------------------------------------
+
+namespace {
+
+std::string lines(int from, int to) {
+  std::string out;
+  for (int i = from; i <= to; ++i) out += "line " + std::to_string(i) + "\n";
+  return out;
+}
+
+/// A tree with src/x.py (20 lines) and the patch fix.patch changing lines 3 and 14 and
+/// adding new/file.txt.
+void make_patch_case(const TempDir& t) {
+  t.write("tree/src/x.py", lines(1, 20));
+  t.write("fix.patch",
+          "Changes two lines and adds a file.\n"
+          "\n"
+          "diff -ru a/src/x.py b/src/x.py\n"
+          "--- a/src/x.py\t2024-01-01 00:00:00.000000000 +0000\n"
+          "+++ b/src/x.py\t2024-01-01 00:00:00.000000000 +0000\n"
+          "@@ -1,5 +1,5 @@\n"
+          " line 1\n"
+          " line 2\n"
+          "-line 3\n"
+          "+line three\n"
+          " line 4\n"
+          " line 5\n"
+          "@@ -12,5 +12,5 @@\n"
+          " line 12\n"
+          " line 13\n"
+          "-line 14\n"
+          "+line fourteen\n"
+          " line 15\n"
+          " line 16\n"
+          "diff -ruN a/new/file.txt b/new/file.txt\n"
+          "--- a/new/file.txt\t1970-01-01 00:00:00.000000000 +0000\n"
+          "+++ b/new/file.txt\t2024-01-01 00:00:00.000000000 +0000\n"
+          "@@ -0,0 +1 @@\n"
+          "+created\n");
+}
+
+bool have_patch() {
+  return !find_program("patch").empty();
+}
+
+}  // namespace
+
+TEST_CASE("apply_patch applies a unified diff with -p1", "[source][patch]") {
+  if (!have_patch()) LB_MISSING_PREREQUISITE("GNU patch is not installed (apt-get install patch)");
+  TempDir t("src-patch");
+  make_patch_case(t);
+  REQUIRE(apply_patch(t / "tree", t / "fix.patch", "recipe recipes/x.toml, patch fix.patch").ok());
+  std::string want = lines(1, 20);
+  want = replace_all(want, "line 3\n", "line three\n");
+  want = replace_all(want, "line 14\n", "line fourteen\n");
+  CHECK(*fs::read_file(t / "tree/src/x.py") == want);
+  CHECK(*fs::read_file(t / "tree/new/file.txt") == "created\n");
+  CHECK(fs::list_dir(t / "tree/src")->size() == 1);  // no .orig or .rej files
+
+  // Applied twice: refused, and the tree is unchanged.
+  auto msg = error_of(apply_patch(t / "tree", t / "fix.patch", "recipe r.toml, patch fix.patch"));
+  CHECK(msg.find("recipe r.toml, patch fix.patch: does not apply: src/x.py: the patch is reversed "
+                 "or already applied") != std::string::npos);
+  CHECK(*fs::read_file(t / "tree/src/x.py") == want);
+
+  // Context that moved or changed upstream: offsets apply quietly, fuzz is applied and said.
+  TempDir u("src-patch");
+  make_patch_case(u);
+  u.write("tree/src/x.py", "added upstream\n" + replace_all(lines(1, 20), "line 13\n", "13\n"));
+  std::vector<std::string> warnings;
+  REQUIRE(apply_patch(u / "tree", u / "fix.patch", "p", &warnings).ok());
+  CHECK(warnings == std::vector<std::string>{"src/x.py: Hunk #2 succeeded at 13 with fuzz 2 "
+                                             "(offset 1 line)."});
+}
+
+TEST_CASE("apply_patch names the hunk that failed, and changes nothing", "[source][patch]") {
+  if (!have_patch()) LB_MISSING_PREREQUISITE("GNU patch is not installed (apt-get install patch)");
+  TempDir t("src-patch");
+  make_patch_case(t);
+  std::string drifted = replace_all(lines(1, 20), "line 14\n", "line 14 changed upstream\n");
+  t.write("tree/src/x.py", drifted);
+  auto st = apply_patch(t / "tree", t / "fix.patch", "recipe recipes/app.toml, patch fix.patch");
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message ==
+        "recipe recipes/app.toml, patch fix.patch: does not apply: src/x.py: Hunk #2 FAILED at "
+        "12.");
+  CHECK(st.error().hint.find("refresh the patch") != std::string::npos);
+  // The dry run found it: the first hunk, which applies, was not written either.
+  CHECK(*fs::read_file(t / "tree/src/x.py") == drifted);
+  CHECK_FALSE(fs::exists(t / "tree/new"));
+  CHECK(fs::list_dir(t / "tree/src")->size() == 1);
+
+  // A file the patch needs is missing.
+  REQUIRE(fs::remove_all(t / "tree/src").ok());
+  auto missing = error_of(apply_patch(t / "tree", t / "fix.patch", "patch fix.patch"));
+  CHECK(missing.find("can't find the file to patch, b/src/x.py (patch line 6)") !=
+        std::string::npos);
+
+  // Not a patch at all.
+  t.write("junk.patch", "@@ nothing here\n");
+  CHECK(error_of(apply_patch(t / "tree", t / "junk.patch", "junk")).find("junk: does not apply") !=
+        std::string::npos);
+  CHECK(error_of(apply_patch(t / "tree", t / "none.patch", "none"))
+            .find("none: " + t / "none.patch" + " does not exist") != std::string::npos);
+}
+
+TEST_CASE("apply_patch refuses paths outside the tree before running patch", "[source][patch]") {
+  TempDir t("src-patch");
+  t.write("tree/a.txt", "a\n");
+  t.write("evil.patch",
+          "--- a/../../outside.txt\n+++ b/../../outside.txt\n@@ -0,0 +1 @@\n+pwned\n");
+  auto st = apply_patch(t / "tree", t / "evil.patch", "recipe r.toml, patch evil.patch");
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message ==
+        "recipe r.toml, patch evil.patch: refused, line 1: 'a/../../outside.txt' is a path with "
+        "a \"..\" component, outside the tree");
+  CHECK_FALSE(fs::exists(t / "outside.txt"));
+
+  CHECK(check_patch_paths("--- /etc/passwd\n+++ /etc/passwd\n").error().message ==
+        "line 1: '/etc/passwd' is an absolute path, outside the tree");
+  CHECK(check_patch_paths("--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n").ok());
+  CHECK_FALSE(check_patch_paths("diff --git a/x b/../x\n").ok());
+  CHECK_FALSE(check_patch_paths("rename from ../x\n").ok());
+  CHECK_FALSE(check_patch_paths("rename to a/../../x\n").ok());
+  CHECK_FALSE(check_patch_paths("Index: ../x\n").ok());
+  CHECK_FALSE(check_patch_paths("*** ../x\t2024-01-01\n").ok());
+  CHECK_FALSE(check_patch_paths("+++ \"b/\\056\\056/x\"\n").ok());       // octal escapes
+  CHECK_FALSE(check_patch_paths("+++ b/x/.. 2024-01-01 10:00\n").ok());  // a date after a space
+  // Inside a hunk, lines are content: removing a line "-- ../x" writes "--- ../x".
+  CHECK(check_patch_paths("--- a/f\n+++ b/f\n@@ -1,2 +1,1 @@\n--- ../x\n keep\n").ok());
+  CHECK_FALSE(check_patch_paths("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+y\n--- ../x\n").ok());
+  // Context-diff ranges are not names.
+  CHECK(check_patch_paths("*** a/f\n--- b/f\n***************\n*** 1,2 ****\n--- 1,2 ----\n").ok());
 }
