@@ -14,6 +14,7 @@
 
 #include "source/links.hpp"
 #include "source/patch.hpp"
+#include "source/recipe.hpp"
 #include "source/sdist.hpp"
 #include "source/tree.hpp"
 #include "test_support.hpp"
@@ -908,4 +909,202 @@ TEST_CASE("apply_patch refuses paths outside the tree before running patch", "[s
   CHECK_FALSE(check_patch_paths("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+y\n--- ../x\n").ok());
   // Context-diff ranges are not names.
   CHECK(check_patch_paths("*** a/f\n--- b/f\n***************\n*** 1,2 ****\n--- 1,2 ----\n").ok());
+}
+
+// --- recipes ----------------------------------------------------------------------------------
+
+namespace {
+
+const char* kRecipe = R"(# a full recipe
+version = ">=1.0,<2"
+patches = ["my-app/one.patch", "my-app/two.patch"]
+build-requires = ["cython >=3", "wheel"]
+
+[env]
+CFLAGS = "-O2 -g0"
+MY_APP_NO_EXT = "1"
+)";
+
+/// recipes/my-app.toml with two patches beside it.
+std::string make_recipe(const TempDir& t, const std::string& text = kRecipe) {
+  t.write("recipes/my-app/one.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-1\n+one\n");
+  t.write("recipes/my-app/two.patch", "--- a/y\n+++ b/y\n@@ -1 +1 @@\n-2\n+two\n");
+  return t.write("recipes/my-app.toml", text);
+}
+
+Result<Recipe> parse_file(const std::string& path) {
+  return parse_recipe(*fs::read_file(path), path);
+}
+
+}  // namespace
+
+TEST_CASE("parse_recipe reads every key", "[source][recipe]") {
+  TempDir t("src-recipe");
+  std::string file = make_recipe(t);
+  auto r = parse_file(file);
+  REQUIRE(r.ok());
+  CHECK(r->name == "my-app");
+  CHECK(r->file == file);
+  CHECK(r->version == ">=1.0,<2");
+  CHECK(r->patches ==
+        std::vector<std::string>{t / "recipes/my-app/one.patch", t / "recipes/my-app/two.patch"});
+  CHECK(r->patch_sha256.size() == 2);
+  CHECK(r->patch_sha256[0] == sha256_hex(*fs::read_file(r->patches[0])));
+  CHECK(r->build_requires == std::vector<std::string>{"cython >=3", "wheel"});
+  CHECK(r->env ==
+        std::map<std::string, std::string>{{"CFLAGS", "-O2 -g0"}, {"MY_APP_NO_EXT", "1"}});
+  CHECK(r->digest.size() == 64);
+
+  auto empty = parse_recipe("# nothing to change\n", t / "recipes/other.toml");
+  REQUIRE(empty.ok());
+  CHECK(empty->patches.empty());
+  CHECK(empty->applies_to("0.1"));
+  CHECK(empty->digest.size() == 64);
+}
+
+TEST_CASE("parse_recipe: errors name the file and line", "[source][recipe]") {
+  TempDir t("src-recipe");
+  make_recipe(t);
+  std::string file = t / "recipes/my-app.toml";
+  auto fails = [&](const std::string& text) {
+    auto r = parse_recipe(text, file);
+    REQUIRE_FALSE(r.ok());
+    return r.error().message;
+  };
+  CHECK(fails("version = \">=1\"\n\npatch = [\"x\"]\n") == file + ":3: unknown key 'patch'");
+  CHECK(fails("patches = \"my-app/one.patch\"\n") ==
+        file + ":1: 'patches' must be an array of strings, not a string");
+  CHECK(fails("patches = [\"my-app/one.patch\", 3]\n") ==
+        file + ":1: 'patches[1]' must be a string, not an integer");
+  CHECK(starts_with(fails("\nversion = \">>1\"\n"),
+                    file + ":2: 'version' is not a PEP 440 specifier set"));
+  CHECK(fails("version = \"\"\n") ==
+        file + ":1: 'version' must not be empty (leave the key out instead)");
+  CHECK(fails("patches = [\n  \"my-app/one.patch\",\n  \"my-app/missing.patch\",\n]\n") ==
+        file + ":3: patch 'my-app/missing.patch' does not exist (looked for " +
+            t / "recipes/my-app/missing.patch)");
+  CHECK(fails("patches = [\"../outside.patch\"]\n") ==
+        file + ":1: patch '../outside.patch' is outside the recipe's folder " + t / "recipes");
+  CHECK(fails("patches = [\"/etc/passwd\"]\n") ==
+        file + ":1: patch '/etc/passwd' is an absolute path");
+  t.write("elsewhere.patch", "x");
+  REQUIRE(fs::symlink(t / "elsewhere.patch", t / "recipes/my-app/link.patch").ok());
+  CHECK(fails("patches = [\"my-app/link.patch\"]\n").find("leads outside the recipe's folder") !=
+        std::string::npos);
+  CHECK(fails("patches = [\"my-app\"]\n") == file + ":1: patch 'my-app' is not a regular file");
+  CHECK(fails("patches = [\"my-app/one.patch\", \"my-app/../my-app/one.patch\"]\n") ==
+        file + ":1: patch 'my-app/../my-app/one.patch' is listed twice");
+  CHECK(starts_with(fails("build-requires = [\"ok\", \"not a requirement!\"]\n"),
+                    file + ":1: build requirement 'not a requirement!' is not a PEP 508 "
+                           "requirement: "));
+  CHECK(fails("[env]\nOK = \"1\"\n1BAD = \"2\"\n") ==
+        file + ":3: '1BAD' is not an environment variable name");
+  CHECK(fails("[env]\nJOBS = 4\n") == file + ":2: env.JOBS must be a string, not an integer");
+  CHECK(fails("env = \"CFLAGS=-O2\"\n") == file + ":1: 'env' must be a table, not a string");
+  CHECK(starts_with(fails("version = \n"), file + ":1:"));  // TOML syntax: line and column
+  auto misnamed = parse_recipe("", t / "recipes/My_App.toml");
+  CHECK(error_of(misnamed).find("rename it to my-app.toml") != std::string::npos);
+}
+
+TEST_CASE("Recipe::applies_to", "[source][recipe]") {
+  Recipe r;
+  r.version = ">=1.0,<2";
+  CHECK(r.applies_to("1.0"));
+  CHECK(r.applies_to("1.9.3"));
+  CHECK(r.applies_to("1.5rc1"));  // pre-releases inside the range are included
+  CHECK_FALSE(r.applies_to("2.0"));
+  CHECK_FALSE(r.applies_to("0.9"));
+  CHECK_FALSE(r.applies_to("not a version"));
+  r.version = "==1.4.*";
+  CHECK(r.applies_to("1.4.2"));
+  CHECK_FALSE(r.applies_to("1.5"));
+  r.version = "";
+  CHECK(r.applies_to("anything"));
+}
+
+TEST_CASE("Recipe digest: what changes a build changes it", "[source][recipe]") {
+  TempDir t("src-recipe");
+  std::string file = make_recipe(t);
+  std::string d0 = parse_file(file)->digest;
+  CHECK(parse_file(file)->digest == d0);  // deterministic
+
+  // A patch's content.
+  t.write("recipes/my-app/two.patch", "--- a/y\n+++ b/y\n@@ -1 +1 @@\n-2\n+TWO\n");
+  std::string d1 = parse_file(file)->digest;
+  CHECK(d1 != d0);
+  // Patch order, build requirements, environment.
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = replace_all(kRecipe, from, to);
+    return parse_recipe(text, file)->digest;
+  };
+  CHECK(with("[\"my-app/one.patch\", \"my-app/two.patch\"]",
+             "[\"my-app/two.patch\", \"my-app/one.patch\"]") != d1);
+  CHECK(with("\"wheel\"", "\"wheel>=0.40\"") != d1);
+  CHECK(with("-O2 -g0", "-O3") != d1);
+  // Not: the version range, the spelling of a requirement, a patch's file name.
+  CHECK(with(">=1.0,<2", ">=1.0,<3") == d1);
+  CHECK(with("cython >=3", "Cython>=3") != d1);  // names are kept as written: a new build
+  CHECK(with("cython >=3", "cython>=3") == d1);
+  t.write("recipes/my-app/renamed.patch", *fs::read_file(t / "recipes/my-app/two.patch"));
+  CHECK(with("my-app/two.patch", "my-app/renamed.patch") == d1);
+}
+
+TEST_CASE("load_recipe finds the recipe by the normalised name", "[source][recipe]") {
+  TempDir t("src-recipe");
+  make_recipe(t);
+  for (const char* spelled : {"my-app", "My_App", "my.app", "MY__APP"}) {
+    auto r = load_recipe(t / "recipes", spelled);
+    REQUIRE(r.ok());
+    REQUIRE(r->has_value());
+    CHECK((*r)->name == "my-app");
+  }
+  auto none = load_recipe(t / "recipes", "other");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  // A recipe spelled otherwise is said, not ignored.
+  t.write("recipes/Other_Project.toml", "");
+  CHECK(error_of(load_recipe(t / "recipes", "other-project"))
+            .find("rename it to other-project.toml") != std::string::npos);
+  CHECK(error_of(load_recipe(t / "missing", "x")).find("does not exist") != std::string::npos);
+  // A broken recipe is an error when it is used.
+  t.write("recipes/broken.toml", "patches = 1\n");
+  CHECK(error_of(load_recipe(t / "recipes", "Broken")).find("broken.toml:1:") != std::string::npos);
+  CHECK_FALSE(load_recipes(t / "recipes").ok());
+  REQUIRE(fs::remove_all(t / "recipes/broken.toml").ok());
+  REQUIRE(fs::remove_all(t / "recipes/Other_Project.toml").ok());
+  auto all = load_recipes(t / "recipes");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 1);
+  CHECK(all->front().name == "my-app");
+}
+
+TEST_CASE("the example recipe in recipes/ parses and its patch applies", "[source][recipe]") {
+  std::string dir = std::string(LAVABUILD_SOURCE_DIR) + "/recipes";
+  auto r = load_recipe(dir, "Example_Project");
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  const Recipe& recipe = **r;
+  CHECK(recipe.applies_to("1.2.0"));
+  CHECK_FALSE(recipe.applies_to("1.3.0"));
+  REQUIRE(recipe.patches.size() == 1);
+  CHECK(recipe.build_requires == std::vector<std::string>{"wheel"});
+  CHECK(recipe.env.at("EXAMPLE_PROJECT_NO_EXTENSIONS") == "1");
+  auto all = load_recipes(dir);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 1);
+
+  if (!have_patch()) LB_MISSING_PREREQUISITE("GNU patch is not installed (apt-get install patch)");
+  TempDir t("src-recipe");
+  t.write("example-project-1.2.0/src/example_project/greeting.py",
+          "\"\"\"The greeting example-project shows on its home page.\"\"\"\n"
+          "\n"
+          "\n"
+          "def greet(name=None):\n"
+          "    \"\"\"Say hello to `name`, or to the world when no name is given.\"\"\"\n"
+          "    return \"Hello, %s!\" % name\n");
+  REQUIRE(apply_patch(t / "example-project-1.2.0", recipe.patches[0],
+                      "recipe " + recipe.file + ", patch fix-greeting.patch")
+              .ok());
+  CHECK(fs::read_file(t / "example-project-1.2.0/src/example_project/greeting.py")
+            ->find("(name or \"world\")") != std::string::npos);
 }
