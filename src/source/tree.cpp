@@ -219,9 +219,10 @@ Result<Hashed> hash_file(int dirfd, const char* name, const std::string& abs_pat
 }
 
 bool is_hex64(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
 }
 
 class Digester : public Walk::Visitor {
@@ -447,6 +448,68 @@ std::string stat_cache_key(const std::string& abs_path, const FileStamp& s) {
   return "1 " + std::to_string(s.size) + " " + std::to_string(s.mtime_ns) + " " +
          std::to_string(s.ctime_ns) + " " + std::to_string(s.inode) + " " +
          std::to_string(s.device) + " " + abs_path;
+}
+
+Result<MemoryStatCache> MemoryStatCache::parse(std::string_view text) {
+  MemoryStatCache out;
+  if (text.empty()) return out;
+  constexpr std::string_view kHeader = "lavabuild.statcache.v1\n";
+  auto bad = [] { return make_error("not a lavabuild.statcache.v1 stat cache"); };
+  if (!starts_with(text, kHeader)) return bad();
+  text.remove_prefix(kHeader.size());
+  while (!text.empty()) {
+    // <64 hex> ' ' <length> ':' <key> '\n'
+    if (text.size() < 66 || text[64] != ' ') return bad();
+    std::string sha(text.substr(0, 64));
+    if (!is_hex64(sha)) return bad();
+    text.remove_prefix(65);
+    size_t colon = text.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon > 19) return bad();
+    uint64_t len = 0;
+    for (char c : text.substr(0, colon)) {
+      if (c < '0' || c > '9') return bad();
+      len = len * 10 + uint64_t(c - '0');
+    }
+    text.remove_prefix(colon + 1);
+    if (len >= text.size() || text[len] != '\n') return bad();
+    out.entries_[std::string(text.substr(0, len))] = Entry{std::move(sha), false};
+    text.remove_prefix(len + 1);
+  }
+  out.parsed_ = out.entries_.size();
+  return out;
+}
+
+std::optional<std::string> MemoryStatCache::lookup(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  if (!it->second.used) ++used_;
+  it->second.used = true;
+  return it->second.sha256;
+}
+
+void MemoryStatCache::record(const std::string& key, const std::string& sha256_hex) {
+  Entry& e = entries_[key];
+  if (!e.used) ++used_;
+  e = Entry{sha256_hex, true};
+  recorded_ = true;
+}
+
+std::string MemoryStatCache::serialize() const {
+  std::vector<std::pair<const std::string*, const Entry*>> kept;
+  for (const auto& [key, entry] : entries_)
+    if (entry.used) kept.emplace_back(&key, &entry);
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::string out = "lavabuild.statcache.v1\n";
+  for (const auto& [key, entry] : kept) {
+    out += entry->sha256;
+    out += ' ';
+    out += std::to_string(key->size());
+    out += ':';
+    out += *key;
+    out += '\n';
+  }
+  return out;
 }
 
 Result<TreeDigest> digest_tree(const std::string& dir, StatCache* cache,

@@ -221,6 +221,54 @@ TEST_CASE("digest_tree: the stat cache answers unchanged files of an old tree", 
   CHECK(fourth->hashed_bytes == fourth->bytes);
 }
 
+TEST_CASE("MemoryStatCache: one value per tree, keeping what the last walk used",
+          "[source][tree]") {
+  TempDir t("src-tree");
+  make_project(t);
+  t.write("proj/odd\nname: 12", "a file name with a newline\n");
+  MemoryStatCache first;
+  auto d1 = digest_tree(t / "proj", &first, later());
+  REQUIRE(d1.ok());
+  CHECK(first.changed());
+  CHECK(first.size() == 5);
+  std::string saved = first.serialize();
+  CHECK(starts_with(saved, "lavabuild.statcache.v1\n"));
+
+  auto second = MemoryStatCache::parse(saved);
+  REQUIRE(second.ok());
+  auto d2 = digest_tree(t / "proj", &*second, later());
+  REQUIRE(d2.ok());
+  CHECK(d2->hashed_bytes == 0);
+  CHECK(d2->digest == d1->digest);
+  CHECK_FALSE(second->changed());  // nothing to write back
+  CHECK(second->serialize() == saved);
+
+  // An edited and a removed file: their old entries are dropped, the new one kept.
+  t.write("proj/src/app/main.py", "edited\n");
+  REQUIRE(fs::remove_all(t / "proj/pyproject.toml").ok());
+  auto third = MemoryStatCache::parse(saved);
+  REQUIRE(third.ok());
+  auto d3 = digest_tree(t / "proj", &*third, later());
+  REQUIRE(d3.ok());
+  CHECK(d3->hashed_bytes == 7);
+  CHECK(third->changed());
+  auto fourth = MemoryStatCache::parse(third->serialize());
+  REQUIRE(fourth.ok());
+  CHECK(fourth->size() == 4);
+  CHECK(digest_tree(t / "proj", &*fourth, later())->hashed_bytes == 0);
+
+  // Unused entries alone make it worth writing back (smaller).
+  auto fifth = MemoryStatCache::parse(saved);
+  REQUIRE(fifth.ok());
+  REQUIRE(digest_tree(t / "proj", &*fifth, later()).ok());
+  CHECK(fifth->changed());
+
+  CHECK(MemoryStatCache::parse("")->size() == 0);
+  CHECK_FALSE(MemoryStatCache::parse("lavabuild.statcache.v2\n").ok());
+  CHECK_FALSE(MemoryStatCache::parse(saved.substr(0, saved.size() - 1)).ok());
+  CHECK_FALSE(MemoryStatCache::parse(replace_all(saved, " 1", " x")).ok());
+}
+
 TEST_CASE("digest_tree does not record racy files in the stat cache", "[source][tree]") {
   TempDir t("src-tree");
   make_project(t);
