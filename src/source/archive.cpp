@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,13 @@ std::string name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+/// A member's name (or link target) as UTF-8 when libarchive can give it so (zip names
+/// flagged UTF-8 cannot be converted to the C locale's ASCII, which is all a library may
+/// assume), else the bytes as stored (an old tar's Latin-1 name); null when neither.
+const char* name_of_entry(const char* utf8, const char* stored) {
+  return utf8 ? utf8 : stored;
+}
+
 class Unpacker {
  public:
   Unpacker(std::string label, uint64_t archive_size, const ArchiveLimits& limits, std::string dest)
@@ -135,7 +143,7 @@ class Unpacker {
 
   Status member(archive* a, archive_entry* e) {
     bound_open_dirs();
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = name_of_entry(archive_entry_pathname_utf8(e), archive_entry_pathname(e));
     if (!raw) return fail("a member's name cannot be read");
     auto clean = clean_member_path(raw);
     if (!clean.ok()) return fail(raw, clean.error().message);
@@ -144,7 +152,7 @@ class Unpacker {
     if (depth_of(path) > limits_.max_depth)
       return fail(path, "deeper than " + std::to_string(limits_.max_depth) + " directories");
     LB_TRY(not_through_link(path));
-    const char* hardlink = archive_entry_hardlink(e);
+    const char* hardlink = name_of_entry(archive_entry_hardlink_utf8(e), archive_entry_hardlink(e));
     auto type = archive_entry_filetype(e);
     note_top(path, hardlink == nullptr && type == AE_IFDIR);
     if (hardlink) return hard_link(e, path, hardlink);
@@ -305,7 +313,7 @@ class Unpacker {
   }
 
   Status symlink(archive_entry* e, const std::string& path) {
-    const char* target = archive_entry_symlink(e);
+    const char* target = name_of_entry(archive_entry_symlink_utf8(e), archive_entry_symlink(e));
     if (!target) return fail(path, "is a symlink whose target cannot be read");
     for (const char* c = target; *c; ++c)
       if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f)
@@ -366,6 +374,29 @@ class Unpacker {
   bool single_top_ = true;
 };
 
+/// Makes this thread's LC_CTYPE "C.UTF-8" while it lives (uselocale: other threads are not
+/// touched). libarchive converts names to the locale's charset, and in the C locale a zip's
+/// UTF-8 names cannot be converted (the member is then unreadable). Created before the
+/// reader: libarchive takes the charset when first needed.
+class Utf8Names {
+ public:
+  Utf8Names() : loc_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t(nullptr))) {
+    if (loc_) prev_ = ::uselocale(loc_);
+  }
+  ~Utf8Names() {
+    if (loc_) {
+      ::uselocale(prev_);
+      ::freelocale(loc_);
+    }
+  }
+  Utf8Names(const Utf8Names&) = delete;
+  Utf8Names& operator=(const Utf8Names&) = delete;
+
+ private:
+  locale_t loc_;
+  locale_t prev_ = nullptr;
+};
+
 ArchivePtr new_reader() {
   ArchivePtr a(archive_read_new());
   if (!a) return a;
@@ -391,6 +422,7 @@ Result<ArchiveLimits> ArchiveLimits::from_env() {
 
 Result<std::string> unpack_archive_bytes(std::string_view bytes, const std::string& label,
                                          const std::string& dest, const ArchiveLimits& limits) {
+  Utf8Names utf8;
   ArchivePtr a = new_reader();
   if (!a) return make_error(label + ": out of memory");
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
@@ -414,6 +446,7 @@ Result<std::string> unpack_archive(const std::string& path, const std::string& d
   if (::stat(path.c_str(), &st) != 0)
     return make_error("cannot read " + path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
+  Utf8Names utf8;
   ArchivePtr a = new_reader();
   if (!a) return make_error(path + ": out of memory");
   if (archive_read_open_filename(a.get(), path.c_str(), size_t(1) << 16) != ARCHIVE_OK) {

@@ -606,7 +606,8 @@ import io, sys, tarfile, zipfile
 out = sys.argv[1]
 files = {"pkg-3.0/PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\nVersion: 3.0\n",
          "pkg-3.0/setup.py": b"from setuptools import setup\nsetup()\n",
-         "pkg-3.0/pkg/__init__.py": b""}
+         "pkg-3.0/pkg/__init__.py": b"",
+         "pkg-3.0/tests/donn\u00e9es/\u00fcber.txt": b"UTF-8 names"}
 with tarfile.open(out + "/pkg-3.0.tar.gz", "w:gz", format=tarfile.PAX_FORMAT) as tar:
     for name, data in files.items():
         info = tarfile.TarInfo(name)
@@ -628,6 +629,9 @@ with zipfile.ZipFile(out + "/pkg-3.0.zip", "w", zipfile.ZIP_DEFLATED) as z:
     REQUIRE(info.ok());
     REQUIRE(info->has_value());
     CHECK((*info)->core.version == "3.0");
+    CHECK(*fs::read_file(*top + "/tests/donn\xc3\xa9"
+                                "es/\xc3\xbc"
+                                "ber.txt") == "UTF-8 names");
   }
 }
 
