@@ -223,6 +223,8 @@ Status check_dir(const std::string& dir) {
 
 Result<std::optional<Recipe>> load_recipe(const std::string& dir, const std::string& project_name) {
   LB_TRY(check_dir(dir));
+  if (!pep::is_valid_name(project_name))
+    return make_error("'" + project_name + "' is not a valid project name (PEP 508)");
   std::string name = pep::normalize_name(project_name);
   std::string path = fs::join_path(dir, name + ".toml");
   if (fs::exists(path)) {

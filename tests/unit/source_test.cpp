@@ -1118,6 +1118,8 @@ TEST_CASE("load_recipe finds the recipe by the normalised name", "[source][recip
   CHECK(error_of(load_recipe(t / "recipes", "other-project"))
             .find("rename it to other-project.toml") != std::string::npos);
   CHECK(error_of(load_recipe(t / "missing", "x")).find("does not exist") != std::string::npos);
+  CHECK(error_of(load_recipe(t / "recipes", "../my-app")).find("not a valid project name") !=
+        std::string::npos);
   // A broken recipe is an error when it is used.
   t.write("recipes/broken.toml", "patches = 1\n");
   CHECK(error_of(load_recipe(t / "recipes", "Broken")).find("broken.toml:1:") != std::string::npos);
