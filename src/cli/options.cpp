@@ -13,6 +13,7 @@
 #include "net/http.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
+#include "util/strings.hpp"
 
 namespace po = boost::program_options;
 

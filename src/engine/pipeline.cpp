@@ -191,7 +191,8 @@ std::string Pipeline::compute_stamp() const {
     if (local.empty()) continue;
     if (fs::is_dir(local)) {
       // Every file's stat: an edit anywhere in a local project makes the run look closer.
-      h.field("tree", link).field("fingerprint", source::stat_fingerprint(local));
+      auto fp = source::stat_fingerprint(local);
+      h.field("tree", link).field("fingerprint", fp.ok() ? *fp : "unreadable");
     } else {
       auto st = fs::stat_path(local);
       h.field("path", link).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
@@ -636,8 +637,9 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
             "no stored unpack output for this wheel (key " + d.unpack_key.substr(0, 12) + ")";
       }
     } else {
-      unpack.key = "(after fetch)";
-      unpack.reason = "the wheel's content is not known until it is fetched";
+      unpack.key = d.source ? "(after the build)" : "(after fetch)";
+      unpack.reason = d.source ? "the wheel is built first"
+                               : "the wheel's content is not known until it is fetched";
     }
     unpack.run = [this, &d, blobs]() -> Status {
       // Hash and size checks happen on the bytes actually fetched, before anything is unpacked.
@@ -687,9 +689,10 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
         link.reason = "not in the existing env";
       }
     } else {
-      link.key = "(after fetch)";
-      link.reason = old ? "the wheel may have changed; its content is not known until fetched"
-                        : "not in the existing env";
+      link.key = d.source ? "(after the build)" : "(after fetch)";
+      link.reason = !old      ? "not in the existing env"
+                    : d.source ? "rebuilt from source: the wheel may differ"
+                               : "the wheel may have changed; its content is not known until fetched";
     }
     link.run = [this, &d, i, blobs, mode, work_dir, final_dir, link_key_of]() -> Status {
       if (d.link_key.empty()) d.link_key = link_key_of();

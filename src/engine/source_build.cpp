@@ -9,7 +9,7 @@
 #include "engine/env_build.hpp"
 #include "engine/pipeline.hpp"
 #include "net/url.hpp"
-#include "pep/filename.hpp"
+#include "pep/tags.hpp"
 #include "pep/name.hpp"
 #include "source/patch.hpp"
 #include "source/recipe.hpp"
@@ -21,6 +21,8 @@
 #include "vcs/vcs.hpp"
 #include "wheel/metadata.hpp"
 
+extern char** environ;  // POSIX: the process's environment
+
 namespace lb::engine {
 
 namespace {
@@ -29,23 +31,6 @@ using json = nlohmann::json;
 
 constexpr const char* kBuiltFormat = "lavabuild.built.v1";
 constexpr const char* kBuildReqFormat = "lavabuild.buildreq.v1";
-
-/// The stat cache of local trees, in the store's index ("srcstat/<key>").
-class StoreStatCache : public source::StatCache {
- public:
-  explicit StoreStatCache(Context& ctx) : ctx_(ctx) {}
-  std::optional<std::string> lookup(const std::string& key) override {
-    auto v = ctx_.store->get("srcstat/" + key);
-    if (!v.ok() || !v->has_value()) return std::nullopt;
-    return **v;
-  }
-  void record(const std::string& key, const std::string& sha256_hex) override {
-    ctx_.defer_put("srcstat/" + key, sha256_hex);
-  }
-
- private:
-  Context& ctx_;
-};
 
 /// Warnings of a nested env run (a build env) go to the run's output; the rest is quiet.
 class BuildEnvOutput : public NullOutput {
@@ -78,7 +63,6 @@ std::map<std::string, std::string> build_env_vars(const std::map<std::string, st
   std::map<std::string, std::string> out;
   for (const char* name : kBuildEnvVars)
     if (const char* v = std::getenv(name)) out[name] = v;
-  extern char** environ;
   for (char** e = environ; e && *e; ++e) {
     std::string_view kv(*e);
     if (starts_with(kv, "SETUPTOOLS_")) {
@@ -152,8 +136,15 @@ Status SourceBuilder::acquire(SourceBuild& s) {
       if (!fs::is_dir(r.location))
         return make_error(r.location + ": no such directory", "check the path");
       s.tree = r.location;
-      StoreStatCache cache(ctx_);
+      // The tree's stat cache is one index value ("srcstat/<sha256(path)>"): one read, and
+      // only the files whose stat changed are read and hashed.
+      std::string cache_key = "srcstat/" + sha256_hex(s.tree).substr(0, 32);
+      source::MemoryStatCache cache;
+      if (auto v = ctx_.store->get(cache_key); v.ok() && v->has_value())
+        if (auto parsed = source::MemoryStatCache::parse(**v); parsed.ok())
+          cache = std::move(*parsed);
       LB_ASSIGN(auto d, source::digest_tree(s.tree, &cache));
+      if (cache.changed()) ctx_.defer_put(cache_key, cache.serialize());
       s.digest = "tree:" + d.digest;
       s.date_epoch = d.newest_mtime;
       for (auto& [path, sha] : d.entries) s.files[path] = sha;
@@ -518,7 +509,9 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   }
   LB_TRY(fs::create_dirs(out));
   LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
-  std::string safe_name = s.name.empty() ? std::string("source") : s.name;
+  std::string safe_name = !s.name.empty()      ? s.name
+                          : !s.ref.name.empty() ? s.ref.name
+                                                : pep::normalize_name(fs::basename(s.tree));
   build::HookRequest req;
   req.python = s.env_dir + "/bin/python";
   req.source_dir = src;

@@ -278,6 +278,7 @@ class Digester : public Walk::Visitor {
       line += r.value;
       line += '\n';
       sha.update(line);
+      out_.entries.emplace_back(r.path, r.kind == 'l' ? "link:" + r.value : r.value);
     }
     out_.digest = sha.hex_digest();
     return out_;
@@ -510,6 +511,42 @@ std::string MemoryStatCache::serialize() const {
     out += '\n';
   }
   return out;
+}
+
+namespace {
+/// Hashes every entry's path and stamp (stat_fingerprint).
+class Fingerprinter : public Walk::Visitor {
+ public:
+  Status enter(const std::string&, const char*, const struct stat&) override { return {}; }
+  Status leave(const struct stat&) override { return {}; }
+  Status file(int, const char*, const std::string& rel, const struct stat& st) override {
+    add('f', rel, st);
+    return {};
+  }
+  Status symlink(int, const char*, const std::string& rel, const struct stat& st) override {
+    add('l', rel, st);
+    return {};
+  }
+  std::string finish() { return sha_.hex_digest(); }
+
+ private:
+  void add(char kind, const std::string& rel, const struct stat& st) {
+    std::string line(1, kind);
+    line += ' ' + std::to_string(rel.size()) + ':' + rel + ' ' + std::to_string(st.st_size) +
+            ' ' + std::to_string(int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) +
+            ' ' + std::to_string(int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec) +
+            ' ' + std::to_string(uint64_t(st.st_ino)) + ' ' + std::to_string(st.st_mode) + '\n';
+    sha_.update(line);
+  }
+  Sha256 sha_;
+};
+}  // namespace
+
+Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits) {
+  Walk walk(fs::absolute(dir), limits);
+  Fingerprinter f;
+  LB_TRY(walk.run(f));
+  return f.finish();
 }
 
 Result<TreeDigest> digest_tree(const std::string& dir, StatCache* cache,

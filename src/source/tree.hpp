@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 #include <unordered_map>
 
 #include "util/result.hpp"
@@ -109,6 +111,9 @@ struct TreeDigest {
   int64_t newest_mtime = 0;
   uint64_t files = 0;  ///< regular files and symlinks
   uint64_t bytes = 0;  ///< bytes of regular files
+  /// Every entry: relative path -> content sha256 (files) or "link:<target>" (symlinks), in
+  /// path order; what a caller compares to say which files changed between two walks.
+  std::vector<std::pair<std::string, std::string>> entries;
   /// Bytes read to hash them: the files the stat cache did not answer.
   uint64_t hashed_bytes = 0;
 };
@@ -129,6 +134,12 @@ struct DigestOptions {
 /// racy ones (DigestOptions::racy_ns). A file that changes while it is read is read again.
 Result<TreeDigest> digest_tree(const std::string& dir, StatCache* cache,
                                const DigestOptions& options = {});
+
+/// A cheap identity of the tree's state, no content read: SHA-256 over every entry's
+/// relative path and stamp (size, mtime, ctime, inode, kind), with the same exclusions and
+/// limits as digest_tree. Equal fingerprints mean no file was written, added, removed or
+/// renamed since (a no-op run trusts it); different ones mean digest_tree must tell.
+Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits = {});
 
 /// Copy `from` into `to` (which must not exist; it is created, with missing parents) for a
 /// build to write in: the same exclusions and limits as digest_tree; regular files are cloned
