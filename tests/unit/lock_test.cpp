@@ -16,6 +16,13 @@ namespace {
 
 const std::string kHash(64, 'a');
 
+Package package(const std::string& name, const std::string& version) {
+  Package p;
+  p.name = name;
+  p.version = version;
+  return p;
+}
+
 FileRef wheel(const std::string& name, uint64_t size) {
   return FileRef{name, "https://files.example/" + name, "", size, kHash, ""};
 }
@@ -24,17 +31,20 @@ Lock sample() {
   Lock lock;
   lock.requires_python = ">=3.9";
   lock.environments = {"sys_platform == \"linux\"", "sys_platform == \"darwin\""};
-  Package attrs{"attrs", "25.1.0", "", ">=3.8", "https://pypi.org/simple", {}, {}, {}};
+  Package attrs = package("attrs", "25.1.0");
+  attrs.requires_python = ">=3.8";
+  attrs.index = "https://pypi.org/simple";
   attrs.wheels.push_back(wheel("attrs-25.1.0-py3-none-any.whl", 63152));
   attrs.wheels.back().upload_time = "2025-01-25T11:30:10.164985Z";
-  Package cattrs{
-      "cattrs", "24.1.2", "python_version >= \"3.8\"", "", "", {"exceptiongroup", "attrs"}, {}, {}};
+  Package cattrs = package("cattrs", "24.1.2");
+  cattrs.marker = "python_version >= \"3.8\"";
+  cattrs.dependencies = {"exceptiongroup", "attrs"};
   cattrs.wheels.push_back(wheel("cattrs-24.1.2-py3-none-any.whl", 66446));
   cattrs.sdist = FileRef{"cattrs-24.1.2.tar.gz", "", "dist/cattrs-24.1.2.tar.gz", 10, kHash, ""};
-  Package numpy{"numpy", "2.2.3", "", "", "", {}, {}, {}};
+  Package numpy = package("numpy", "2.2.3");
   numpy.wheels.push_back(wheel("numpy-2.2.3-cp312-cp312-win_amd64.whl", 3));
   numpy.wheels.push_back(wheel("numpy-2.2.3-cp312-cp312-manylinux_2_17_x86_64.whl", 2));
-  Package old_numpy{"numpy", "1.26.4", "", "", "", {}, {}, {}};
+  Package old_numpy = package("numpy", "1.26.4");
   old_numpy.wheels.push_back(wheel("numpy-1.26.4-cp312-cp312-win_amd64.whl", 1));
   lock.packages = {numpy, attrs, old_numpy, cattrs};
   return lock;
@@ -109,7 +119,9 @@ TEST_CASE("lock: shuffled input gives the same bytes") {
 
 TEST_CASE("lock: strings are escaped") {
   Lock lock;
-  Package p{"a", "1.0", "extra == \"x\\y\"", ">=3\n\t\x01\"", "", {}, {}, {}};
+  Package p = package("a", "1.0");
+  p.marker = "extra == \"x\\y\"";
+  p.requires_python = ">=3\n\t\x01\"";
   p.wheels.push_back(wheel("a-1.0-py3-none-any.whl", 1));
   lock.packages.push_back(p);
   auto back = parse_pylock(write_pylock(lock), "x.toml");
