@@ -52,14 +52,38 @@ bool is_datetime(std::string_view s) {
          });
 }
 
+/// One inline table on one line, `{key = value, ...}`, keys in the order they are added.
+class InlineTable {
+ public:
+  /// `value` is TOML already (a string, a number, a datetime, a table).
+  InlineTable& raw(std::string_view key, std::string_view value) {
+    if (out_.size() > 1) out_ += ", ";
+    out_.append(key).append(" = ").append(value);
+    return *this;
+  }
+  /// A string, left out when empty.
+  InlineTable& text(std::string_view key, std::string_view value) {
+    return value.empty() ? *this : raw(key, str(value));
+  }
+  InlineTable& upload_time(std::string_view value) {
+    return is_datetime(value) ? raw("upload-time", value) : *this;
+  }
+  InlineTable& sha256(std::string_view hex) { return raw("hashes", "{sha256 = " + str(hex) + "}"); }
+  std::string done() const { return out_ + "}"; }
+
+ private:
+  std::string out_ = "{";
+};
+
 std::string file_table(const FileRef& f) {
-  std::string out = "{name = " + str(f.name);
-  if (is_datetime(f.upload_time)) out += ", upload-time = " + f.upload_time;
-  if (!f.url.empty()) out += ", url = " + str(f.url);
-  if (!f.path.empty()) out += ", path = " + str(f.path);
-  out += ", size = " + std::to_string(f.size);
-  out += ", hashes = {sha256 = " + str(f.sha256) + "}}";
-  return out;
+  return InlineTable()
+      .raw("name", str(f.name))
+      .upload_time(f.upload_time)
+      .text("url", f.url)
+      .text("path", f.path)
+      .raw("size", std::to_string(f.size))
+      .sha256(f.sha256)
+      .done();
 }
 
 /// Sort key for packages: normalised name, then PEP 440 order (text when unparseable).
