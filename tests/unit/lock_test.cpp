@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "lock/pylock.hpp"
 #include "util/strings.hpp"
@@ -575,4 +578,25 @@ TEST_CASE("lock: a source tree is listed once") {
   // Two trees of one name are two entries (the spec: markers choose one at install time).
   std::string other = "[[packages]]\nname = 'app'\ndirectory = {path = '../app2'}\n";
   CHECK(parse_pylock("lock-version = '1.0'\n" + dir + other, "pylock.toml").ok());
+}
+
+TEST_CASE("lock: the fuzz seeds parse and write back to themselves") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(LAVABUILD_SOURCE_DIR) / "tests/fuzz/seeds/pylock_fuzzer";
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    INFO(entry.path().string());
+    auto lock = parse_pylock(text.str(), entry.path().filename().string());
+    if (!lock.ok()) FAIL(lock.error().message);
+    std::string once = write_pylock(*lock);
+    auto again = parse_pylock(once, "pylock.toml");
+    REQUIRE(again.ok());
+    CHECK(*again == *lock);
+    CHECK(write_pylock(*again) == once);
+    ++seen;
+  }
+  CHECK(seen >= 4);
 }
