@@ -52,23 +52,76 @@ bool is_datetime(std::string_view s) {
          });
 }
 
+/// One inline table on one line, `{key = value, ...}`, keys in the order they are added.
+class InlineTable {
+ public:
+  /// `value` is TOML already (a string, a number, a datetime, a table).
+  InlineTable& raw(std::string_view key, std::string_view value) {
+    if (out_.size() > 1) out_ += ", ";
+    out_.append(key).append(" = ").append(value);
+    return *this;
+  }
+  /// A string, left out when empty.
+  InlineTable& text(std::string_view key, std::string_view value) {
+    return value.empty() ? *this : raw(key, str(value));
+  }
+  InlineTable& upload_time(std::string_view value) {
+    return is_datetime(value) ? raw("upload-time", value) : *this;
+  }
+  InlineTable& sha256(std::string_view hex) { return raw("hashes", "{sha256 = " + str(hex) + "}"); }
+  std::string done() const { return out_ + "}"; }
+
+ private:
+  std::string out_ = "{";
+};
+
 std::string file_table(const FileRef& f) {
-  std::string out = "{name = " + str(f.name);
-  if (is_datetime(f.upload_time)) out += ", upload-time = " + f.upload_time;
-  if (!f.url.empty()) out += ", url = " + str(f.url);
-  if (!f.path.empty()) out += ", path = " + str(f.path);
-  out += ", size = " + std::to_string(f.size);
-  out += ", hashes = {sha256 = " + str(f.sha256) + "}}";
-  return out;
+  return InlineTable()
+      .raw("name", str(f.name))
+      .upload_time(f.upload_time)
+      .text("url", f.url)
+      .text("path", f.path)
+      .raw("size", std::to_string(f.size))
+      .sha256(f.sha256)
+      .done();
 }
 
-/// Sort key for packages: normalised name, then PEP 440 order (text when unparseable).
+std::string vcs_table(const VcsRef& v) {
+  return InlineTable()
+      .raw("type", str(v.type))
+      .text("url", v.url)
+      .text("path", v.path)
+      .text("requested-revision", v.requested_revision)
+      .raw("commit-id", str(v.commit_id))
+      .text("subdirectory", v.subdirectory)
+      .done();
+}
+
+std::string directory_table(const DirectoryRef& d) {
+  InlineTable t;
+  t.raw("path", str(d.path));
+  if (d.editable) t.raw("editable", "true");
+  return t.text("subdirectory", d.subdirectory).done();
+}
+
+std::string archive_table(const ArchiveRef& a) {
+  InlineTable t;
+  t.text("url", a.url).text("path", a.path);
+  if (a.size != 0) t.raw("size", std::to_string(a.size));
+  return t.upload_time(a.upload_time).sha256(a.sha256).text("subdirectory", a.subdirectory).done();
+}
+
+/// Sort key for packages: normalised name, then PEP 440 order (text when unparseable), then
+/// marker and source.
 auto package_less(const Package& a, const Package& b) {
   std::string na = pep::normalize_name(a.name), nb = pep::normalize_name(b.name);
   if (na != nb) return na < nb;
   auto va = pep::Version::parse(a.version), vb = pep::Version::parse(b.version);
   if (va.ok() && vb.ok() && *va != *vb) return *va < *vb;
-  return a.version < b.version;
+  if (a.version != b.version) return a.version < b.version;
+  // Entries of one name without versions (source trees) differ by marker and source.
+  if (a.marker != b.marker) return a.marker < b.marker;
+  return describe_source(a) < describe_source(b);
 }
 
 template <class T>
@@ -84,7 +137,7 @@ void write_package(std::string& out, Package p) {
   });
   out += "\n[[packages]]\n";
   out += "name = " + str(p.name) + "\n";
-  out += "version = " + str(p.version) + "\n";
+  if (!p.version.empty()) out += "version = " + str(p.version) + "\n";
   if (!p.marker.empty()) out += "marker = " + str(p.marker) + "\n";
   if (!p.requires_python.empty()) out += "requires-python = " + str(p.requires_python) + "\n";
   if (!p.dependencies.empty()) {
@@ -93,6 +146,9 @@ void write_package(std::string& out, Package p) {
     out += "]\n";
   }
   if (!p.index.empty()) out += "index = " + str(p.index) + "\n";
+  if (p.vcs) out += "vcs = " + vcs_table(*p.vcs) + "\n";
+  if (p.directory) out += "directory = " + directory_table(*p.directory) + "\n";
+  if (p.archive) out += "archive = " + archive_table(*p.archive) + "\n";
   if (p.sdist) out += "sdist = " + file_table(*p.sdist) + "\n";
   if (!p.wheels.empty()) {
     out += "wheels = [\n";
