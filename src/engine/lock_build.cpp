@@ -22,6 +22,7 @@ std::optional<std::map<std::string, std::string>> read_old_pins(Context& ctx, Pi
   if (!old.ok()) return std::nullopt;
   std::map<std::string, std::string> pins;
   for (const auto& p : old->packages) {
+    if (p.version.empty()) continue;  // a source locked without a version
     pins[pep::normalize_name(p.name)] = p.version;
     if (auto v = pep::Version::parse(p.version); v.ok())
       pipe.preferences.emplace(pep::normalize_name(p.name), *v);
@@ -51,21 +52,59 @@ lock::Package locked_package(Context& ctx, const Planned& d, const LockedDigest&
   p.name = d.name;
   p.version = d.version;
   p.dependencies = d.dependencies;
+  std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
+  // Paths inside the lock's directory are written relative to it (portable checkouts).
+  // On stdout the lock's directory is unknown: paths stay absolute.
+  auto lock_path = [&](const std::string& local) {
+    return !to_stdout && starts_with(local, out_dir + "/") ? local.substr(out_dir.size() + 1)
+                                                           : local;
+  };
   lock::FileRef f;
   f.name = d.file.filename;
   std::string local = local_path_of(d.file.url);
-  std::string out_dir = fs::dirname(fs::absolute(ctx.opt.output));
-  if (local.empty()) {
+  if (local.empty())
     f.url = d.file.url;
-  } else {
-    f.path = local;
-    // Paths inside the lock's directory are written relative to it (portable checkouts).
-    // On stdout the lock's directory is unknown: paths stay absolute.
-    if (!to_stdout && starts_with(local, out_dir + "/")) f.path = local.substr(out_dir.size() + 1);
-  }
+  else
+    f.path = lock_path(local);
   f.sha256 = digest.sha256;
   f.size = digest.size;
-  p.wheels.push_back(f);
+  if (!d.source) {
+    p.wheels.push_back(f);
+    return p;
+  }
+  // Built from source: the lock names the source (a wheel built here is not portable).
+  const SourceBuild& s = *d.source;
+  switch (s.ref.kind) {
+    case SourceRef::Kind::directory: {
+      lock::DirectoryRef dir;
+      dir.path = lock_path(s.ref.location);
+      dir.editable = s.ref.editable;
+      p.directory = dir;
+      break;
+    }
+    case SourceRef::Kind::vcs: {
+      lock::VcsRef v;
+      v.type = s.vcs_kind;
+      v.url = s.vcs_url;
+      v.requested_revision = s.vcs_requested;
+      v.commit_id = s.vcs_commit;
+      v.subdirectory = s.vcs_subdirectory;
+      p.vcs = v;
+      break;
+    }
+    case SourceRef::Kind::archive:
+      if (d.direct_url.url.empty()) {  // an sdist from an index or find-links
+        p.sdist = f;
+      } else {
+        lock::ArchiveRef a;
+        a.url = f.url;
+        a.path = f.path;
+        a.size = f.size;
+        a.sha256 = f.sha256;
+        p.archive = a;
+      }
+      break;
+  }
   return p;
 }
 

@@ -40,6 +40,12 @@ Result<std::vector<LockedDigest>> lock_digests(Context& ctx, Fetcher& fetcher,
   std::vector<size_t> to_fetch, to_head;
   for (size_t i = 0; i < dists.size(); ++i) {
     Planned& d = dists[i];
+    if (d.source && d.source->ref.kind != SourceRef::Kind::archive) continue;  // by revision/path
+    if (d.source) {  // the archive was fetched while resolving: its bytes are in the store
+      std::string sha = d.source->digest.substr(d.source->digest.find(':') + 1);
+      out[i] = {sha, fs::stat_path(ctx.store->blob_path(sha, false)).size};
+      continue;
+    }
     if (std::string sha = fetcher.cached_sha(d.file); !sha.empty()) {
       d.sha256 = sha;
       out[i] = {sha, fs::stat_path(ctx.store->blob_path(sha, false)).size};

@@ -256,6 +256,11 @@ Result<Resolved> Pipeline::resolve_lock() {
         best_rank = *rank;
       }
     }
+    if (p.vcs || p.directory || p.archive || (!best && p.sdist && !ctx_.opt.no_build)) {
+      LB_ASSIGN(Planned d, locked_source(p, lock_dir));
+      r.dists.push_back(std::move(d));
+      continue;
+    }
     if (!best)
       return make_error(lock_path_ + ": no wheel of " + p.name + " " + p.version +
                             " fits this interpreter (" + ctx_.python.tags.front().to_string() + ")",
@@ -289,6 +294,103 @@ Result<Resolved> Pipeline::resolve_lock() {
   }
   std::sort(r.dists.begin(), r.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return r;
+}
+
+namespace {
+/// PEP 610 direct_url.json of a source installed by URL or path.
+env::DirectUrl direct_url_of(const SourceBuild& s, const std::string& archive_url) {
+  env::DirectUrl du;
+  switch (s.ref.kind) {
+    case SourceRef::Kind::directory:
+      du.url = net::path_to_file_url(s.ref.location);
+      du.is_dir = true;
+      du.editable = s.ref.editable;
+      break;
+    case SourceRef::Kind::archive:
+      du.url = archive_url;
+      du.sha256 = s.digest.substr(s.digest.find(':') + 1);
+      break;
+    case SourceRef::Kind::vcs:
+      du.url = s.vcs_url;
+      du.vcs = s.vcs_kind;
+      du.commit_id = s.vcs_commit;
+      du.requested_revision = s.vcs_requested;
+      du.subdirectory = s.vcs_subdirectory;
+      break;
+  }
+  return du;
+}
+
+/// A lock's `url`/`path` pair as a URL (paths relative to the lock's directory).
+std::string locked_url(const std::string& url, const std::string& path,
+                       const std::string& lock_dir) {
+  if (!url.empty()) return url;
+  return net::path_to_file_url(path.front() == '/' ? path : fs::join_path(lock_dir, path));
+}
+}  // namespace
+
+Result<Planned> Pipeline::locked_source(const lock::Package& p, const std::string& lock_dir) {
+  Planned d;
+  d.name = pep::normalize_name(p.name);
+  d.version = p.version;
+  d.origin = lock_path_;
+  d.dependencies = p.dependencies;
+  SourceRef ref;
+  ref.origin = lock_path_ + " (" + p.name + ")";
+  ref.name = d.name;
+  ref.config_settings = ctx_.opt.config_settings;
+  std::string archive_url;
+  if (p.vcs) {
+    const auto& v = *p.vcs;
+    if (v.type != "git" && v.type != "bzr")
+      return make_error(ref.origin + ": " + v.type + " checkouts are not supported",
+                        "lavabuild builds from git and bzr; lock a wheel or an sdist instead");
+    std::string url = locked_url(v.url, v.path, lock_dir);
+    // The commit itself: nothing to resolve, the mirror is fetched only when it lacks it.
+    std::string rev = v.type == "git" ? v.commit_id : "revid:" + v.commit_id;
+    for (size_t at; (at = rev.find('@')) != std::string::npos;) rev.replace(at, 1, "%40");
+    ref.kind = SourceRef::Kind::vcs;
+    ref.location = (starts_with(url, "bzr+") ? "" : v.type + "+") + url + "@" + rev +
+                   (v.subdirectory.empty() ? "" : "#subdirectory=" + v.subdirectory);
+  } else if (p.directory) {
+    const auto& dir = *p.directory;
+    ref.kind = SourceRef::Kind::directory;
+    ref.location = dir.path.front() == '/' ? dir.path : fs::join_path(lock_dir, dir.path);
+    if (!dir.subdirectory.empty()) ref.location = fs::join_path(ref.location, dir.subdirectory);
+    ref.location = fs::absolute(ref.location);
+    ref.editable = dir.editable;
+  } else {
+    ref.kind = SourceRef::Kind::archive;
+    const bool sdist = !p.archive;
+    std::string url = sdist ? locked_url(p.sdist->url, p.sdist->path, lock_dir)
+                            : locked_url(p.archive->url, p.archive->path, lock_dir);
+    ref.archive.url = url;
+    ref.archive.filename = sdist && !p.sdist->name.empty() ? p.sdist->name : url_basename(url);
+    ref.archive.sha256 = sdist ? p.sdist->sha256 : p.archive->sha256;
+    uint64_t size = sdist ? p.sdist->size : p.archive->size;
+    if (size) ref.archive.size = size;
+    ref.location = url;
+    if (!sdist) archive_url = url;
+    d.allowed_hashes = {"sha256:" + ref.archive.sha256};
+  }
+  LB_ASSIGN(d.source, builder_.prepare(ref));
+  if (ref.kind == SourceRef::Kind::archive && !d.allowed_hashes.empty() &&
+      !d.allowed_hashes.count("sha256:" + d.source->digest.substr(8)))
+    return make_error("hash mismatch for " + ref.archive.filename + " (" + lock_path_ +
+                          "): expected " + *d.allowed_hashes.begin() + ", got sha256:" +
+                          d.source->digest.substr(8),
+                      "the file differs from what was locked; do not install it unless the new "
+                      "hash is trusted");
+  d.allowed_hashes.clear();
+  if (ref.kind != SourceRef::Kind::archive || !archive_url.empty())
+    d.direct_url = direct_url_of(*d.source, archive_url);
+  d.requested = false;
+  d.file = ref.archive;
+  if (ref.kind != SourceRef::Kind::archive) {
+    d.file.filename = d.name + "-" + d.version + " (source)";
+    d.file.url = ref.location;
+  }
+  return d;
 }
 
 Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::string& link,
@@ -341,15 +443,7 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
   d.version = *v;
   d.source = src;
   d.metadata = meta;
-  if (ref.kind == SourceRef::Kind::vcs) {
-    du.url = src->vcs_url;
-    du.vcs = src->vcs_kind;
-    du.commit_id = src->vcs_commit;
-    du.requested_revision = src->vcs_requested;
-    du.subdirectory = src->vcs_subdirectory;
-  } else if (ref.kind == SourceRef::Kind::archive) {
-    du.sha256 = src->digest.substr(src->digest.find(':') + 1);
-  }
+  du = direct_url_of(*src, ref.archive.url);
   d.requested_url = du.url;
   d.direct_url = du;
   d.file = ref.archive;
@@ -568,6 +662,14 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       build.run = [this, &d]() -> Status {
         LB_TRY(builder_.build(*d.source));
         use_built_wheel(d);
+        // A lock (or the resolver) pinned a version: the source must build that one.
+        auto wf = pep::WheelFilename::parse(d.file.filename);
+        auto got = wf.ok() ? pep::Version::parse(wf->version) : pep::Version::parse("");
+        auto want = pep::Version::parse(d.version);
+        if (!d.version.empty() && got.ok() && want.ok() && !(*got == *want))
+          return make_error(d.name + " " + d.version + " (" + d.origin + ") built as version " +
+                                wf->version + " (" + d.file.filename + ")",
+                            "the source changed since it was locked or resolved; lock again");
         return {};
       };
       build_id = d.build_step = g.add(std::move(build));

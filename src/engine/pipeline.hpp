@@ -113,6 +113,9 @@ class Pipeline {
   Context& ctx_;
   /// A requirement given as a directory, a source archive or a VCS URL (`e`, written at
   /// `where`): its source prepared and its metadata read, as a direct distribution.
+  /// A locked package given by its source (vcs, directory, archive, or an sdist with no wheel
+  /// for this interpreter): prepared to be built with the same keys as from requirements.
+  Result<Planned> locked_source(const lock::Package& p, const std::string& lock_dir);
   Result<DirectDist> direct_source(const reqfile::Entry& e, const std::string& link,
                                    const std::string& where);
   /// `d` is built: from now on it is its wheel (file, sha256, unpack key).
