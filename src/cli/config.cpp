@@ -117,7 +117,7 @@ struct Reader {
 
 const std::vector<std::string> kTopKeys = {
     "index-url", "extra-index-url", "find-links", "no-index", "cache-dir",
-    "link-mode", "python",          "jobs",       "timeout",  "pre"};
+    "link-mode", "python",          "jobs",       "timeout",  "pre", "recipes", "build-timeout"};
 const std::vector<std::string> kRemoteKeys = {"cache",   "trusted-keys", "signing-key", "read-only",
                                               "timeout", "headers",      "ca"};
 
@@ -211,6 +211,12 @@ Result<ConfigFile> parse_config(std::string_view text, const std::string& path) 
     } else if (key == "timeout") {
       LB_ASSIGN(int64_t n, r.integer(key, v, 1, 86400, "a whole number of seconds (1 to 86400)"));
       c.timeout = long(n);
+    } else if (key == "recipes") {
+      LB_ASSIGN(c.recipes, r.path_value(key, v));
+    } else if (key == "build-timeout") {
+      LB_ASSIGN(int64_t n,
+                r.integer(key, v, 1, 7 * 86400, "a whole number of seconds (1 to 604800)"));
+      c.build_timeout = long(n);
     } else if (key == "remote") {
       const toml::table* t = v.as_table();
       if (!t) return r.wrong_type(key, v, "a table ([remote])");
@@ -238,6 +244,8 @@ void merge_config(ConfigFile& base, const ConfigFile& over) {
   take(base.python, over.python);
   take(base.jobs, over.jobs);
   take(base.timeout, over.timeout);
+  take(base.recipes, over.recipes);
+  take(base.build_timeout, over.build_timeout);
   engine::RemoteOptions& to = base.remote;
   const engine::RemoteOptions& from = over.remote;
   if (!from.cache.empty()) to.cache = from.cache;

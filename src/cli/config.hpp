@@ -16,6 +16,7 @@
 //   no-index = bool              pre = bool                       cache-dir = "DIR"
 //   link-mode = "hardlink|clone|copy"   python = "PATH|NAME|VERSION"
 //   jobs = 1..1024               timeout = seconds (> 0)
+//   recipes = "DIR"              build-timeout = seconds (> 0)   (source builds)
 //   [remote]  (read and kept in Options::remote for the remote cache; not used yet)
 //   cache = "URL"  trusted-keys = ["name:base64", ...]  signing-key = "FILE"  read-only = bool
 //   timeout = seconds  headers = {Name = "value", ...}  ca = "FILE"
@@ -43,6 +44,8 @@ struct ConfigFile {
   std::optional<std::string> link_mode, python;
   std::optional<int> jobs;
   std::optional<long> timeout;
+  std::optional<std::string> recipes;  ///< absolute
+  std::optional<long> build_timeout;
   engine::RemoteOptions remote;
   std::vector<std::string> files;  ///< the files read, lowest precedence first
 };

@@ -472,6 +472,8 @@ Status apply_run_defaults(Options& o, const RawArgs& raw, const po::variables_ma
   if (!vm.count("timeout") && cfg.timeout && env_or("LAVABUILD_HTTP_TIMEOUT", "").empty())
     o.timeout = *cfg.timeout;
   if (o.output.empty() && o.command == "env") o.output = env_or("LAVABUILD_OUTPUT", ".venv");
+  if (o.recipes_dir.empty() && cfg.recipes) o.recipes_dir = *cfg.recipes;
+  if (!vm.count("build-timeout") && cfg.build_timeout) o.build_timeout = *cfg.build_timeout;
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include "engine/bytecode.hpp"
 #include "engine/env_state.hpp"
+#include "graph/graph.hpp"
 #include "lavabuild/version.hpp"
 #include "net/url.hpp"
 #include "pep/name.hpp"
@@ -461,13 +462,29 @@ Result<Resolved> Pipeline::resolve_requirements() {
   bool hash_mode = ctx_.reqs.hash_checking();
   if (hash_mode) LB_TRY(reqfile::check_hash_mode(ctx_.reqs));
 
+  // Sources named directly (directories, archives, VCS URLs): fetched, digested and, when their
+  // metadata needs it, built, all at once on the executor's threads (builds run in parallel).
+  auto is_source = [](const reqfile::Entry& e, const std::string& link) {
+    return e.kind == reqfile::EntryKind::vcs || e.kind == reqfile::EntryKind::editable ||
+           (!link.empty() && !ends_with(url_basename(link), ".whl"));
+  };
+  std::vector<const reqfile::Entry*> source_entries;
+  for (const auto& e : ctx_.reqs.requirements)
+    if (is_source(e, !e.link.empty() ? e.link : e.req.url)) source_entries.push_back(&e);
+  std::vector<std::optional<Result<DirectDist>>> sources(source_entries.size());
+  (void)graph::parallel_for(sources.size(), ctx_.opt.jobs, [&](size_t k) -> Status {
+    const reqfile::Entry& e = *source_entries[k];
+    sources[k].emplace(direct_source(e, !e.link.empty() ? e.link : e.req.url, e.loc.to_string()));
+    return {};
+  });
   for (const auto& e : ctx_.reqs.requirements) {
     std::string where = e.loc.to_string();
     pep::Requirement req = e.req;
     std::string link = !e.link.empty() ? e.link : req.url;
-    if (e.kind == reqfile::EntryKind::vcs || e.kind == reqfile::EntryKind::editable ||
-        (!link.empty() && !ends_with(url_basename(link), ".whl"))) {
-      LB_ASSIGN(DirectDist d, direct_source(e, link, where));
+    if (is_source(e, link)) {
+      size_t k = size_t(std::find(source_entries.begin(), source_entries.end(), &e) -
+                        source_entries.begin());
+      LB_ASSIGN(DirectDist d, std::move(*sources[k]));
       req.name = d.name;
       req.specifier = *pep::SpecifierSet::parse("==" + d.version.to_string());
       req.url.clear();

@@ -463,6 +463,10 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
       }
     }
     if (s.metadata.empty()) {
+      // Its dependencies are known only from its metadata: build it now (pip does the same).
+      ctx_.out->resolving("building " + describe(s.ref));
+      ctx_.out->explain("build " + describe(s.ref) + " (while resolving: its metadata needs it): " +
+                        s.reason);
       LB_TRY(run_build(s));
       s.built_while_resolving = true;
     }

@@ -22,13 +22,23 @@
 //                             get_requires_for_build_* answered; key "lavabuild.buildreq.v1"
 //                             over source, base build env digest, interpreter, hook, config,
 //                             env, recipe
-//   "srcstat/<stat key>"   -> sha256 hex: the stat cache of local trees (source/tree.hpp)
+//   "srcstat/<sha256(tree path)[:32]>" -> the tree's whole stat cache, one value
+//                             (lavabuild.statcache.v1, source::MemoryStatCache in source/tree.hpp)
 //   "srcbuild/<location>"  -> JSON {"fields": {name: value}, "files": {path: sha256}}: the
 //                             inputs of the last build from that location, so that `plan` and
 //                             `-v` say which input changed ("source: app/views.py changed")
 //
 // Build logs: <cache>/logs/build-<name>-<key[:12]>.log (the whole backend output of the last
-// build with that key; named in every failure message).
+// build with that key; named in every failure message), requires-<key[:12]>.log and
+// metadata-<key[:12]>.log for the get_requires_* and prepare_metadata_* hooks.
+// Build envs: <cache>/build-envs/<digest>.txt (a requirements file: the run's index options and
+// the build requirements, sorted) and <cache>/build-envs/<digest>/ (the env lavabuild makes
+// from it, an ordinary env with its own env/ gc root); digest = the first 32 hex digits of
+// KeyHasher "lavabuild.build-env.v1" over the interpreter key and that file's text. A build env
+// is made without bytecode and from wheels only (no builds within builds).
+// In `gc`: build/, buildreq/, srcstat/ and srcbuild/ entries are small and left alone; a build/
+// entry whose wheel was collected is a miss (the build runs again). Built wheels stay while an
+// env or lock that uses them is live (their env/ roots name them).
 #pragma once
 
 #include <map>
