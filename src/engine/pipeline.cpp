@@ -403,6 +403,7 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
   ref.origin = where;
   ref.name = e.req.name.empty() ? "" : pep::normalize_name(e.req.name);
   ref.editable = e.kind == reqfile::EntryKind::editable;
+  ref.build_for_metadata = true;
   ref.config_settings = ctx_.opt.config_settings;
   ref.config_settings.insert(ref.config_settings.end(), e.config_settings.begin(),
                              e.config_settings.end());

@@ -436,9 +436,16 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
       if (text.ok()) s.metadata = *text;
     }
   }
+  const std::string meta_key = "buildmeta/" + s.key;
   if (s.wheel_sha.empty() && s.metadata.empty()) {
-    if (ctx_.opt.command == "plan") {
-      // `plan` builds nothing: the backend prepares the metadata alone (pip --dry-run does).
+    if (auto v = ctx_.store->get(meta_key); v.ok() && v->has_value()) s.metadata = **v;
+  }
+  if (s.wheel_sha.empty() && s.metadata.empty()) {
+    // An sdist the resolver considers (it may try several versions), or `plan` (which builds
+    // nothing): the backend prepares the metadata alone, as pip does. A source the user named
+    // is built at once instead: it is installed anyway, and one hook run costs less than two.
+    if (ctx_.opt.command == "plan" || !s.ref.build_for_metadata) {
+      ctx_.out->resolving("preparing the metadata of " + describe(s.ref));
       std::string work = fs::join_path(scratch(), "meta-" + s.key.substr(0, 16));
       (void)fs::remove_all(work);
       LB_TRY(source::copy_tree(s.tree, work));
@@ -459,8 +466,13 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
       LB_ASSIGN(auto outcome, build::run_hook(req));
       if (!outcome.hook_missing) {
         auto text = fs::read_file(out + "/" + outcome.basename + "/METADATA");
-        if (text.ok()) s.metadata = *text;
+        if (text.ok()) {
+          s.metadata = *text;
+          ctx_.defer_put(meta_key, s.metadata);
+        }
       }
+      (void)fs::remove_all(work);
+      (void)fs::remove_all(out);
     }
     if (s.metadata.empty()) {
       // Its dependencies are known only from its metadata: build it now (pip does the same).

@@ -24,6 +24,8 @@
 //                             env, recipe
 //   "srcstat/<sha256(tree path)[:32]>" -> the tree's whole stat cache, one value
 //                             (lavabuild.statcache.v1, source::MemoryStatCache in source/tree.hpp)
+//   "buildmeta/<build key>" -> the core metadata prepare_metadata_for_build_* gave (same key
+//                             as the build)
 //   "srcbuild/<location>"  -> JSON {"fields": {name: value}, "files": {path: sha256}}: the
 //                             inputs of the last build from that location, so that `plan` and
 //                             `-v` say which input changed ("source: app/views.py changed")
@@ -72,6 +74,9 @@ struct SourceRef {
   bool editable = false;
   std::vector<std::pair<std::string, std::string>> config_settings;
   std::string origin;  ///< "req.txt:3", "dependency", a lock
+  /// Named by the user (it will be installed): when its metadata needs the backend, build the
+  /// wheel at once rather than prepare_metadata_for_build_wheel first.
+  bool build_for_metadata = false;
   /// What identifies the source for memoisation within a run.
   std::string id() const;
 };

@@ -33,8 +33,9 @@
 //
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
 // "env/<path>", "meta/<sha>", "metaurl/<url>", "lock/<path>", "root/<name>", "pyc/<key>",
-// "bytecode/<key>", "build/<key>", "buildreq/<key>", "srcstat/<key>", "srcbuild/<location>".
-// The owner of each prefix documents its values: build/, buildreq/, srcstat/ and srcbuild/
+// "bytecode/<key>", "build/<key>", "buildreq/<key>", "buildmeta/<key>", "srcstat/<key>",
+// "srcbuild/<location>".
+// The owner of each prefix documents its values: build/, buildreq/, buildmeta/, srcstat/, srcbuild/
 // (source builds) in engine/source_build.hpp; ac/ (unpack outputs) and
 // env/ (which unpack outputs and wheels an env uses) in engine/pipeline.hpp, pyc/ and bytecode/
 // (compiled bytecode) in engine/bytecode.hpp, dl/, meta/ and metaurl/ in engine/fetch.hpp,
