@@ -256,3 +256,43 @@ TEST_CASE("engine: a lock from find-links, without a network or an interpreter",
   CHECK(r->packages[0].name == "alpha");
   CHECK(text(o.output).find("name = \"alpha\"") != std::string::npos);
 }
+
+TEST_CASE("engine: --no-binary and --only-binary follow pip's precedence", "[engine][source]") {
+  lb::engine::Context ctx;
+  auto& o = ctx.opt;
+  CHECK(ctx.source_allowed("app"));
+  CHECK(ctx.binary_allowed("app"));
+  o.only_binary = {":all:"};
+  CHECK_FALSE(ctx.source_allowed("app"));
+  o.no_binary = {"app"};  // a name beats :all: of the other option
+  CHECK(ctx.source_allowed("app"));
+  CHECK_FALSE(ctx.binary_allowed("app"));
+  CHECK(ctx.binary_allowed("other"));
+  CHECK_FALSE(ctx.source_allowed("other"));
+  o = {};
+  ctx.reqs.options.no_binary = {":all:"};  // a requirement file's options count too
+  CHECK_FALSE(ctx.binary_allowed("app"));
+  CHECK(ctx.source_allowed("app"));
+  o.no_build = true;  // a build env: wheels only, whatever else says
+  CHECK_FALSE(ctx.source_allowed("app"));
+}
+
+TEST_CASE("engine: a source's identity covers its location, kind, editability and settings",
+          "[engine][source]") {
+  lb::engine::SourceRef a;
+  a.kind = lb::engine::SourceRef::Kind::directory;
+  a.location = "/srv/app";
+  auto b = a;
+  CHECK(a.id() == b.id());
+  b.editable = true;
+  CHECK(a.id() != b.id());
+  b = a;
+  b.config_settings = {{"k", "v"}};
+  CHECK(a.id() != b.id());
+  b = a;
+  b.kind = lb::engine::SourceRef::Kind::archive;
+  CHECK(a.id() != b.id());
+  CHECK(lb::engine::is_source_archive("app-1.0.tar.gz"));
+  CHECK(lb::engine::is_source_archive("APP-1.0.ZIP"));
+  CHECK_FALSE(lb::engine::is_source_archive("app-1.0-py3-none-any.whl"));
+}
