@@ -317,8 +317,7 @@ Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
     std::string work = fs::join_path(scratch(), "req-" + req_key.substr(0, 16));
     (void)fs::remove_all(work);
     LB_TRY(source::copy_tree(s.tree, work));
-    for (const auto& p : s.recipe_patches)
-      LB_TRY(source::apply_patch(work, p, "recipe " + s.recipe_file + ", patch " + fs::basename(p)));
+    LB_TRY(apply_recipe_patches(s, work));
     build::HookRequest req;
     req.python = base.first + "/bin/python";
     req.source_dir = work;
@@ -503,6 +502,16 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
   return s.metadata;
 }
 
+Status SourceBuilder::apply_recipe_patches(const SourceBuild& s, const std::string& tree) {
+  for (const auto& p : s.recipe_patches) {
+    std::vector<std::string> fuzzy;
+    std::string label = "recipe " + s.recipe_file + ", patch " + fs::basename(p);
+    LB_TRY(source::apply_patch(tree, p, label, &fuzzy));
+    for (const auto& w : fuzzy) ctx_.out->warn(label + ": " + w + " (refresh the patch)");
+  }
+  return {};
+}
+
 Status SourceBuilder::build(SourceBuild& s) {
   std::lock_guard lock(s.mutex);
   if (!s.wheel_sha.empty()) return {};
@@ -520,8 +529,7 @@ Status SourceBuilder::run_build(SourceBuild& s) {
     src = s.tree;  // an editable is imported from the user's tree: the backend works there
   } else {
     LB_TRY(source::copy_tree(s.tree, src));
-    for (const auto& p : s.recipe_patches)
-      LB_TRY(source::apply_patch(src, p, "recipe " + s.recipe_file + ", patch " + fs::basename(p)));
+    LB_TRY(apply_recipe_patches(s, src));
   }
   LB_TRY(fs::create_dirs(out));
   LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));

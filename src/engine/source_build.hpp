@@ -133,6 +133,8 @@ class SourceBuilder {
   Result<std::pair<std::string, std::string>> ensure_build_env(
       const std::vector<std::string>& requirements);
   Status run_build(SourceBuild& s);
+  /// The recipe's patches, in order, onto `tree` (a private copy); fuzzy hunks are warnings.
+  Status apply_recipe_patches(const SourceBuild& s, const std::string& tree);
   void explain_rebuild(SourceBuild& s);
   std::string scratch();
 
