@@ -267,7 +267,9 @@ Result<std::pair<std::string, std::string>> SourceBuilder::ensure_build_env(
   bo.upgrade = bo.reinstall = bo.seed = bo.json = false;
   bo.upgrade_packages.clear();
   bo.reinstall_packages.clear();
-  bo.no_compile = true;  // the backend's imports write their own bytecode
+  // Bytecode compiled once into the store and linked: every hook imports the backend fast,
+  // even where PYTHONDONTWRITEBYTECODE keeps Python from writing its own.
+  bo.no_compile = false;
   bo.quiet = true;
   bo.no_build = true;  // build requirements come as wheels (no builds within builds)
   bo.index_url.reset();
@@ -298,8 +300,20 @@ Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
   std::string hook = s.ref.editable ? "editable" : "wheel";
   LB_ASSIGN(auto base, ensure_build_env(s.build_requires));
   // What the backend asks for beyond [build-system] requires: asked once per source and env.
+  // A local tree changes with every edit, its build requirements almost never: its answer is
+  // keyed by the files backends read them from (pyproject.toml, setup.py, setup.cfg), so a
+  // hot-fix does not pay for a second backend run. An archive or a commit is keyed whole.
+  std::string req_source = s.digest;
+  if (s.ref.kind == SourceRef::Kind::directory) {
+    KeyHasher ck("lavabuild.build-config.v1");
+    for (const char* f : {"pyproject.toml", "setup.py", "setup.cfg"}) {
+      auto it = s.files.find(f);
+      ck.field(f, it == s.files.end() ? "absent" : it->second);
+    }
+    req_source = ck.hex();
+  }
   KeyHasher rk(kBuildReqFormat);
-  rk.field("source", s.digest)
+  rk.field("source", req_source)
       .field("build_env", base.second)
       .field("interpreter", ctx_.python.key)
       .field("hook", hook);

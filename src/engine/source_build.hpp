@@ -21,7 +21,12 @@
 //   "buildreq/<key>"       -> "lavabuild.buildreq.v1\n" + one requirement per line: what
 //                             get_requires_for_build_* answered; key "lavabuild.buildreq.v1"
 //                             over source, base build env digest, interpreter, hook, config,
-//                             env, recipe
+//                             env, recipe. For a local directory, "source" is the digest of its
+//                             build configuration files alone (KeyHasher
+//                             "lavabuild.build-config.v1" over pyproject.toml, setup.py and
+//                             setup.cfg at its root): editing a module does not ask again. A
+//                             backend deriving build requirements from other files is asked
+//                             again only when one of those changes.
 //   "srcstat/<sha256(tree path)[:32]>" -> the tree's whole stat cache, one value
 //                             (lavabuild.statcache.v1, source::MemoryStatCache in source/tree.hpp)
 //   "buildmeta/<build key>" -> the core metadata prepare_metadata_for_build_* gave (same key
@@ -37,7 +42,7 @@
 // the build requirements, sorted) and <cache>/build-envs/<digest>/ (the env lavabuild makes
 // from it, an ordinary env with its own env/ gc root); digest = the first 32 hex digits of
 // KeyHasher "lavabuild.build-env.v1" over the interpreter key and that file's text. A build env
-// is made without bytecode and from wheels only (no builds within builds).
+// is made from wheels only (no builds within builds), with bytecode (imports stay fast).
 // In `gc`: build/, buildreq/, srcstat/ and srcbuild/ entries are small and left alone; a build/
 // entry whose wheel was collected is a miss (the build runs again). Built wheels stay while an
 // env or lock that uses them is live (their env/ roots name them).
