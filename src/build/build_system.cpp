@@ -73,44 +73,6 @@ bool stays_inside(std::string_view rel) {
   return true;
 }
 
-/// toml++ 3.3 recurses once per part of a dotted key or table name ("a.a.a..." = 1) and
-/// overflows the stack at ~50,000 parts (a 100 KB file). Refuse more than kMaxKeyParts parts
-/// before parsing: outside strings and comments, a run of '.' separated only by bare-key
-/// characters, blanks and one-line strings is a key (a float or a time has one '.', and
-/// ',' or ':' ends the run). Returns the line of the first over-long key, or 0.
-size_t line_of_deep_key(std::string_view text) {
-  size_t line = 1, dots = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\n') {
-      ++line;
-      dots = 0;
-    } else if (c == '#') {
-      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-    } else if (c == '"' || c == '\'') {
-      std::string_view triple = c == '"' ? "\"\"\"" : "'''";
-      std::string_view quote = text.substr(i, 3) == triple ? triple : triple.substr(0, 1);
-      size_t j = i + quote.size();
-      for (; j < text.size() && text.substr(j, quote.size()) != quote; ++j) {
-        if (text[j] == '\n') {
-          if (quote.size() == 1) break;  // unterminated (toml++ says so); the loop counts it
-          ++line;
-        } else if (c == '"' && text[j] == '\\' && j + 1 < text.size()) {
-          if (text[++j] == '\n') ++line;  // an escaped character, or a line-ending backslash
-        }
-      }
-      i = j < text.size() && text[j] == '\n' ? j - 1 : j + quote.size() - 1;
-      if (quote.size() == 3) dots = 0;
-    } else if (c == '.') {
-      if (++dots >= kMaxKeyParts) return line;
-    } else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == ' ' ||
-                 c == '\t')) {
-      dots = 0;
-    }
-  }
-  return 0;
-}
-
 std::string size_text(size_t bytes) {
   return bytes % (1 << 20) == 0 ? std::to_string(bytes >> 20) + " MiB"
                                 : std::to_string(bytes) + " bytes";
@@ -180,7 +142,7 @@ Result<BuildSystem> parse_build_system(std::string_view text, const std::string&
     return make_error(filename + " is larger than " + size_text(kMaxPyprojectBytes) +
                           ", the most lavabuild reads of a pyproject.toml",
                       "this is a fixed limit (docs/LIMITS.md)");
-  if (size_t line = line_of_deep_key(text))
+  if (size_t line = toml_deep_key_line(text, kMaxKeyParts))
     return make_error(filename + ":" + std::to_string(line) +
                           ": a dotted key or table name with more than " +
                           std::to_string(kMaxKeyParts) + " parts",

@@ -171,6 +171,10 @@ const std::vector<std::string>& config_keys() {
 }
 
 Result<ConfigFile> parse_config(std::string_view text, const std::string& path) {
+  if (size_t line = toml_deep_key_line(text, kMaxTomlKeyParts))
+    return make_error(path + ":" + std::to_string(line) + ": a dotted key or table name with more than " +
+                          std::to_string(kMaxTomlKeyParts) + " parts",
+                      "this is a fixed limit (docs/LIMITS.md)");
   toml::table doc;
   try {
     doc = toml::parse(text, path);

@@ -138,4 +138,37 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
+size_t toml_deep_key_line(std::string_view text, size_t max_parts) {
+  size_t line = 1, dots = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      dots = 0;
+    } else if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      std::string_view triple = c == '"' ? "\"\"\"" : "'''";
+      std::string_view quote = text.substr(i, 3) == triple ? triple : triple.substr(0, 1);
+      size_t j = i + quote.size();
+      for (; j < text.size() && text.substr(j, quote.size()) != quote; ++j) {
+        if (text[j] == '\n') {
+          if (quote.size() == 1) break;  // unterminated (toml++ says so); the loop counts it
+          ++line;
+        } else if (c == '"' && text[j] == '\\' && j + 1 < text.size()) {
+          if (text[++j] == '\n') ++line;  // an escaped character, or a line-ending backslash
+        }
+      }
+      i = j < text.size() && text[j] == '\n' ? j - 1 : j + quote.size() - 1;
+      if (quote.size() == 3) dots = 0;
+    } else if (c == '.') {
+      if (++dots >= max_parts) return line;
+    } else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == ' ' ||
+                 c == '\t')) {
+      dots = 0;
+    }
+  }
+  return 0;
+}
+
 }  // namespace lb

@@ -25,4 +25,14 @@ std::string quoted(std::string_view s);
 /// \\n \\r \\t, \\u00XX for other control characters).
 void append_json_string(std::string& out, std::string_view s);
 
+/// toml++ 3.3 recurses once per part of a dotted key or table name ("a.a.a..." = 1) and
+/// overflows the stack at ~50,000 parts (a 100 KB file): every TOML reader of untrusted text
+/// calls this first. Outside strings and comments, a run of '.' separated only by bare-key
+/// characters, blanks and one-line strings is a key (a float or a time has one '.', and ',' or
+/// ':' ends the run). Returns the 1-based line of the first key with `max_parts` or more
+/// parts, or 0 when there is none.
+size_t toml_deep_key_line(std::string_view text, size_t max_parts);
+/// What the TOML readers allow (docs/LIMITS.md): no real file needs more.
+inline constexpr size_t kMaxTomlKeyParts = 64;
+
 }  // namespace lb

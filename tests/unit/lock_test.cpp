@@ -600,3 +600,12 @@ TEST_CASE("lock: the fuzz seeds parse and write back to themselves") {
   }
   CHECK(seen >= 4);
 }
+
+TEST_CASE("pylock: a dotted key of 50,000 parts is refused before toml++ recurses on it") {
+  std::string text = "lock-version = \"1.0\"\n";
+  for (int i = 0; i < 50000; ++i) text += "a.";
+  text += "b = 1\n";
+  auto l = lb::lock::parse_pylock(text, "pylock.toml");
+  REQUIRE_FALSE(l.ok());
+  CHECK_THAT(l.error().message, Catch::Contains("pylock.toml:2: a dotted key"));
+}

@@ -196,3 +196,11 @@ TEST_CASE("acquire_or_wait says when it waits") {
   CHECK(waited == 1);
   ::unlink(path.c_str());
 }
+
+TEST_CASE("toml_deep_key_line: counts parts of keys, not of strings, comments or floats") {
+  using lb::toml_deep_key_line;
+  CHECK(toml_deep_key_line("a.b.c = 1.5\n# x.x.x.x.x\ns = \"a.a.a.a.a\"\n", 4) == 0);
+  CHECK(toml_deep_key_line("x = 1\n[a.b.c.d.e]\n", 4) == 2);
+  CHECK(toml_deep_key_line("a . \"q.q\" . b = 1\n", 3) == 0);
+  CHECK(toml_deep_key_line("a.'q'.b.c = 1\n", 3) == 1);
+}
