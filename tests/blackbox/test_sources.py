@@ -203,6 +203,17 @@ def test_sdist_static_metadata_plan_runs_no_backend(lb, sources, tmp_path, cache
     assert py(env_dir, "import srcstatic, greeting; print(srcstatic.WHO)") == "static"
 
 
+def test_plan_asks_no_backend_anything_for_static_metadata(lb, sources, tmp_path, cache_dir):
+    """Stricter than the above: with Requires-Dist static, plan needs no build env and no
+    hook at all (source_build.hpp: "in `plan`, nothing is built and no build env made")."""
+    req = write(tmp_path / "req.txt", "srcstatic\n")
+    r = lb.run("plan", req, "-o", tmp_path / "env", *index(sources)).ok()
+    assert re.search(r"^\[run\] build srcstatic 1\.0\b", r.stdout, re.M), r.describe()
+    made = sorted(p.name for p in (cache_dir / "build-envs").iterdir()) if (cache_dir / "build-envs").is_dir() else []
+    assert not logs(cache_dir) and not made, \
+        f"plan ran a backend hook (logs {logs(cache_dir)}) and made build envs {made}"
+
+
 def test_plan_of_sdist_with_dynamic_metadata(lb, sources, tmp_path, cache_dir):
     """srcpure's PKG-INFO is 2.1: plan asks the backend for metadata only (no wheel built)."""
     req = write(tmp_path / "req.txt", "srcpure\n")
@@ -335,8 +346,27 @@ def test_build_key_is_content_not_stat(slb, sources, tmp_path):
     assert build and build[0].endswith("changed since the last build: environment"), plan.describe()
 
 
+def test_plan_reason_after_a_build_found_in_the_store(slb, sources, tmp_path):
+    """A tree whose build the store already had (built from another checkout): after an edit,
+    plan names the edited file, as it does for a tree built in place."""
+    a = project(sources, "hotapp", tmp_path / "a")
+    (a / "hotapp" / "__init__.py").write_text(f'__version__ = "1.0"  # {uuid.uuid4().hex}\n')
+    b = tmp_path / "b" / "hotapp"
+    shutil.copytree(a, b)
+    for tree in (a, b):
+        req = write(tree.parent / "req.txt", "./hotapp\n")
+        rep = slb.env_json(req, "-o", tree.parent / "env", *index(sources), cwd=tree.parent)
+    assert kinds(rep, "build") == [], "the second checkout's identical tree was built again"
+    views = b / "hotapp" / "views.py"
+    views.write_text(views.read_text().replace("v1", "v2"))
+    plan = slb.run("plan", req, "-o", b.parent / "env", *index(sources), cwd=b.parent).ok()
+    assert "[run] build hotapp 1.0 — changed since the last build: source (hotapp/views.py changed)" \
+        in plan.stdout, plan.describe()
+
+
 def test_build_environment_variables_are_in_the_key(slb, sources, tmp_path):
-    project(sources, "hotapp", tmp_path)
+    tree = project(sources, "hotapp", tmp_path)
+    (tree / "hotapp" / "__init__.py").write_text(f'__version__ = "1.0"  # {uuid.uuid4().hex}\n')
     req = write(tmp_path / "req.txt", "./hotapp\n")
     env_dir = tmp_path / "env"
     slb.env_json(req, "-o", env_dir, *index(sources), cwd=tmp_path)
@@ -503,6 +533,20 @@ def test_recipe_patch_on_an_index_sdist(slb, sources, tmp_path):
     assert py(env_dir, "import srcpure; print(srcpure.WHO)").startswith("srcpure patched again ")
 
 
+def test_recipe_applies_only_to_its_versions_and_name(slb, sources, tmp_path):
+    recipes = tmp_path / "recipes"
+    write(recipes / "srcpure" / "fix.patch", PATCH.format(new="srcpure patched"))
+    toml = write(recipes / "srcpure.toml", 'version = "<1.0"\npatches = ["srcpure/fix.patch"]\n')
+    req = write(tmp_path / "req.txt", "srcpure\n")
+    env_dir = tmp_path / "env"
+    slb.env_json(req, "-o", env_dir, *index(sources), "--recipes", recipes)
+    assert py(env_dir, "import srcpure; print(srcpure.WHO)") == "srcpure", "a recipe for <1.0 applied to 1.0"
+    # a file name that spells the project another way is an error, never ignored
+    toml.rename(recipes / "SrcPure.toml")
+    r = slb.run("env", req, "-o", env_dir, *index(sources), "--recipes", recipes).fails()
+    assert "SrcPure.toml" in r.stderr and "srcpure.toml" in r.stderr, r.describe()
+
+
 # ---------------------------------------------------------------- 13. git
 def make_git_repo(sources, tmp_path, environ, subdir: str = "") -> tuple[Path, Path]:
     """A git repo holding vcsapp (at `subdir`), one commit on master and a branch `fix`
@@ -625,6 +669,7 @@ def test_editable_imports_from_the_tree(slb, sources, tmp_path):
     (tree / "hotapp" / "views.py").write_text('def render():\n    return "hotapp views edited"\n')
     assert run([env_dir / "bin" / "hotapp"]).stdout == "hotapp views edited\n"
     assert not list(site_packages(env_dir).glob("hotapp/views.py")), "the editable copied the tree"
+    slb.run("verify", env_dir).ok()
 
 
 # ---------------------------------------------------------------- 16. differential against pip
@@ -782,3 +827,29 @@ def test_a_build_does_not_hold_up_other_runs(lb, sources, tmp_path):
     r.ok()
     assert took < 10, f"a wheels-only run took {took:.1f} s beside a build on the same cache\n" + r.describe()
     assert "waiting for another lavabuild process" not in r.stderr, r.describe()
+
+
+# ---------------------------------------------------------------- -j
+def test_builds_run_in_parallel(lb, sources, tmp_path):
+    """Two local trees whose backends take 3 s each: with -j 2 the run takes about 3 s."""
+    from lbtest import TOOLS
+    sys.path.insert(0, str(TOOLS))
+    import make_fixtures
+    for name in ("slowa", "slowb"):
+        files = make_fixtures.in_tree_project(name, "1.0", {f"{name}/__init__.py": b""},
+                                              make_fixtures.SLOW_BEFORE_BUILD)
+        files["sleep-seconds"] = b"3\n"
+        make_fixtures.write_tree(str(tmp_path / name), files)
+    req = write(tmp_path / "req.txt", "./slowa\n./slowb\n")
+    t0 = time.monotonic()
+    rep = lb.env_json(req, "-o", tmp_path / "env", *index(sources), "-j", "2", cwd=tmp_path)
+    took = time.monotonic() - t0
+    assert kinds(rep, "build") == ["slowa", "slowb"], rep
+    assert took < 5.5, f"two 3 s builds took {took:.1f} s with -j 2: they ran one after the other"
+
+
+# ---------------------------------------------------------------- the shared store, last
+def test_shared_store_verifies(slb):
+    """Everything the builds above put into the module's store is intact (run last)."""
+    r = slb.run("cache", "verify").ok()
+    assert "all files verified" in r.output, r.describe()
