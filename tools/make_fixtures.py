@@ -789,6 +789,73 @@ PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
 """
 
 
+BUILD_HOOK_BACKEND = '''\
+"""An in-tree PEP 517 backend (lavabuild fixture): packs the project's package into a wheel.
+before_build(config_settings) may return more files for the wheel."""
+import base64, hashlib, os, zipfile
+
+NAME, VERSION = {name!r}, {version!r}
+DI = f"{{NAME}}-{{VERSION}}.dist-info"
+{before_build}
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def _h(b):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = []
+    for dp, dns, fns in os.walk(NAME):
+        dns[:] = sorted(d for d in dns if d != "__pycache__")
+        for fn in sorted(fns):
+            p = os.path.join(dp, fn)
+            with open(p, "rb") as f:
+                files.append((p.replace(os.sep, "/"), f.read()))
+    files += sorted(before_build(config_settings).items())
+    files.append((DI + "/METADATA", f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n\\n".encode()))
+    files.append((DI + "/WHEEL", b"Wheel-Version: 1.0\\nGenerator: in-tree\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"))
+    record = "".join(f"{{p}},{{_h(b)}},{{len(b)}}\\n" for p, b in files) + DI + "/RECORD,,\\n"
+    name = f"{{NAME}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w", zipfile.ZIP_DEFLATED) as z:
+        for p, b in files + [(DI + "/RECORD", record.encode())]:
+            zi = zipfile.ZipInfo(p, (2020, 1, 1, 0, 0, 0))
+            zi.external_attr = 0o100644 << 16
+            z.writestr(zi, b, zipfile.ZIP_DEFLATED)
+    return name
+'''
+
+
+def in_tree_project(name: str, version: str, modules: dict[str, bytes], before_build: str) -> dict[str, bytes]:
+    """A project built by its own backend (`backend-path = ["."]`, no build requirements).
+    `name` is a module name (the package directory); `before_build` defines
+    before_build(config_settings) -> {wheel path: bytes}, run at the start of build_wheel."""
+    files = dict(modules)
+    files["pyproject.toml"] = ("[build-system]\nrequires = []\nbuild-backend = \"lb_backend\"\n"
+                               "backend-path = [\".\"]\n").encode()
+    files["lb_backend.py"] = BUILD_HOOK_BACKEND.format(name=name, version=version,
+                                                       before_build=before_build).encode()
+    return files
+
+
+# before_build of `settings`: the config_settings the backend got become settings/_config.py.
+SETTINGS_BEFORE_BUILD = '''
+def before_build(config_settings):
+    return {"settings/_config.py": ("CONFIG = %r\\n" % (dict(sorted((config_settings or {}).items())),)).encode()}
+'''
+# before_build of `slowbuild`: runs `sleep $(cat sleep-seconds)` (the tests write a unique
+# number there to find the process) and never finishes in time.
+SLOW_BEFORE_BUILD = '''
+def before_build(config_settings):
+    import subprocess
+    with open("sleep-seconds") as f:
+        subprocess.call(["sleep", f.read().strip()])
+    return {}
+'''
+
+
 def source_projects() -> dict[str, dict[str, bytes]]:
     """Project trees (directory name -> files) for the source-build tests."""
     hot_views = b'def render():\n    return "hotapp views v1"\n'
@@ -803,6 +870,18 @@ def source_projects() -> dict[str, dict[str, bytes]]:
             ext={"cext/_speed.c": SPEED_C.replace(b"ANSWER", b"42")}),
         "legacy": setuptools_project(
             "legacy", "2.0", {"legacy/__init__.py": b'WHO = "legacy setup.py"\n'}, pyproject=False),
+        # a C extension that includes a header no system has
+        "noheader": setuptools_project(
+            "noheader", "1.0", {"noheader/__init__.py": b""},
+            ext={"noheader/_speed.c": b"#include <lavabuild_missing_header.h>\n" + SPEED_C.replace(b"ANSWER", b"1")}),
+        # in-tree backends: one that records its config_settings, one that hangs
+        "settings": in_tree_project("settings", "1.0", {"settings/__init__.py": b"from settings._config import CONFIG\n"},
+                                    SETTINGS_BEFORE_BUILD),
+        "slowbuild": dict(in_tree_project("slowbuild", "1.0", {"slowbuild/__init__.py": b""}, SLOW_BEFORE_BUILD),
+                          **{"sleep-seconds": b"60\n"}),
+        # a project for VCS repositories (git, bzr): the tests commit it and change it
+        "vcsapp": setuptools_project(
+            "vcsapp", "1.0", {"vcsapp/__init__.py": b'WHO = "vcsapp r1"\n'}),
     }
 
 

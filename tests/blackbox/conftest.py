@@ -26,7 +26,7 @@ TEST_PYTHON = os.environ.get("LAVABUILD_TEST_PYTHON", "/usr/bin/python3")
 for _k in [k for k in os.environ if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy")]:
     del os.environ[_k]
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-CORPORA = ("basic", "versions", "hostile")
+CORPORA = ("basic", "versions", "hostile", "sources")
 
 
 class Corpus:
@@ -100,6 +100,13 @@ def versions(served_root, nginx) -> Corpus:
 @pytest.fixture(scope="session")
 def hostile(served_root, nginx) -> Corpus:
     return Corpus(served_root, "hostile", nginx)
+
+
+@pytest.fixture(scope="session")
+def sources(served_root, nginx) -> Corpus:
+    """Build backends (Debian's setuptools and wheel), webapp wheels, sdists, and project trees
+    in `sources.root / "projects"` (copy one before using it: tests edit them)."""
+    return Corpus(served_root, "sources", nginx)
 
 
 @pytest.fixture
