@@ -212,6 +212,11 @@ void announce_steps(EnvRun& r) {
   for (const auto& d : r.resolved.dists) {
     bool fetch_runs = r.g.steps()[size_t(d.fetch_step)].needs_run;
     if (d.fetched_while_resolving && !fetch_runs) --r.report.cache_hits;
+    if (d.source && d.source->built_while_resolving) {  // ran already: not a cache hit
+      --r.report.cache_hits;
+      const auto& b = r.g.steps()[size_t(d.build_step)];
+      r.ctx.out->explain("build " + b.label + ": " + b.reason);
+    }
     if (fetch_runs) to_fetch.push_back(d.file);
   }
   r.ctx.out->set_total(to_run);

@@ -203,14 +203,11 @@ std::string Pipeline::compute_stamp() const {
   for (const auto& [k, v] : ctx_.opt.config_settings) h.field("config", k + "=" + v);
   for (const auto& n : ctx_.opt.no_binary) h.field("no_binary", n);
   for (const auto& n : ctx_.opt.only_binary) h.field("only_binary", n);
-  if (!ctx_.opt.recipes_dir.empty())
-    if (auto names = fs::list_dir(ctx_.opt.recipes_dir); names.ok())
-      for (const auto& n : *names) {
-        auto st = fs::stat_path(ctx_.opt.recipes_dir + "/" + n);
-        h.field("recipe", n).field("size", int64_t(st.size)).field("mtime", st.mtime_ns);
-      }
-  for (const char* name : kBuildEnvVars)
-    if (const char* v = std::getenv(name)) h.field("build_env", std::string(name) + "=" + v);
+  if (!ctx_.opt.recipes_dir.empty()) {  // every recipe and patch file, at any depth
+    auto fp = source::stat_fingerprint(ctx_.opt.recipes_dir);
+    h.field("recipes_fingerprint", fp.ok() ? *fp : "unreadable");
+  }
+  for (const auto& [k, v] : build_env_vars({})) h.field("build_env", k + "=" + v);
   h.field("no_index", o.no_index).field("pre", o.pre).field("seed", o.seed);
   h.field("link_mode", o.link_mode).field("require_hashes", o.require_hashes);
   h.field("bytecode", bytecode_target(ctx_).describe());

@@ -58,7 +58,8 @@ std::string describe(const SourceRef& r) {
   return (r.name.empty() ? std::string() : r.name + " from ") + what;
 }
 
-/// The variables of the build key that are set, and a recipe's.
+}  // namespace
+
 std::map<std::string, std::string> build_env_vars(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> out;
   for (const char* name : kBuildEnvVars)
@@ -73,6 +74,8 @@ std::map<std::string, std::string> build_env_vars(const std::map<std::string, st
   for (const auto& [k, v] : extra) out[k] = v;
   return out;
 }
+
+namespace {
 
 }  // namespace
 
@@ -121,11 +124,16 @@ Result<std::shared_ptr<SourceBuild>> SourceBuilder::prepare(const SourceRef& ref
     s = slot;
   }
   std::lock_guard lock(s->mutex);
-  if (!s->digest.empty()) return s;
+  if (s->failed) return *s->failed;  // asked again (the resolver retries): the same answer
+  if (!s->key.empty()) return s;
   ctx_.out->resolving("reading the source of " + describe(ref));
-  if (auto st = acquire(*s); !st.ok()) return st.error().context(ref.origin);
-  if (auto st = read_build_system(*s); !st.ok()) return st.error().context(ref.origin);
-  if (auto st = compute_key(*s, true); !st.ok()) return st.error().context(ref.origin);
+  Status st = acquire(*s);
+  if (st.ok()) st = read_build_system(*s);
+  if (st.ok()) st = compute_key(*s, true);
+  if (!st.ok()) {
+    s->failed = st.error().context(ref.origin);
+    return *s->failed;
+  }
   return s;
 }
 
@@ -281,15 +289,13 @@ Result<std::pair<std::string, std::string>> SourceBuilder::ensure_build_env(
   Context child;
   child.init_with(bo, out, ctx_.store, ctx_.python);
   child.now = ctx_.now;
-  const bool was_reading = ctx_.reading();
-  ctx_.end_reads();  // the nested run writes the index
+  ReadsPaused paused(*this);  // the nested run writes the index
   ctx_.flush_or_warn();
   Pipeline pipe(child);
   Result<EnvReport> report = [&]() -> Result<EnvReport> {
     LB_TRY(pipe.load_inputs());
     return build_env(child, pipe);
   }();
-  if (was_reading) ctx_.begin_reads();
   if (!report.ok())
     return report.error().context("making the build env for " + join(reqs, ", "));
   return std::make_pair(bo.output, report->digest);
@@ -347,7 +353,11 @@ Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
     req.log_path = fs::join_path(ctx_.store->dir(), "logs/requires-" + req_key.substr(0, 12) + ".log");
     (void)fs::remove_all(req.log_path);
     ctx_.out->resolving("asking the build backend of " + describe(s.ref) + " what it needs");
-    LB_ASSIGN(auto outcome, build::run_hook(req));
+    auto outcome_or = [&] {
+      ReadsPaused paused(*this);  // other runs may use the index while the backend works
+      return build::run_hook(req);
+    }();
+    LB_ASSIGN(auto outcome, std::move(outcome_or));
     extra = outcome.requirements;
     std::string v = std::string(kBuildReqFormat) + "\n";
     for (const auto& e : extra) v += e + "\n";
@@ -392,6 +402,7 @@ Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
       s.wheel_sha = lines[1];
       s.wheel_filename = lines[2];
       s.reason = "built before (key " + s.key.substr(0, 12) + ")";
+      record_inputs(s);  // what this location's next rebuild is compared with
       return {};
     }
   }
@@ -476,7 +487,11 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
       req.env = s.env;
       req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
       req.log_path = fs::join_path(ctx_.store->dir(), "logs/metadata-" + s.key.substr(0, 12) + ".log");
-      LB_ASSIGN(auto outcome, build::run_hook(req));
+      auto outcome_or = [&] {
+      ReadsPaused paused(*this);  // other runs may use the index while the backend works
+      return build::run_hook(req);
+    }();
+    LB_ASSIGN(auto outcome, std::move(outcome_or));
       if (!outcome.hook_missing) {
         auto text = fs::read_file(out + "/" + outcome.basename + "/METADATA");
         if (text.ok()) {
@@ -490,8 +505,6 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
     if (s.metadata.empty()) {
       // Its dependencies are known only from its metadata: build it now (pip does the same).
       ctx_.out->resolving("building " + describe(s.ref));
-      ctx_.out->explain("build " + describe(s.ref) + " (while resolving: its metadata needs it): " +
-                        s.reason);
       LB_TRY(run_build(s));
       s.built_while_resolving = true;
     }
@@ -514,6 +527,24 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
                           ", not " + s.ref.name,
                       "fix the name in the requirement");
   return s.metadata;
+}
+
+void SourceBuilder::record_inputs(const SourceBuild& s) {
+  json rec = {{"fields", s.fields}, {"files", s.files}};
+  ctx_.defer_put("srcbuild/" + s.ref.location, rec.dump());
+}
+
+SourceBuilder::ReadsPaused::ReadsPaused(SourceBuilder& b) : b_(b) {
+  std::lock_guard lock(b_.reads_mutex_);
+  if (b_.pauses_++ == 0) {
+    b_.was_reading_ = b_.ctx_.reading();
+    b_.ctx_.end_reads();
+  }
+}
+
+SourceBuilder::ReadsPaused::~ReadsPaused() {
+  std::lock_guard lock(b_.reads_mutex_);
+  if (--b_.pauses_ == 0 && b_.was_reading_) b_.ctx_.begin_reads();
 }
 
 Status SourceBuilder::apply_recipe_patches(const SourceBuild& s, const std::string& tree) {
@@ -559,14 +590,25 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   req.config_settings = s.ref.config_settings;
   req.env = s.env;
   req.env["SOURCE_DATE_EPOCH"] = std::to_string(std::max<int64_t>(s.date_epoch, 315532800));
+  // The private copy's path is random: keep it out of compiled objects (debug info, __FILE__)
+  // so that two builds of the same source give the same wheel.
+  for (const char* var : {"CFLAGS", "CXXFLAGS"}) {
+    std::string flags = req.env.count(var) ? req.env[var] : "";
+    if (flags.empty())
+      if (const char* v = std::getenv(var)) flags = v;
+    req.env[var] = (flags.empty() ? "" : flags + " ") + "-ffile-prefix-map=" + src + "=.";
+  }
   req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
   req.log_path =
       fs::join_path(ctx_.store->dir(), "logs/build-" + safe_name + "-" + s.key.substr(0, 12) + ".log");
   (void)fs::remove_all(req.log_path);
-  auto outcome = build::run_hook(req);
+  auto outcome = [&] {
+    ReadsPaused paused(*this);  // other runs may use the index while the backend works
+    return build::run_hook(req);
+  }();
   if (!outcome.ok()) {
     (void)fs::remove_all(work);
-    return outcome.error().context("building " + label);
+    return outcome.error().context(s.ref.origin + ": building " + label);
   }
   std::string wheel_path = out + "/" + outcome->basename;
   auto wf = pep::WheelFilename::parse(outcome->basename);
@@ -574,8 +616,9 @@ Status SourceBuilder::run_build(SourceBuild& s) {
     return make_error("building " + label + ": the backend returned " + outcome->basename +
                       ", which is not a wheel file name");
   if (!s.ref.name.empty() && pep::normalize_name(wf->name) != s.ref.name)
-    return make_error("building " + label + " gave a wheel of " + wf->name + " (" +
-                      outcome->basename + ")");
+    return make_error(s.ref.origin + ": building " + label + " gave a wheel of " + wf->name +
+                          " (" + outcome->basename + "), not of " + s.ref.name,
+                      "fix the name in the requirement");
   if (!ctx_.wheel_rank(outcome->basename))
     return make_error("building " + label + " gave " + outcome->basename +
                       ", which this interpreter cannot install");
@@ -586,8 +629,7 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   s.built = true;
   ctx_.defer_put("build/" + s.key,
                  std::string(kBuiltFormat) + "\n" + sha + "\n" + outcome->basename + "\n");
-  json rec = {{"fields", s.fields}, {"files", s.files}};
-  ctx_.defer_put("srcbuild/" + s.ref.location, rec.dump());
+  record_inputs(s);
   return {};
 }
 

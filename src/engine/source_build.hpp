@@ -110,16 +110,22 @@ struct SourceBuild {
   std::string name, version;                  ///< from the metadata or the wheel
   bool built_while_resolving = false;
   bool built = false;  ///< this run ran the backend
+  std::optional<Error> failed;  ///< preparing it failed: every later ask gets this error
   std::mutex mutex;
 };
+
+/// The environment variables of a build key that are set (kBuildEnvVars and SETUPTOOLS_*),
+/// with `extra` (a recipe's) over them. The no-op stamp covers the same set.
+std::map<std::string, std::string> build_env_vars(const std::map<std::string, std::string>& extra);
 
 class SourceBuilder {
  public:
   SourceBuilder(Context& ctx, Fetcher& fetcher) : ctx_(ctx), fetcher_(fetcher) {}
   ~SourceBuilder();
   /// The state of `ref` (memoised): the source fetched or read, its digest, recipe and build
-  /// system, and the build key when it can be known without running the backend (in `plan`,
-  /// nothing is built and no build env made). A build stored under that key gives the wheel.
+  /// system, its build env (made if needed: cache work, as a download is) and the build key
+  /// (the backend's get_requires_for_build_* answer is asked once and kept). A build stored
+  /// under that key gives the wheel. `plan` gets here too: it builds no wheel.
   Result<std::shared_ptr<SourceBuild>> prepare(const SourceRef& ref);
   /// Build the wheel unless it is known; afterwards wheel_sha and wheel_filename are set and
   /// the wheel is in the store.
@@ -138,6 +144,20 @@ class SourceBuilder {
   Result<std::pair<std::string, std::string>> ensure_build_env(
       const std::vector<std::string>& requirements);
   Status run_build(SourceBuild& s);
+  /// Remember `s`'s key fields and files as this location's last build.
+  void record_inputs(const SourceBuild& s);
+  /// Lets go of the run's index read session while a backend or a nested run works (other
+  /// processes may then use the index); taken again when the last pause ends.
+  class ReadsPaused {
+   public:
+    explicit ReadsPaused(SourceBuilder& b);
+    ~ReadsPaused();
+    ReadsPaused(const ReadsPaused&) = delete;
+    ReadsPaused& operator=(const ReadsPaused&) = delete;
+
+   private:
+    SourceBuilder& b_;
+  };
   /// The recipe's patches, in order, onto `tree` (a private copy); fuzzy hunks are warnings.
   Status apply_recipe_patches(const SourceBuild& s, const std::string& tree);
   void explain_rebuild(SourceBuild& s);
@@ -148,6 +168,9 @@ class SourceBuilder {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<SourceBuild>> sources_;
   std::mutex env_mutex_;  ///< one build env made at a time
+  std::mutex reads_mutex_;
+  int pauses_ = 0;
+  bool was_reading_ = false;
   std::string scratch_;   ///< this run's directory for unpacked sources and build copies
 };
 
