@@ -116,8 +116,8 @@ struct Reader {
 };
 
 const std::vector<std::string> kTopKeys = {
-    "index-url", "extra-index-url", "find-links", "no-index", "cache-dir",
-    "link-mode", "python",          "jobs",       "timeout",  "pre", "recipes", "build-timeout"};
+    "index-url", "extra-index-url", "find-links", "no-index", "cache-dir",    "link-mode", "python",
+    "jobs",      "timeout",         "pre",        "recipes",  "build-timeout"};
 const std::vector<std::string> kRemoteKeys = {"cache",   "trusted-keys", "signing-key", "read-only",
                                               "timeout", "headers",      "ca"};
 
@@ -172,7 +172,8 @@ const std::vector<std::string>& config_keys() {
 
 Result<ConfigFile> parse_config(std::string_view text, const std::string& path) {
   if (size_t line = toml_deep_key_line(text, kMaxTomlKeyParts))
-    return make_error(path + ":" + std::to_string(line) + ": a dotted key or table name with more than " +
+    return make_error(path + ":" + std::to_string(line) +
+                          ": a dotted key or table name with more than " +
                           std::to_string(kMaxTomlKeyParts) + " parts",
                       "this is a fixed limit (docs/LIMITS.md)");
   toml::table doc;

@@ -163,9 +163,8 @@ const CommandHelp* command_help(const std::string& command) {
          "no-index",  "offline",     "require-hashes",  "pre",
          "seed",      "no-compile",  "timeout",         "cache-dir",
          "no-binary", "only-binary", "config-settings", "build-timeout",
-         "recipes",
-         "link-mode", "locked",      "format",          "quiet",
-         "config",    "no-config"},
+         "recipes",   "link-mode",   "locked",          "format",
+         "quiet",     "config",      "no-config"},
         with(net_vars, {"LAVABUILD_LINK_MODE", "NO_COLOR", "TERM"})}},
       {"lock",
        {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
@@ -504,8 +503,8 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
       return make_error("usage: --max-size " + raw.max_size + " is not a size",
                         "give bytes or a number with K, M, G or T (binary), e.g. 500M, 1.5GiB");
   }
-  for (const auto& [list, from] : {std::pair{&o.no_binary, &raw.no_binary},
-                                   std::pair{&o.only_binary, &raw.only_binary}})
+  for (const auto& [list, from] :
+       {std::pair{&o.no_binary, &raw.no_binary}, std::pair{&o.only_binary, &raw.only_binary}})
     for (const auto& v : *from)
       for (const auto& name : split(v, ','))
         if (!trim(name).empty())

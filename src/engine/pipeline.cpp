@@ -11,9 +11,9 @@
 #include "net/url.hpp"
 #include "pep/name.hpp"
 #include "pep/tags.hpp"
+#include "source/tree.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
-#include "source/tree.hpp"
 #include "util/strings.hpp"
 #include "vcs/vcs.hpp"
 
@@ -375,8 +375,8 @@ Result<Planned> Pipeline::locked_source(const lock::Package& p, const std::strin
   if (ref.kind == SourceRef::Kind::archive && !d.allowed_hashes.empty() &&
       !d.allowed_hashes.count("sha256:" + d.source->digest.substr(8)))
     return make_error("hash mismatch for " + ref.archive.filename + " (" + lock_path_ +
-                          "): expected " + *d.allowed_hashes.begin() + ", got sha256:" +
-                          d.source->digest.substr(8),
+                          "): expected " + *d.allowed_hashes.begin() +
+                          ", got sha256:" + d.source->digest.substr(8),
                       "the file differs from what was locked; do not install it unless the new "
                       "hash is trusted");
   d.allowed_hashes.clear();
@@ -394,8 +394,10 @@ Result<Planned> Pipeline::locked_source(const lock::Package& p, const std::strin
 Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::string& link,
                                            const std::string& where) {
   if (ctx_.opt.no_build)
-    return make_error(where + ": '" + e.text + "' is a source, and build requirements come as "
-                      "wheels only", "put a wheel of it on the index or in -f/--find-links");
+    return make_error(where + ": '" + e.text +
+                          "' is a source, and build requirements come as "
+                          "wheels only",
+                      "put a wheel of it on the index or in -f/--find-links");
   SourceRef ref;
   ref.origin = where;
   ref.name = e.req.name.empty() ? "" : pep::normalize_name(e.req.name);
@@ -404,16 +406,12 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
   ref.config_settings = ctx_.opt.config_settings;
   ref.config_settings.insert(ref.config_settings.end(), e.config_settings.begin(),
                              e.config_settings.end());
-  env::DirectUrl du;
   if (e.kind == reqfile::EntryKind::vcs || vcs::is_vcs_url(link)) {
     ref.kind = SourceRef::Kind::vcs;
     ref.location = link;
   } else if (std::string local = local_path_of(link); !local.empty() && fs::is_dir(local)) {
     ref.kind = SourceRef::Kind::directory;
     ref.location = fs::absolute(local);
-    du.url = net::path_to_file_url(ref.location);
-    du.is_dir = true;
-    du.editable = ref.editable;
   } else if (is_source_archive(url_basename(link))) {
     if (ref.editable)
       return make_error(where + ": '" + e.text + "': an archive cannot be installed editable",
@@ -425,7 +423,6 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
     ref.location = ref.archive.url;
     if (!local.empty() && !fs::exists(local))
       return make_error(where + ": " + local + ": no such file", "check the path");
-    du.url = ref.archive.url;
   } else if (!local.empty() && !fs::exists(local)) {
     return make_error(where + ": " + local + ": no such file or directory", "check the path");
   } else {
@@ -442,7 +439,7 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
   d.version = *v;
   d.source = src;
   d.metadata = meta;
-  du = direct_url_of(*src, ref.archive.url);
+  env::DirectUrl du = direct_url_of(*src, ref.archive.url);
   d.requested_url = du.url;
   d.direct_url = du;
   d.file = ref.archive;
@@ -807,9 +804,10 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       }
     } else {
       link.key = d.source ? "(after the build)" : "(after fetch)";
-      link.reason = !old      ? "not in the existing env"
-                    : d.source ? "rebuilt from source: the wheel may differ"
-                               : "the wheel may have changed; its content is not known until fetched";
+      link.reason = !old ? "not in the existing env"
+                    : d.source
+                        ? "rebuilt from source: the wheel may differ"
+                        : "the wheel may have changed; its content is not known until fetched";
     }
     link.run = [this, &d, i, blobs, mode, work_dir, final_dir, link_key_of]() -> Status {
       if (d.link_key.empty()) d.link_key = link_key_of();

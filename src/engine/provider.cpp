@@ -88,7 +88,8 @@ Result<std::vector<IndexProvider::Candidate>*> IndexProvider::candidates(const s
       if (!f.requires_python.empty() && py_version.ok()) {
         auto spec = pep::SpecifierSet::parse(f.requires_python);
         if (spec.ok() && !spec->contains(*py_version, true)) {
-          diag.excluded.push_back({Excluded::Why::requires_python, file_version, f.requires_python});
+          diag.excluded.push_back(
+              {Excluded::Why::requires_python, file_version, f.requires_python});
           continue;
         }
       }
@@ -158,8 +159,7 @@ Result<std::shared_ptr<SourceBuild>> IndexProvider::source_of(const std::string&
                                                               const pep::Version& version) {
   if (auto d = direct(name); d && d->source) return d->source;
   LB_ASSIGN(auto file, best_file(name, version));
-  if (ends_with(file.filename, ".whl") || !builder_)
-    return std::shared_ptr<SourceBuild>();
+  if (ends_with(file.filename, ".whl") || !builder_) return std::shared_ptr<SourceBuild>();
   SourceRef ref;
   ref.kind = SourceRef::Kind::archive;
   ref.archive = file;
@@ -346,8 +346,9 @@ std::string IndexProvider::why_unusable(const std::string& name, const pep::Spec
     }
     if (w.sdist)
       why.push_back(std::string(why.empty() ? "is only a source archive" : "a source archive") +
-                    " (not built: " + (ctx_.opt.no_build ? "build requirements come as wheels"
-                                                          : "--only-binary") + ")");
+                    " (not built: " +
+                    (ctx_.opt.no_build ? "build requirements come as wheels" : "--only-binary") +
+                    ")");
     if (w.no_binary) why.push_back("has wheels, which --no-binary excludes");
     out += "\n  " + name + " " + v.to_string() + " " + join(why, "; ");
   }

@@ -9,8 +9,8 @@
 #include "engine/env_build.hpp"
 #include "engine/pipeline.hpp"
 #include "net/url.hpp"
-#include "pep/tags.hpp"
 #include "pep/name.hpp"
+#include "pep/tags.hpp"
 #include "source/patch.hpp"
 #include "source/recipe.hpp"
 #include "source/sdist.hpp"
@@ -75,9 +75,7 @@ std::map<std::string, std::string> build_env_vars(const std::map<std::string, st
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 bool is_source_archive(const std::string& filename) {
   for (const char* ext : {".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"})
@@ -129,7 +127,7 @@ Result<std::shared_ptr<SourceBuild>> SourceBuilder::prepare(const SourceRef& ref
   ctx_.out->resolving("reading the source of " + describe(ref));
   Status st = acquire(*s);
   if (st.ok()) st = read_build_system(*s);
-  if (st.ok()) st = compute_key(*s, true);
+  if (st.ok()) st = compute_key(*s);
   if (!st.ok()) {
     s->failed = st.error().context(ref.origin);
     return *s->failed;
@@ -243,7 +241,7 @@ Result<std::pair<std::string, std::string>> SourceBuilder::ensure_build_env(
   std::string text = "# lavabuild build env (written by lavabuild; do not edit)\n";
   const auto& fo = ctx_.reqs.options;
   const auto& o = ctx_.opt;
-  std::string index = o.index_url   ? *o.index_url
+  std::string index = o.index_url    ? *o.index_url
                       : fo.index_url ? *fo.index_url
                                      : o.default_index_url.value_or("");
   if (!index.empty()) text += "--index-url " + index + "\n";
@@ -296,13 +294,11 @@ Result<std::pair<std::string, std::string>> SourceBuilder::ensure_build_env(
     LB_TRY(pipe.load_inputs());
     return build_env(child, pipe);
   }();
-  if (!report.ok())
-    return report.error().context("making the build env for " + join(reqs, ", "));
+  if (!report.ok()) return report.error().context("making the build env for " + join(reqs, ", "));
   return std::make_pair(bo.output, report->digest);
 }
 
-Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
-  (void)may_run;
+Status SourceBuilder::compute_key(SourceBuild& s) {
   std::string hook = s.ref.editable ? "editable" : "wheel";
   LB_ASSIGN(auto base, ensure_build_env(s.build_requires));
   // What the backend asks for beyond [build-system] requires: asked once per source and env.
@@ -350,7 +346,8 @@ Status SourceBuilder::compute_key(SourceBuild& s, bool may_run) {
     req.env["SOURCE_DATE_EPOCH"] = std::to_string(s.date_epoch);
     req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
     LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
-    req.log_path = fs::join_path(ctx_.store->dir(), "logs/requires-" + req_key.substr(0, 12) + ".log");
+    req.log_path =
+        fs::join_path(ctx_.store->dir(), "logs/requires-" + req_key.substr(0, 12) + ".log");
     (void)fs::remove_all(req.log_path);
     ctx_.out->resolving("asking the build backend of " + describe(s.ref) + " what it needs");
     auto outcome_or = [&] {
@@ -486,12 +483,13 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
       req.config_settings = s.ref.config_settings;
       req.env = s.env;
       req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
-      req.log_path = fs::join_path(ctx_.store->dir(), "logs/metadata-" + s.key.substr(0, 12) + ".log");
+      req.log_path =
+          fs::join_path(ctx_.store->dir(), "logs/metadata-" + s.key.substr(0, 12) + ".log");
       auto outcome_or = [&] {
-      ReadsPaused paused(*this);  // other runs may use the index while the backend works
-      return build::run_hook(req);
-    }();
-    LB_ASSIGN(auto outcome, std::move(outcome_or));
+        ReadsPaused paused(*this);  // other runs may use the index while the backend works
+        return build::run_hook(req);
+      }();
+      LB_ASSIGN(auto outcome, std::move(outcome_or));
       if (!outcome.hook_missing) {
         auto text = fs::read_file(out + "/" + outcome.basename + "/METADATA");
         if (text.ok()) {
@@ -564,7 +562,7 @@ Status SourceBuilder::build(SourceBuild& s) {
 }
 
 Status SourceBuilder::run_build(SourceBuild& s) {
-  if (s.key.empty()) LB_TRY(compute_key(s, true));
+  if (s.key.empty()) LB_TRY(compute_key(s));
   if (!s.wheel_sha.empty()) return {};
   std::string label = s.name.empty() ? describe(s.ref) : s.name;
   std::string work = fs::join_path(scratch(), "build-" + s.key.substr(0, 16));
@@ -578,7 +576,7 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   }
   LB_TRY(fs::create_dirs(out));
   LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
-  std::string safe_name = !s.name.empty()      ? s.name
+  std::string safe_name = !s.name.empty()       ? s.name
                           : !s.ref.name.empty() ? s.ref.name
                                                 : pep::normalize_name(fs::basename(s.tree));
   build::HookRequest req;
@@ -599,8 +597,8 @@ Status SourceBuilder::run_build(SourceBuild& s) {
     req.env[var] = (flags.empty() ? "" : flags + " ") + "-ffile-prefix-map=" + src + "=.";
   }
   req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
-  req.log_path =
-      fs::join_path(ctx_.store->dir(), "logs/build-" + safe_name + "-" + s.key.substr(0, 12) + ".log");
+  req.log_path = fs::join_path(ctx_.store->dir(),
+                               "logs/build-" + safe_name + "-" + s.key.substr(0, 12) + ".log");
   (void)fs::remove_all(req.log_path);
   auto outcome = [&] {
     ReadsPaused paused(*this);  // other runs may use the index while the backend works
@@ -616,8 +614,8 @@ Status SourceBuilder::run_build(SourceBuild& s) {
     return make_error("building " + label + ": the backend returned " + outcome->basename +
                       ", which is not a wheel file name");
   if (!s.ref.name.empty() && pep::normalize_name(wf->name) != s.ref.name)
-    return make_error(s.ref.origin + ": building " + label + " gave a wheel of " + wf->name +
-                          " (" + outcome->basename + "), not of " + s.ref.name,
+    return make_error(s.ref.origin + ": building " + label + " gave a wheel of " + wf->name + " (" +
+                          outcome->basename + "), not of " + s.ref.name,
                       "fix the name in the requirement");
   if (!ctx_.wheel_rank(outcome->basename))
     return make_error("building " + label + " gave " + outcome->basename +

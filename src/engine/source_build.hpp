@@ -63,7 +63,7 @@
 namespace lb::engine {
 
 /// Environment variables that change what a build produces: part of every build key.
-inline constexpr const char* kBuildEnvVars[] = {"CC",       "CXX",     "CFLAGS", "CXXFLAGS",
+inline constexpr const char* kBuildEnvVars[] = {"CC",       "CXX",     "CFLAGS",   "CXXFLAGS",
                                                 "CPPFLAGS", "LDFLAGS", "LDSHARED", "MAKEFLAGS",
                                                 "AR",       "ARFLAGS", "CPP"};
 
@@ -99,17 +99,17 @@ struct SourceBuild {
   std::string recipe_digest = "none";
   std::vector<std::string> recipe_patches;
   std::string recipe_file;
-  std::map<std::string, std::string> env;  ///< the variables in the key, and a recipe's
-  std::string env_dir, env_digest;         ///< the build env the backend runs in, when known
-  std::string key;                         ///< the build key; empty until known
-  std::string reason;                      ///< why the build runs
+  std::map<std::string, std::string> env;     ///< the variables in the key, and a recipe's
+  std::string env_dir, env_digest;            ///< the build env the backend runs in, when known
+  std::string key;                            ///< the build key; empty until known
+  std::string reason;                         ///< why the build runs
   std::map<std::string, std::string> fields;  ///< the key's fields (for "which input changed")
   std::map<std::string, std::string> files;   ///< a local tree's files: path -> sha256
   std::string wheel_sha, wheel_filename;      ///< known once built or found built
   std::string metadata;                       ///< core metadata when known without a wheel
   std::string name, version;                  ///< from the metadata or the wheel
   bool built_while_resolving = false;
-  bool built = false;  ///< this run ran the backend
+  bool built = false;           ///< this run ran the backend
   std::optional<Error> failed;  ///< preparing it failed: every later ask gets this error
   std::mutex mutex;
 };
@@ -140,7 +140,7 @@ class SourceBuilder {
  private:
   Status acquire(SourceBuild& s);
   Status read_build_system(SourceBuild& s);
-  Status compute_key(SourceBuild& s, bool may_run);
+  Status compute_key(SourceBuild& s);
   Result<std::pair<std::string, std::string>> ensure_build_env(
       const std::vector<std::string>& requirements);
   Status run_build(SourceBuild& s);
@@ -171,7 +171,7 @@ class SourceBuilder {
   std::mutex reads_mutex_;
   int pauses_ = 0;
   bool was_reading_ = false;
-  std::string scratch_;   ///< this run's directory for unpacked sources and build copies
+  std::string scratch_;  ///< this run's directory for unpacked sources and build copies
 };
 
 /// Whether `filename` (an sdist, a .zip/.tar.* archive) is a source archive.

@@ -307,7 +307,8 @@ std::string key_of(const Package& p) {
 
 Result<Lock> parse_pylock(std::string_view text, const std::string& filename) {
   if (size_t line = toml_deep_key_line(text, kMaxTomlKeyParts))
-    return make_error(filename + ":" + std::to_string(line) + ": a dotted key or table name with more than " +
+    return make_error(filename + ":" + std::to_string(line) +
+                          ": a dotted key or table name with more than " +
                           std::to_string(kMaxTomlKeyParts) + " parts",
                       "this is a fixed limit (docs/LIMITS.md)");
   toml::table doc;

@@ -134,7 +134,8 @@ Result<Recipe> parse_recipe(std::string_view toml_text, const std::string& file)
                           : "name it <project>.toml, lower case, with '-' between words");
 
   if (size_t line = toml_deep_key_line(toml_text, kMaxTomlKeyParts))
-    return make_error(r.file + ":" + std::to_string(line) + ": a dotted key or table name with more than " +
+    return make_error(r.file + ":" + std::to_string(line) +
+                          ": a dotted key or table name with more than " +
                           std::to_string(kMaxTomlKeyParts) + " parts",
                       "this is a fixed limit (docs/LIMITS.md)");
   toml::table doc;

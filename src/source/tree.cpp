@@ -532,10 +532,10 @@ class Fingerprinter : public Walk::Visitor {
  private:
   void add(char kind, const std::string& rel, const struct stat& st) {
     std::string line(1, kind);
-    line += ' ' + std::to_string(rel.size()) + ':' + rel + ' ' + std::to_string(st.st_size) +
-            ' ' + std::to_string(int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) +
-            ' ' + std::to_string(int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec) +
-            ' ' + std::to_string(uint64_t(st.st_ino)) + ' ' + std::to_string(st.st_mode) + '\n';
+    line += ' ' + std::to_string(rel.size()) + ':' + rel + ' ' + std::to_string(st.st_size) + ' ' +
+            std::to_string(int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) + ' ' +
+            std::to_string(int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec) + ' ' +
+            std::to_string(uint64_t(st.st_ino)) + ' ' + std::to_string(st.st_mode) + '\n';
     sha_.update(line);
   }
   Sha256 sha_;
