@@ -331,30 +331,13 @@ Status SourceBuilder::compute_key(SourceBuild& s) {
       if (!lines[i].empty()) extra.push_back(lines[i]);
   } else {
     std::string work = fs::join_path(scratch(), "req-" + req_key.substr(0, 16));
-    (void)fs::remove_all(work);
-    LB_TRY(source::copy_tree(s.tree, work));
-    LB_TRY(apply_recipe_patches(s, work));
-    build::HookRequest req;
-    req.python = base.first + "/bin/python";
-    req.source_dir = work;
-    LB_ASSIGN(req.system, build::read_build_system(work));
-    req.hook = s.ref.editable ? build::Hook::get_requires_for_build_editable
-                              : build::Hook::get_requires_for_build_wheel;
-    req.output_dir = work;
-    req.config_settings = s.ref.config_settings;
-    req.env = s.env;
-    req.env["SOURCE_DATE_EPOCH"] = std::to_string(s.date_epoch);
-    req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
-    LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
-    req.log_path =
-        fs::join_path(ctx_.store->dir(), "logs/requires-" + req_key.substr(0, 12) + ".log");
-    (void)fs::remove_all(req.log_path);
+    LB_TRY(private_copy(s, work));
     ctx_.out->resolving("asking the build backend of " + describe(s.ref) + " what it needs");
-    auto outcome_or = [&] {
-      ReadsPaused paused(*this);  // other runs may use the index while the backend works
-      return build::run_hook(req);
-    }();
-    LB_ASSIGN(auto outcome, std::move(outcome_or));
+    LB_ASSIGN(auto outcome,
+              run_backend(s, base.first, work,
+                          s.ref.editable ? build::Hook::get_requires_for_build_editable
+                                         : build::Hook::get_requires_for_build_wheel,
+                          work, "requires-" + req_key.substr(0, 12)));
     extra = outcome.requirements;
     std::string v = std::string(kBuildReqFormat) + "\n";
     for (const auto& e : extra) v += e + "\n";
@@ -468,28 +451,15 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
     if (ctx_.opt.command == "plan" || !s.ref.build_for_metadata) {
       ctx_.out->resolving("preparing the metadata of " + describe(s.ref));
       std::string work = fs::join_path(scratch(), "meta-" + s.key.substr(0, 16));
-      (void)fs::remove_all(work);
-      LB_TRY(source::copy_tree(s.tree, work));
+      LB_TRY(private_copy(s, work));
       std::string out = work + ".out";
       (void)fs::remove_all(out);
       LB_TRY(fs::create_dirs(out));
-      build::HookRequest req;
-      req.python = s.env_dir + "/bin/python";
-      req.source_dir = work;
-      LB_ASSIGN(req.system, build::read_build_system(work));
-      req.hook = s.ref.editable ? build::Hook::prepare_metadata_for_build_editable
-                                : build::Hook::prepare_metadata_for_build_wheel;
-      req.output_dir = out;
-      req.config_settings = s.ref.config_settings;
-      req.env = s.env;
-      req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
-      req.log_path =
-          fs::join_path(ctx_.store->dir(), "logs/metadata-" + s.key.substr(0, 12) + ".log");
-      auto outcome_or = [&] {
-        ReadsPaused paused(*this);  // other runs may use the index while the backend works
-        return build::run_hook(req);
-      }();
-      LB_ASSIGN(auto outcome, std::move(outcome_or));
+      LB_ASSIGN(auto outcome,
+                run_backend(s, s.env_dir, work,
+                            s.ref.editable ? build::Hook::prepare_metadata_for_build_editable
+                                           : build::Hook::prepare_metadata_for_build_wheel,
+                            out, "metadata-" + s.key.substr(0, 12)));
       if (!outcome.hook_missing) {
         auto text = fs::read_file(out + "/" + outcome.basename + "/METADATA");
         if (text.ok()) {
@@ -545,6 +515,43 @@ SourceBuilder::ReadsPaused::~ReadsPaused() {
   if (--b_.pauses_ == 0 && b_.was_reading_) b_.ctx_.begin_reads();
 }
 
+Status SourceBuilder::private_copy(const SourceBuild& s, const std::string& dir) {
+  (void)fs::remove_all(dir);
+  LB_TRY(source::copy_tree(s.tree, dir));
+  return apply_recipe_patches(s, dir);
+}
+
+Result<build::HookOutcome> SourceBuilder::run_backend(const SourceBuild& s,
+                                                      const std::string& env_dir,
+                                                      const std::string& tree, build::Hook hook,
+                                                      const std::string& out_dir,
+                                                      const std::string& log_name) {
+  build::HookRequest req;
+  req.python = env_dir + "/bin/python";
+  req.source_dir = tree;
+  LB_ASSIGN(req.system, build::read_build_system(tree));
+  req.hook = hook;
+  req.output_dir = out_dir;
+  req.config_settings = s.ref.config_settings;
+  req.env = s.env;
+  // Zip timestamps start in 1980: an older (or absent) mtime would not fit in a wheel.
+  req.env["SOURCE_DATE_EPOCH"] = std::to_string(std::max<int64_t>(s.date_epoch, 315532800));
+  // The private copy's path is random: keep it out of compiled objects (debug info, __FILE__)
+  // so that two builds of the same source give the same wheel.
+  for (const char* var : {"CFLAGS", "CXXFLAGS"}) {
+    std::string flags = req.env.count(var) ? req.env[var] : "";
+    if (flags.empty())
+      if (const char* v = std::getenv(var)) flags = v;
+    req.env[var] = (flags.empty() ? "" : flags + " ") + "-ffile-prefix-map=" + tree + "=.";
+  }
+  req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
+  LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
+  req.log_path = fs::join_path(ctx_.store->dir(), "logs/" + log_name + ".log");
+  (void)fs::remove_all(req.log_path);  // the log of this hook's last run only
+  ReadsPaused paused(*this);           // other runs may use the index while the backend works
+  return build::run_hook(req);
+}
+
 Status SourceBuilder::apply_recipe_patches(const SourceBuild& s, const std::string& tree) {
   for (const auto& p : s.recipe_patches) {
     std::vector<std::string> fuzzy;
@@ -568,42 +575,17 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   std::string work = fs::join_path(scratch(), "build-" + s.key.substr(0, 16));
   (void)fs::remove_all(work);
   std::string src = work + "/src", out = work + "/out";
-  if (s.ref.editable) {
+  if (s.ref.editable)
     src = s.tree;  // an editable is imported from the user's tree: the backend works there
-  } else {
-    LB_TRY(source::copy_tree(s.tree, src));
-    LB_TRY(apply_recipe_patches(s, src));
-  }
+  else
+    LB_TRY(private_copy(s, src));
   LB_TRY(fs::create_dirs(out));
-  LB_TRY(fs::create_dirs(fs::join_path(ctx_.store->dir(), "logs")));
   std::string safe_name = !s.name.empty()       ? s.name
                           : !s.ref.name.empty() ? s.ref.name
                                                 : pep::normalize_name(fs::basename(s.tree));
-  build::HookRequest req;
-  req.python = s.env_dir + "/bin/python";
-  req.source_dir = src;
-  LB_ASSIGN(req.system, build::read_build_system(src));
-  req.hook = s.ref.editable ? build::Hook::build_editable : build::Hook::build_wheel;
-  req.output_dir = out;
-  req.config_settings = s.ref.config_settings;
-  req.env = s.env;
-  req.env["SOURCE_DATE_EPOCH"] = std::to_string(std::max<int64_t>(s.date_epoch, 315532800));
-  // The private copy's path is random: keep it out of compiled objects (debug info, __FILE__)
-  // so that two builds of the same source give the same wheel.
-  for (const char* var : {"CFLAGS", "CXXFLAGS"}) {
-    std::string flags = req.env.count(var) ? req.env[var] : "";
-    if (flags.empty())
-      if (const char* v = std::getenv(var)) flags = v;
-    req.env[var] = (flags.empty() ? "" : flags + " ") + "-ffile-prefix-map=" + src + "=.";
-  }
-  req.timeout = std::chrono::seconds(ctx_.opt.build_timeout);
-  req.log_path = fs::join_path(ctx_.store->dir(),
-                               "logs/build-" + safe_name + "-" + s.key.substr(0, 12) + ".log");
-  (void)fs::remove_all(req.log_path);
-  auto outcome = [&] {
-    ReadsPaused paused(*this);  // other runs may use the index while the backend works
-    return build::run_hook(req);
-  }();
+  auto outcome = run_backend(
+      s, s.env_dir, src, s.ref.editable ? build::Hook::build_editable : build::Hook::build_wheel,
+      out, "build-" + safe_name + "-" + s.key.substr(0, 12));
   if (!outcome.ok()) {
     (void)fs::remove_all(work);
     return outcome.error().context(s.ref.origin + ": building " + label);

@@ -56,6 +56,7 @@
 #include <utility>
 #include <vector>
 
+#include "build/hook.hpp"
 #include "engine/context.hpp"
 #include "engine/fetch.hpp"
 #include "util/result.hpp"
@@ -158,6 +159,14 @@ class SourceBuilder {
    private:
     SourceBuilder& b_;
   };
+  /// A private copy of `s`'s tree at `dir` (replaced), with the recipe's patches applied.
+  Status private_copy(const SourceBuild& s, const std::string& dir);
+  /// Run one backend hook for `s` in the build env `env_dir` on `tree` (the source's
+  /// settings, variables, SOURCE_DATE_EPOCH, --build-timeout; the log <cache>/logs/LOG.log),
+  /// with the index let go meanwhile.
+  Result<build::HookOutcome> run_backend(const SourceBuild& s, const std::string& env_dir,
+                                         const std::string& tree, build::Hook hook,
+                                         const std::string& out_dir, const std::string& log_name);
   /// The recipe's patches, in order, onto `tree` (a private copy); fuzzy hunks are warnings.
   Status apply_recipe_patches(const SourceBuild& s, const std::string& tree);
   void explain_rebuild(SourceBuild& s);
