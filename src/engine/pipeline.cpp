@@ -369,17 +369,9 @@ Result<Planned> Pipeline::locked_source(const lock::Package& p, const std::strin
     if (size) ref.archive.size = size;
     ref.location = url;
     if (!sdist) archive_url = url;
-    d.allowed_hashes = {"sha256:" + ref.archive.sha256};
+    ref.hashes = {"sha256:" + ref.archive.sha256};  // checked before anything is unpacked
   }
   LB_ASSIGN(d.source, builder_.prepare(ref));
-  if (ref.kind == SourceRef::Kind::archive && !d.allowed_hashes.empty() &&
-      !d.allowed_hashes.count("sha256:" + d.source->digest.substr(8)))
-    return make_error("hash mismatch for " + ref.archive.filename + " (" + lock_path_ +
-                          "): expected " + *d.allowed_hashes.begin() +
-                          ", got sha256:" + d.source->digest.substr(8),
-                      "the file differs from what was locked; do not install it unless the new "
-                      "hash is trusted");
-  d.allowed_hashes.clear();
   if (ref.kind != SourceRef::Kind::archive || !archive_url.empty())
     d.direct_url = direct_url_of(*d.source, archive_url);
   d.requested = false;
@@ -421,6 +413,7 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
     ref.archive.url = local.empty() ? net::strip_fragment(link) : net::path_to_file_url(local);
     ref.archive.sha256 = fragment_sha256(link);
     ref.location = ref.archive.url;
+    ref.hashes = e.hashes;  // --hash: checked before anything is unpacked
     if (!local.empty() && !fs::exists(local))
       return make_error(where + ": " + local + ": no such file", "check the path");
   } else if (!local.empty() && !fs::exists(local)) {

@@ -167,6 +167,8 @@ Result<std::shared_ptr<SourceBuild>> IndexProvider::source_of(const std::string&
   ref.name = name;
   ref.config_settings = ctx_.opt.config_settings;
   ref.origin = name + " " + version.to_string() + " (" + file.filename + ")";
+  if (auto h = hashes_.find(name); h != hashes_.end())  // --hash pins: before it is unpacked
+    ref.hashes.assign(h->second.begin(), h->second.end());
   return builder_->prepare(ref);
 }
 

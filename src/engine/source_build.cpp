@@ -135,6 +135,24 @@ Result<std::shared_ptr<SourceBuild>> SourceBuilder::prepare(const SourceRef& ref
   return s;
 }
 
+Status SourceBuilder::check_archive_hashes(const SourceRef& r, const std::string& sha) const {
+  if (r.hashes.empty()) return {};
+  for (const auto& want : r.hashes) {
+    auto colon = want.find(':');
+    std::string algo = colon == std::string::npos ? "sha256" : want.substr(0, colon);
+    std::string hex = colon == std::string::npos ? want : want.substr(colon + 1);
+    if (algo == "sha256" && hex == sha) return {};
+    if (algo != "sha256") {
+      auto got = digest_file_hex(ctx_.store->blob_path(sha, false), algo);
+      if (got.ok() && *got == hex) return {};
+    }
+  }
+  return make_error("hash mismatch for " + r.archive.filename + ": expected " +
+                        join(r.hashes, " or ") + ", got sha256:" + sha,
+                    "the file differs from what was pinned; do not build it unless the new hash "
+                    "is trusted");
+}
+
 Status SourceBuilder::acquire(SourceBuild& s) {
   const SourceRef& r = s.ref;
   switch (r.kind) {
@@ -159,6 +177,7 @@ Status SourceBuilder::acquire(SourceBuild& s) {
     case SourceRef::Kind::archive: {
       bool ran = false;
       LB_ASSIGN(std::string sha, fetcher_.fetch(r.archive, ran));
+      LB_TRY(check_archive_hashes(r, sha));  // before any of it is read, let alone run
       s.digest = "archive:" + sha;
       std::string dest = fs::join_path(scratch(), "unpacked-" + sha.substr(0, 16));
       if (!fs::exists(dest)) {

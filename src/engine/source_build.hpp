@@ -83,6 +83,9 @@ struct SourceRef {
   /// Named by the user (it will be installed): when its metadata needs the backend, build the
   /// wheel at once rather than prepare_metadata_for_build_wheel first.
   bool build_for_metadata = false;
+  /// archive: the hashes it must match ("sha256:hex", also sha384/sha512: --hash, a lock),
+  /// checked before anything in it is read or run; empty: none asked for.
+  std::vector<std::string> hashes;
   /// What identifies the source for memoisation within a run.
   std::string id() const;
 };
@@ -140,6 +143,8 @@ class SourceBuilder {
 
  private:
   Status acquire(SourceBuild& s);
+  /// An archive's bytes (in the store as `sha`) against its pinned hashes.
+  Status check_archive_hashes(const SourceRef& r, const std::string& sha) const;
   Status read_build_system(SourceBuild& s);
   Status compute_key(SourceBuild& s);
   Result<std::pair<std::string, std::string>> ensure_build_env(
