@@ -239,6 +239,22 @@ def test_local_archive(slb, sources, tmp_path, form):
     assert du["archive_info"]["hashes"] == {"sha256": file_sha(archive)}, du
 
 
+def test_archive_hash_is_checked_before_anything_runs(lb, sources, tmp_path, cache_dir):
+    """A --hash that the archive does not match: refused naming both hashes, and no backend
+    ran (no build env, no log): an unverified sdist's code never runs."""
+    archive = tmp_path / "dl" / "srcpure-1.0.tar.gz"
+    archive.parent.mkdir()
+    shutil.copy(sources.files / archive.name, archive)
+    zeros = "0" * 64
+    req = write(tmp_path / "req.txt", f"./dl/srcpure-1.0.tar.gz --hash=sha256:{zeros}\n")
+    r = lb.run("env", req, "-o", tmp_path / "env", *index(sources), cwd=tmp_path).fails(1)
+    assert "hash mismatch for srcpure-1.0.tar.gz" in r.stderr, r.describe()
+    assert f"expected sha256:{zeros}" in r.stderr and file_sha(archive) in r.stderr, r.describe()
+    assert "req.txt:1" in r.stderr, r.describe()
+    assert not logs(cache_dir) and not (cache_dir / "build-envs").exists(), r.describe()
+    assert not (tmp_path / "env").exists()
+
+
 def test_direct_reference_naming_another_project(slb, sources, tmp_path):
     """`other @ file:///…/hotapp`: an error naming the requirement's file and line."""
     tree = project(sources, "hotapp", tmp_path)
