@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz_scratch.hpp"
 #include "source/patch.hpp"
 #include "source/recipe.hpp"
 #include "util/fs.hpp"
@@ -17,11 +18,7 @@ namespace {
 
 const std::string& recipes() {
   static const std::string dir = [] {
-    const char* base = ::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/lb-recipe-fuzz-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) __builtin_trap();
-    static std::string top = tmpl;
-    std::atexit([] { (void)lb::fs::remove_all(top); });
+    const std::string& tmpl = lb::fuzz::scratch_dir("recipe-fuzz");
     std::string d = tmpl + "/recipes";
     if (!lb::fs::create_dirs(d + "/demo").ok() ||
         !lb::fs::write_file(d + "/demo/fix.patch", "--- a/x\n+++ b/x\n").ok() ||

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz_scratch.hpp"
 #include "source/sdist.hpp"
 #include "source/tree.hpp"
 #include "util/fs.hpp"
@@ -16,15 +17,7 @@
 namespace {
 
 const std::string& scratch() {
-  static const std::string dir = [] {
-    const char* base = ::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/lb-sdist-fuzz-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) __builtin_trap();
-    static std::string top = tmpl;
-    std::atexit([] { (void)lb::fs::remove_all(top); });
-    return tmpl;
-  }();
-  return dir;
+  return lb::fuzz::scratch_dir("sdist-fuzz");
 }
 
 }  // namespace
