@@ -188,8 +188,9 @@ Status SourceBuilder::acquire(SourceBuild& s) {
                      ? dest + "/" + (*names)[0]
                      : dest;
       }
-      LB_ASSIGN(auto d, source::digest_tree(s.tree, nullptr));
-      s.date_epoch = d.newest_mtime;
+      // The archive's sha256 identifies the content: only the newest mtime is wanted here.
+      auto fp = source::stat_fingerprint(s.tree, {}, &s.date_epoch);
+      if (!fp.ok()) return fp.error();
       return {};
     }
     case SourceRef::Kind::vcs: {

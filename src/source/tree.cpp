@@ -528,9 +528,11 @@ class Fingerprinter : public Walk::Visitor {
     return {};
   }
   std::string finish() { return sha_.hex_digest(); }
+  int64_t newest_mtime = 0;
 
  private:
   void add(char kind, const std::string& rel, const struct stat& st) {
+    newest_mtime = std::max<int64_t>(newest_mtime, int64_t(st.st_mtim.tv_sec));
     std::string line(1, kind);
     line += ' ' + std::to_string(rel.size()) + ':' + rel + ' ' + std::to_string(st.st_size) + ' ' +
             std::to_string(int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) + ' ' +
@@ -542,10 +544,12 @@ class Fingerprinter : public Walk::Visitor {
 };
 }  // namespace
 
-Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits) {
+Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits,
+                                     int64_t* newest_mtime) {
   Walk walk(fs::absolute(dir), limits);
   Fingerprinter f;
   LB_TRY(walk.run(f));
+  if (newest_mtime) *newest_mtime = f.newest_mtime;
   return f.finish();
 }
 

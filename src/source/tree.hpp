@@ -139,7 +139,10 @@ Result<TreeDigest> digest_tree(const std::string& dir, StatCache* cache,
 /// relative path and stamp (size, mtime, ctime, inode, kind), with the same exclusions and
 /// limits as digest_tree. Equal fingerprints mean no file was written, added, removed or
 /// renamed since (a no-op run trusts it); different ones mean digest_tree must tell.
-Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits = {});
+/// `newest_mtime` (when given) gets what TreeDigest::newest_mtime would say, without reading
+/// any file.
+Result<std::string> stat_fingerprint(const std::string& dir, const TreeLimits& limits = {},
+                                     int64_t* newest_mtime = nullptr);
 
 /// Copy `from` into `to` (which must not exist; it is created, with missing parents) for a
 /// build to write in: the same exclusions and limits as digest_tree; regular files are cloned
