@@ -1,0 +1,2 @@
+// placeholder: replaced by the action_result implementation
+#include "remote/cache.hpp"

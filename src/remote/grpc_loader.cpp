@@ -1,0 +1,2 @@
+// placeholder: replaced by the grpc_loader implementation
+#include "remote/cache.hpp"

@@ -1,0 +1,2 @@
+// placeholder: replaced by the http_cache implementation
+#include "remote/cache.hpp"

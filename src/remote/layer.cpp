@@ -1,0 +1,2 @@
+// placeholder: replaced by the layer implementation
+#include "remote/cache.hpp"

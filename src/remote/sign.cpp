@@ -1,0 +1,2 @@
+// placeholder: replaced by the sign implementation
+#include "remote/cache.hpp"
