@@ -16,6 +16,7 @@
 #include "env/manifest.hpp"
 #include "graph/graph.hpp"
 #include "pep/name.hpp"
+#include "remote/layer.hpp"
 #include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -70,6 +71,12 @@ void render_env(Reporter& out, const Options& o, const engine::EnvReport& r) {
               {"seconds", r.seconds}};
     for (const auto& s : r.executed)
       j["executed"].push_back({{"kind", s.kind}, {"package", s.package}});
+    if (r.remote)
+      j["remote"] = {{"hits", r.remote->hits},
+                     {"misses", r.remote->misses},
+                     {"uploaded_bytes", r.remote->uploaded_bytes},
+                     {"downloaded_bytes", r.remote->downloaded_bytes},
+                     {"errors", r.remote->errors}};
     add_diff(j, r.diff);
     std::printf("%s\n", j.dump().c_str());
   } else if (r.up_to_date) {
@@ -80,7 +87,15 @@ void render_env(Reporter& out, const Options& o, const engine::EnvReport& r) {
                   "%zu packages in %s: %zu steps run, %zu cached, %.1f MB downloaded, %.2fs",
                   r.packages.size(), r.env_dir.c_str(), r.executed.size(), r.cache_hits,
                   double(r.downloaded_bytes) / 1e6, r.seconds);
-    out.summary(line);
+    std::string summary = line;
+    if (r.remote && r.remote->hits + r.remote->misses + r.remote->uploaded_bytes > 0) {
+      std::snprintf(line, sizeof line, "; remote: %llu hits, %llu misses, %.1f MB down, %.1f MB up",
+                    (unsigned long long)r.remote->hits, (unsigned long long)r.remote->misses,
+                    double(r.remote->downloaded_bytes) / 1e6,
+                    double(r.remote->uploaded_bytes) / 1e6);
+      summary += line;
+    }
+    out.summary(summary);
   }
 }
 
@@ -195,6 +210,8 @@ int cmd_cache_stats(store::Store& store, const Options& o, Reporter& out) {
     return true;
   });
   auto areas = engine::bytes_by_area(store.dir());
+  engine::RemoteTotals remote = engine::read_remote_totals(store);
+  uint64_t lookups = remote.hits + remote.misses;
   uint64_t total = 0;
   for (const auto& [area, bytes] : areas) total += bytes;
   if (o.json) {
@@ -202,19 +219,96 @@ int cmd_cache_stats(store::Store& store, const Options& o, Reporter& out) {
               {"bytes", st->bytes},   {"index_entries", st->index_entries},
               {"leftovers", left},    {"leftover_bytes", left_bytes},
               {"total_bytes", total}, {"bytes_by_area", areas}};
+    j["remote"] = {{"hits", remote.hits},
+                   {"misses", remote.misses},
+                   {"hit_rate", lookups ? double(remote.hits) / double(lookups) : 0.0},
+                   {"uploaded_bytes", remote.uploaded_bytes},
+                   {"downloaded_bytes", remote.downloaded_bytes},
+                   {"errors", remote.errors}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
   std::printf("%s: %llu files, %.1f MB, %llu index entries; %.1f MB on disk in all\n",
               o.cache_dir.c_str(), (unsigned long long)st->blobs, double(st->bytes) / 1e6,
               (unsigned long long)st->index_entries, double(total) / 1e6);
+  if (lookups + remote.uploaded_bytes + remote.errors > 0)
+    std::printf(
+        "remote cache: %llu hits, %llu misses (hit rate %.0f%%), %.1f MB downloaded, %.1f MB "
+        "uploaded, %llu errors\n",
+        (unsigned long long)remote.hits, (unsigned long long)remote.misses,
+        lookups ? 100.0 * double(remote.hits) / double(lookups) : 0.0,
+        double(remote.downloaded_bytes) / 1e6, double(remote.uploaded_bytes) / 1e6,
+        (unsigned long long)remote.errors);
   if (left > 0)
     std::printf("%llu leftovers of interrupted runs, %.1f MB (the next run removes them)\n",
                 (unsigned long long)left, double(left_bytes) / 1e6);
   return 0;
 }
 
+/// `cache push|pull pylock.toml`: the env of the lock, built into a scratch directory with the
+/// remote attached (pull: what it needs lands in the store; push: every shared entry it uses
+/// is published too), then removed.
+int cache_lock_through_remote(Context& ctx, Reporter& out, const std::string& lock_path) {
+  remote::Layer* layer = remote::layer_of(*ctx.store);
+  bool push = ctx.opt.cache_action == "push";
+  if (push) layer->set_push_on_hit(true);
+  std::string scratch = fs::join_path(ctx.store->tmp_dir(), "cache-" + ctx.opt.cache_action);
+  ctx.opt.command = "env";
+  ctx.opt.output = scratch;
+  ctx.opt.inputs = {lock_path};
+  Pipeline pipe(ctx);
+  if (auto st = pipe.load_inputs(); !st.ok()) return fail(out, st.error());
+  auto report = engine::build_env(ctx, pipe);
+  (void)fs::remove_all(scratch);
+  (void)ctx.store->erase("env/" + scratch);
+  if (!report.ok()) return fail(out, report.error());
+  if (!layer->usable()) return 1;  // the warning said why
+  const auto& r = *ctx.remote_stats;
+  char line[256];
+  if (push)
+    std::snprintf(line, sizeof line, "pushed %llu entries (%.1f MB) for %s",
+                  (unsigned long long)layer->published(), double(r.uploaded_bytes) / 1e6,
+                  lock_path.c_str());
+  else
+    std::snprintf(line, sizeof line,
+                  "pulled %llu entries (%.1f MB) for %s; %zu steps ran here, %zu were cached",
+                  (unsigned long long)r.hits.load(), double(r.downloaded_bytes) / 1e6,
+                  lock_path.c_str(), report->executed.size(), report->cache_hits);
+  out.summary(line);
+  return 0;
+}
+
+/// `cache push ENV|pylock.toml`, `cache pull pylock.toml`.
+int cmd_cache_remote(const Options& o, Reporter& out) {
+  if (o.remote.cache.empty())
+    return fail(out, make_error("lavabuild cache " + o.cache_action + " needs a remote cache",
+                                "give --remote-cache URL (or remote.cache in a config file)"));
+  Context ctx;
+  if (auto st = ctx.init(o, out); !st.ok()) return fail(out, st.error());
+  remote::Layer* layer = remote::layer_of(*ctx.store);
+  if (!layer) return 1;  // attach_remote warned why the remote is not usable
+  const std::string& target = o.inputs.front();
+  bool is_env = fs::is_dir(target) && fs::exists(fs::join_path(target, ".lavabuild"));
+  if (o.cache_action == "push" && !layer->writable())
+    return fail(out, make_error("cannot push: the remote cache is not writable",
+                                "give --signing-key FILE (and not --remote-read-only)"));
+  if (!is_env) return cache_lock_through_remote(ctx, out, target);
+  if (o.cache_action == "pull")
+    return fail(out,
+                make_error("lavabuild cache pull takes a pylock.toml, not an env (" + target + ")",
+                           "lock the env's requirements with `lavabuild lock`"));
+  auto n = engine::push_env_entries(ctx, target);
+  ctx.flush_or_warn();
+  if (!n.ok()) return fail(out, n.error());
+  char line[256];
+  std::snprintf(line, sizeof line, "pushed %llu entries (%.1f MB) for %s", (unsigned long long)*n,
+                double(ctx.remote_stats->uploaded_bytes) / 1e6, target.c_str());
+  out.summary(line);
+  return 0;
+}
+
 int cmd_cache(const Options& o, Reporter& out) {
+  if (o.cache_action == "push" || o.cache_action == "pull") return cmd_cache_remote(o, out);
   store::StoreOptions so;
   so.warn = [&](const std::string& w) { out.warn(w); };
   so.use = o.cache_action == "gc" ? store::StoreUse::gc : store::StoreUse::run;

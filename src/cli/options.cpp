@@ -42,6 +42,8 @@ commands:
   verify ENV                                 compare an env with its manifest
   cache stats|verify [--repair]              inspect the store (and repair it)
   cache gc [--max-size SIZE] [--dry-run]     remove what no env or lock uses
+  cache push ENV|pylock.toml                 publish what they need to the remote cache
+  cache pull pylock.toml                     fetch what a lock needs from the remote cache
 
 )";
 
@@ -101,6 +103,10 @@ const std::map<std::string, std::string>& variable_help() {
       {"XDG_CONFIG_HOME", "the user's config is $XDG_CONFIG_HOME/lavabuild/config.toml"},
       {"LAVABUILD_MAX_*", "limits on wheels, pages and downloads (docs/LIMITS.md)"},
       {"LAVABUILD_HTTP_*", "network timeouts (docs/LIMITS.md)"},
+      {"LAVABUILD_REMOTE_CACHE", "the remote cache URL, when --remote-cache is not given"},
+      {"LAVABUILD_REMOTE_HEADER",
+       "a header for the remote cache ('Authorization: Bearer ...'), when --remote-header is "
+       "not given"},
       {"NO_COLOR", "set and not empty: no colour (https://no-color.org)"},
       {"TERM", "dumb: plain lines on a terminal too (no status line redrawn in place)"},
   };
@@ -148,24 +154,34 @@ const CommandHelp* command_help(const std::string& command) {
          "cache-dir",
          "link-mode",
          "locked",
+         "remote-cache",
+         "remote-read-only",
+         "remote-timeout",
+         "remote-header",
+         "remote-ca",
+         "signing-key",
+         "trusted-key",
          "json",
          "quiet",
          "verbose",
          "config",
          "no-config"},
-        with(net_vars,
-             {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT", "NO_COLOR", "TERM"})}},
+        with(net_vars, {"LAVABUILD_LINK_MODE", "LAVABUILD_JOBS", "LAVABUILD_OUTPUT",
+                        "LAVABUILD_REMOTE_CACHE", "LAVABUILD_REMOTE_HEADER", "NO_COLOR", "TERM"})}},
       {"plan",
        {"lavabuild plan REQ_FILE ... [--format text|dot|json] [OPTIONS]",
         "show the step graph: what a run of `lavabuild env` would do, and why",
-        {"help",      "requirement", "constraint",      "output",
-         "python",    "index-url",   "extra-index-url", "find-links",
-         "no-index",  "offline",     "require-hashes",  "pre",
-         "seed",      "no-compile",  "timeout",         "cache-dir",
-         "no-binary", "only-binary", "config-settings", "build-timeout",
-         "recipes",   "link-mode",   "locked",          "format",
-         "quiet",     "config",      "no-config"},
-        with(net_vars, {"LAVABUILD_LINK_MODE", "NO_COLOR", "TERM"})}},
+        {"help",         "requirement",      "constraint",      "output",
+         "python",       "index-url",        "extra-index-url", "find-links",
+         "no-index",     "offline",          "require-hashes",  "pre",
+         "seed",         "no-compile",       "timeout",         "cache-dir",
+         "no-binary",    "only-binary",      "config-settings", "build-timeout",
+         "recipes",      "link-mode",        "locked",          "format",
+         "remote-cache", "remote-read-only", "remote-timeout",  "remote-header",
+         "remote-ca",    "signing-key",      "trusted-key",     "quiet",
+         "config",       "no-config"},
+        with(net_vars, {"LAVABUILD_LINK_MODE", "LAVABUILD_REMOTE_CACHE", "LAVABUILD_REMOTE_HEADER",
+                        "NO_COLOR", "TERM"})}},
       {"lock",
        {"lavabuild lock REQ_FILE ... -o pylock.toml|- [OPTIONS]",
         "resolve, pin and hash into a PEP 751 lock file (`-o -`: to stdout)",
@@ -191,25 +207,38 @@ const CommandHelp* command_help(const std::string& command) {
          "jobs",
          "timeout",
          "cache-dir",
+         "remote-cache",
+         "remote-read-only",
+         "remote-timeout",
+         "remote-header",
+         "remote-ca",
+         "signing-key",
+         "trusted-key",
          "json",
          "quiet",
          "config",
          "no-config"},
-        with(net_vars, {"LAVABUILD_JOBS", "NO_COLOR", "TERM"})}},
+        with(net_vars, {"LAVABUILD_JOBS", "LAVABUILD_REMOTE_CACHE", "LAVABUILD_REMOTE_HEADER",
+                        "NO_COLOR", "TERM"})}},
       {"verify",
        {"lavabuild verify ENV [--json]",
         "compare an env with its manifest; exit 1 when they differ",
         {"help", "json"},
         {}}},
       {"cache",
-       {"lavabuild cache stats|gc|verify [--repair] [--max-size SIZE] [--dry-run] [--json] "
-        "[--cache-dir DIR]",
-        "inspect the store; `stats` counts every byte; `verify` re-hashes every file, "
-        "`--repair` removes what is corrupt; `gc` removes what no live env, lock or instance "
-        "uses, then (--max-size) least recently used envs' and locks' files until the store "
-        "is under SIZE (500M, 2G, 1.5GiB, bytes)",
-        {"help", "cache-dir", "repair", "max-size", "dry-run", "json"},
-        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME"}}},
+       {"lavabuild cache stats|gc|verify|push|pull [ENV|pylock.toml] [--repair] [--max-size "
+        "SIZE] [--dry-run] [--json] [--cache-dir DIR] [--remote-cache URL ...]",
+        "inspect the store; `stats` counts every byte (and the remote cache's hit rate); "
+        "`verify` re-hashes every file, `--repair` removes what is corrupt; `gc` removes what "
+        "no live env, lock or instance uses, then (--max-size) least recently used envs' and "
+        "locks' files until the store is under SIZE (500M, 2G, 1.5GiB, bytes); `push ENV|"
+        "pylock.toml` publishes to the remote cache every build output they need (needs "
+        "--signing-key), `pull pylock.toml` fetches them into the store before a deploy",
+        {"help", "cache-dir", "repair", "max-size", "dry-run", "json", "python", "remote-cache",
+         "remote-timeout", "remote-header", "remote-ca", "signing-key", "trusted-key", "index-url",
+         "find-links", "no-index", "offline"},
+        {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_REMOTE_CACHE",
+         "LAVABUILD_REMOTE_HEADER"}}},
   };
   auto it = m.find(command);
   return it == m.end() ? nullptr : &it->second;
@@ -230,8 +259,8 @@ std::string config_help(bool project) {
     ss << " " << k;
     col += k.size() + 1;
   }
-  ss << "\n  (remote.* keys are read for the remote cache, not used yet; relative paths in a\n"
-     << "  file are relative to it; an unknown key is an error)\n";
+  ss << "\n  (remote.* keys set the shared remote cache, as the --remote-* options; relative\n"
+     << "  paths in a file are relative to it; an unknown key is an error)\n";
   return ss.str();
 }
 
@@ -294,6 +323,11 @@ struct RawArgs {
   std::string index_url, jobs_text, config_file, max_size;
   std::vector<std::string> no_binary, only_binary, config_settings;
   bool no_config = false;
+  // The remote cache (engine::RemoteOptions), over the config's [remote] table.
+  std::string remote_cache, remote_ca, signing_key;
+  std::vector<std::string> remote_headers, trusted_keys;
+  double remote_timeout = 0;
+  bool remote_read_only = false;
 };
 
 /// The options, their help lines, and where each value goes.
@@ -347,6 +381,22 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "link-mode", po::value<std::string>(&o.link_mode), "hardlink|clone|copy")(
       "locked", po::value<std::string>(&o.locked), "fail unless the requirements match this lock")(
       "format", po::value<std::string>(&o.format), "plan output: text|dot|json")(
+      "remote-cache", po::value<std::string>(&raw.remote_cache),
+      "share build outputs through this cache: http(s)://HOST/BASE (Bazel HTTP cache, e.g. "
+      "nginx WebDAV) or grpc(s)://HOST:PORT[/INSTANCE] (REAPI v2)")(
+      "remote-read-only", po::bool_switch(&raw.remote_read_only),
+      "never upload to the remote cache (without --signing-key nothing is uploaded anyway)")(
+      "remote-timeout", po::value<double>(&raw.remote_timeout),
+      "seconds one remote cache request may take (default 5); a slower remote is dropped "
+      "for the run")("remote-header", po::value<std::vector<std::string>>(&raw.remote_headers),
+                     "'Name: value' sent to the remote cache, e.g. 'Authorization: Bearer TOKEN' "
+                     "(repeatable; $LAVABUILD_REMOTE_HEADER)")(
+      "remote-ca", po::value<std::string>(&raw.remote_ca),
+      "PEM file of CA certificates for the remote cache's TLS (default: the system's)")(
+      "signing-key", po::value<std::string>(&raw.signing_key),
+      "secret key file (`lavabuild cache keygen`): sign and upload what this run builds")(
+      "trusted-key", po::value<std::vector<std::string>>(&raw.trusted_keys),
+      "public key file (or NAME:BASE64) whose remote entries are believed (repeatable)")(
       "json", po::bool_switch(&o.json), "one JSON object on stdout")(
       "repair", po::bool_switch(&o.repair),
       "cache verify: remove corrupt files and the entries that need them")(
@@ -447,6 +497,38 @@ void apply_index_defaults(Options& o, const ConfigFile& cfg) {
   if (!o.pre) o.pre = cfg.pre.value_or(false);
 }
 
+/// The remote cache: the command line, then LAVABUILD_REMOTE_*, over the config's [remote].
+Status apply_remote_options(engine::RemoteOptions& r, const RawArgs& raw,
+                            const po::variables_map& vm) {
+  if (!raw.remote_cache.empty())
+    r.cache = raw.remote_cache;
+  else if (std::string v = env_or("LAVABUILD_REMOTE_CACHE", ""); !v.empty())
+    r.cache = v;
+  if (raw.remote_read_only) r.read_only = true;
+  if (vm.count("remote-timeout")) {
+    if (!(raw.remote_timeout > 0) || raw.remote_timeout > 86400)
+      return make_error("usage: --remote-timeout must be a number of seconds above 0");
+    r.timeout_ms = long(raw.remote_timeout * 1000);
+  }
+  std::vector<std::string> headers = raw.remote_headers;
+  if (headers.empty())
+    if (std::string v = env_or("LAVABUILD_REMOTE_HEADER", ""); !v.empty()) headers.push_back(v);
+  if (!headers.empty()) r.headers.clear();
+  for (const auto& h : headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || trim(h.substr(0, colon)).empty())
+      // The value may be a secret: only the name part is shown.
+      return make_error("usage: a remote cache header must be 'Name: value' (one given has " +
+                        std::string(colon == std::string::npos ? "no ':'" : "no name") + ")");
+    r.headers[std::string(trim(h.substr(0, colon)))] = std::string(trim(h.substr(colon + 1)));
+  }
+  if (!raw.remote_ca.empty()) r.ca = fs::absolute(raw.remote_ca);
+  if (!raw.signing_key.empty()) r.signing_key = fs::absolute(raw.signing_key);
+  for (const auto& k : raw.trusted_keys)  // a file, or the key's text itself
+    r.trusted_keys.push_back(fs::exists(k) ? fs::absolute(k) : k);
+  return {};
+}
+
 /// How and where a run works, for what the command line left unset: LAVABUILD_* variables,
 /// then the config files, then the defaults. Fails on a bad LAVABUILD_JOBS.
 Status apply_run_defaults(Options& o, const RawArgs& raw, const po::variables_map& vm,
@@ -473,7 +555,7 @@ Status apply_run_defaults(Options& o, const RawArgs& raw, const po::variables_ma
   if (o.output.empty() && o.command == "env") o.output = env_or("LAVABUILD_OUTPUT", ".venv");
   if (o.recipes_dir.empty() && cfg.recipes) o.recipes_dir = *cfg.recipes;
   if (!vm.count("build-timeout") && cfg.build_timeout) o.build_timeout = *cfg.build_timeout;
-  return {};
+  return apply_remote_options(o.remote, raw, vm);
 }
 
 /// The usage errors of a complete set of options (exit 2); fills max_size from --max-size.
@@ -495,8 +577,13 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
     return make_error("usage: lavabuild env needs a requirements file or a pylock.toml",
                       "lavabuild env requirements.txt -o DIR");
   if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify" &&
-      o.cache_action != "gc")
-    return make_error("usage: lavabuild cache stats|gc|verify, not '" + o.cache_action + "'");
+      o.cache_action != "gc" && o.cache_action != "push" && o.cache_action != "pull")
+    return make_error("usage: lavabuild cache stats|gc|verify|push|pull, not '" + o.cache_action +
+                      "'");
+  if (o.command == "cache" && (o.cache_action == "push" || o.cache_action == "pull") &&
+      o.inputs.size() != 1)
+    return make_error("usage: lavabuild cache " + o.cache_action +
+                      (o.cache_action == "push" ? " ENV|pylock.toml" : " pylock.toml"));
   if (!raw.max_size.empty()) {
     o.max_size = net::parse_size(raw.max_size);
     if (!o.max_size)

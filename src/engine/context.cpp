@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/remote.hpp"
 #include "net/url.hpp"
 #include "pep/tags.hpp"
 #include "util/fs.hpp"
@@ -51,7 +52,7 @@ Status Context::init(const Options& options, Output& output) {
   LB_ASSIGN(std::string py, interp::find_interpreter(options.python));
   LB_ASSIGN(auto probed, interp::probe(py, options.cache_dir));
   init_with(options, output, std::move(*s), std::move(probed));
-  return {};
+  return attach_remote(*this);
 }
 
 void Context::init_with(const Options& options, Output& output, std::shared_ptr<store::Store> s,

@@ -19,6 +19,10 @@
 #include "reqfile/reqfile.hpp"
 #include "store/store.hpp"
 
+namespace lb::remote {
+struct RemoteStats;
+}
+
 namespace lb::engine {
 
 struct Context {
@@ -28,6 +32,8 @@ struct Context {
   std::function<TimePoint()> now = [] { return std::chrono::steady_clock::now(); };
   Output* out = nullptr;
   std::shared_ptr<store::Store> store;
+  /// The remote cache's counters when one is attached (engine/remote.hpp), else null.
+  std::shared_ptr<remote::RemoteStats> remote_stats;
   std::unique_ptr<net::HttpClient> http;
   std::unique_ptr<net::PageCache> page_cache;
   std::unique_ptr<net::IndexClient> index;

@@ -434,6 +434,9 @@ void fill_report(EnvRun& r, Context::TimePoint start) {
   }
   r.report.downloaded_bytes = r.pipe.fetcher().downloaded_bytes();
   r.report.seconds = seconds_since(r.ctx, start);
+  if (const auto& s = r.ctx.remote_stats)
+    r.report.remote =
+        RemoteTotals{s->hits, s->misses, s->uploaded_bytes, s->downloaded_bytes, s->errors};
 }
 
 }  // namespace
@@ -537,6 +540,7 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
     if (bytecode.enabled()) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
   }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
+  record_remote_stats(ctx);
   ctx.flush_or_warn();
   ctx.out->finish();
   fill_report(r, start);

@@ -15,6 +15,7 @@
 #include "engine/context.hpp"
 #include "engine/env_state.hpp"
 #include "engine/pipeline.hpp"
+#include "engine/remote.hpp"
 #include "util/result.hpp"
 
 namespace lb::engine {
@@ -51,6 +52,8 @@ struct EnvReport {
   /// temp dirs removed; what was fetched and unpacked is kept in the store.
   bool interrupted = false;
   size_t kept_downloaded = 0, kept_unpacked = 0;
+  /// This run's remote cache counters, when a remote cache is configured.
+  std::optional<RemoteTotals> remote;
 };
 
 /// Build or update the env at ctx.opt.output. Reports progress and narrative lines through

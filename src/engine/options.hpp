@@ -10,14 +10,16 @@
 
 namespace lb::engine {
 
-/// The `[remote]` table of a config file: the shared remote cache. Read and checked now,
-/// used by a later version (nothing here changes what a run does yet).
+/// The shared remote cache (remote/layer.hpp): the `[remote]` table of a config file, then
+/// the --remote-* options over it.
 struct RemoteOptions {
-  std::string cache;                           ///< http(s):// or grpc(s):// URL of the cache
-  std::vector<std::string> trusted_keys;       ///< "name:base64(public key)"
+  std::string cache;  ///< http(s):// or grpc(s):// URL of the cache; empty: none
+  /// Whose entries to believe: "name:base64(public key)", or the path of a public key file.
+  std::vector<std::string> trusted_keys;
   std::string signing_key;                     ///< path of the secret key file (absolute)
   std::optional<bool> read_only;               ///< never upload
-  std::optional<long> timeout;                 ///< seconds
+  std::optional<long> timeout;                 ///< seconds (config file)
+  std::optional<long> timeout_ms;              ///< --remote-timeout (wins over `timeout`)
   std::map<std::string, std::string> headers;  ///< sent with every request
   std::string ca;                              ///< CA bundle path (absolute)
 };

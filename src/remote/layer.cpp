@@ -1,2 +1,486 @@
-// placeholder: replaced by the layer implementation
-#include "remote/cache.hpp"
+#include "remote/layer.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/strings.hpp"
+
+namespace lb::remote {
+
+namespace {
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool parse_u64(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+/// Takes one "\n"-terminated line off the front of `rest`.
+bool take_line(std::string_view& rest, std::string_view& line) {
+  auto nl = rest.find('\n');
+  if (nl == std::string_view::npos) return false;
+  line = rest.substr(0, nl);
+  rest.remove_prefix(nl + 1);
+  return true;
+}
+
+std::string blob_output_path(const BlobRef& b) {
+  return "blobs/" + b.sha256 + (b.executable ? ".x" : "");
+}
+
+Digest digest_of(std::string_view bytes) {
+  return {sha256_hex(bytes), int64_t(bytes.size())};
+}
+
+class RemoteStore final : public store::Store, public Layer {
+ public:
+  RemoteStore(std::shared_ptr<store::Store> local, std::unique_ptr<RemoteCache> remote, Trust trust,
+              Sharing sharing, std::function<void(const std::string&)> warn,
+              std::shared_ptr<RemoteStats> stats)
+      : local_(std::move(local)),
+        remote_(std::move(remote)),
+        trust_(std::move(trust)),
+        sharing_(std::move(sharing)),
+        warn_(std::move(warn)),
+        stats_(std::move(stats)) {}
+
+  // --- Layer ------------------------------------------------------------------------
+  bool pull(std::string_view key) override { return fetch(key).has_value(); }
+  bool push(std::string_view key, std::string_view value) override { return publish(key, value); }
+  bool usable() const override { return !disabled_.load(); }
+  bool writable() const override {
+    return usable() && trust_.signing.has_value() && !trust_.read_only;
+  }
+  void set_push_on_hit(bool on) override { push_on_hit_ = on; }
+  uint64_t published() const override { return stats_->uploaded_entries.load(); }
+
+  // --- index: local first, then the remote --------------------------------------------
+  Result<std::optional<std::string>> get(std::string_view key) override {
+    auto v = local_->get(key);
+    if (v.ok() && v->has_value() && push_on_hit_ && writable() && sharing_.shared(key)) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        first = pushed_keys_.insert(std::string(key)).second;
+      }
+      if (first) publish(key, **v);
+    }
+    if (!v.ok() || v->has_value() || !sharing_.shared(key)) return v;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (auto it = pending_.find(std::string(key)); it != pending_.end())
+        return std::optional<std::string>(it->second);
+    }
+    if (!usable()) return v;
+    return fetch(key);
+  }
+  Status put(std::string_view key, std::string_view value) override {
+    LB_TRY(local_->put(key, value));
+    if (writable() && sharing_.shared(key)) publish(key, value);
+    return {};
+  }
+  Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs) override {
+    LB_TRY(local_->put_many(with_pending(kvs)));
+    publish_many(kvs);
+    return {};
+  }
+  Status put_many(std::vector<std::pair<std::string, std::string>>&& kvs) override {
+    LB_TRY(local_->put_many(with_pending(kvs)));
+    publish_many(kvs);
+    return {};
+  }
+  ~RemoteStore() override {
+    // Entries fetched after the run's last batch of writes: kept for the next run.
+    std::vector<std::pair<std::string, std::string>> none;
+    if (!pending_.empty()) (void)local_->put_many(with_pending(none));
+  }
+
+  // --- everything else is the local store's -------------------------------------------
+  std::string blob_path(std::string_view sha, bool x) const override {
+    return local_->blob_path(sha, x);
+  }
+  bool has_blob(std::string_view sha, bool x) const override { return local_->has_blob(sha, x); }
+  Result<std::string> put_blob(std::string_view c, bool x) override {
+    return local_->put_blob(c, x);
+  }
+  Result<std::string> put_blob_hashed(std::string_view c, bool x, std::string_view sha) override {
+    return local_->put_blob_hashed(c, x, sha);
+  }
+  Result<std::string> put_blob_file(const std::string& path, bool x) override {
+    return local_->put_blob_file(path, x);
+  }
+  store::BlobState blob_state(std::string_view sha, bool x, int64_t size) const override {
+    return local_->blob_state(sha, x, size);
+  }
+  void remove_damaged_blob(std::string_view sha, bool x) const override {
+    local_->remove_damaged_blob(sha, x);
+  }
+  Result<bool> verify_blob(std::string_view sha, bool x) const override {
+    return local_->verify_blob(sha, x);
+  }
+  Status verify_all(const std::function<void(std::string)>& report_bad) const override {
+    return local_->verify_all(report_bad);
+  }
+  Result<store::Session> session() override { return local_->session(); }
+  Result<store::Session> read_session() override { return local_->read_session(); }
+  Status erase(std::string_view key) override { return local_->erase(key); }
+  Status erase_many(const std::vector<std::string>& keys) override {
+    return local_->erase_many(keys);
+  }
+  Status scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    return local_->scan(prefix, fn);
+  }
+  Result<store::Stats> stats() override { return local_->stats(); }
+  std::string tmp_dir() const override { return local_->tmp_dir(); }
+  std::pair<uint64_t, uint64_t> clean_leftovers(bool dry_run, bool tmp_only) const override {
+    return local_->clean_leftovers(dry_run, tmp_only);
+  }
+  std::string lock_path(std::string_view name) const override { return local_->lock_path(name); }
+  std::string dir() const override { return local_->dir(); }
+
+ private:
+  /// `kvs` and the fetched entries not yet written locally (which are then forgotten: the
+  /// local index has them).
+  std::vector<std::pair<std::string, std::string>> with_pending(
+      const std::vector<std::pair<std::string, std::string>>& kvs) {
+    std::vector<std::pair<std::string, std::string>> all = kvs;
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& [k, v] : pending_) all.emplace_back(k, std::move(v));
+    pending_.clear();
+    return all;
+  }
+
+  /// The first fault disables the remote for the rest of the run, with one warning.
+  void fault(const Error& e) {
+    ++stats_->errors;
+    if (!disabled_.exchange(true))
+      warn_("remote cache " + remote_->name() + " failed: " + e.message +
+            "; going on without it for this run");
+  }
+
+  void reject(std::string_view key, const std::string& why) {
+    ++stats_->rejected;
+    std::lock_guard<std::mutex> g(mu_);
+    if (rejected_keys_.insert(std::string(key)).second)
+      warn_("ignored the remote entry for " + std::string(key) + " from " + remote_->name() + ": " +
+            why + "; building it here");
+  }
+
+  /// Blobs from the remote (unchecked: the caller checks each against its digest); nullopt
+  /// after a fault.
+  std::optional<std::vector<std::optional<std::string>>> read(const std::vector<Digest>& ds) {
+    auto got = remote_->read_blobs(ds);
+    if (!got.ok()) {
+      fault(got.error());
+      return std::nullopt;
+    }
+    if (got->size() != ds.size()) {
+      fault(make_error("answered " + std::to_string(got->size()) + " blobs for " +
+                       std::to_string(ds.size())));
+      return std::nullopt;
+    }
+    return std::move(*got);
+  }
+
+  std::optional<std::string> fetch(std::string_view key) {
+    if (!usable()) return std::nullopt;
+    auto entry = remote_->get_action(action_of(key));
+    if (!entry.ok()) {
+      fault(entry.error());
+      return std::nullopt;
+    }
+    if (!entry->has_value()) {
+      ++stats_->misses;
+      return std::nullopt;
+    }
+    const OutputFile *manifest_file = nullptr, *sig_file = nullptr;
+    for (const auto& f : (*entry)->files) {
+      if (f.path == kEntryPath) manifest_file = &f;
+      if (f.path == kSignaturePath) sig_file = &f;
+    }
+    if (!manifest_file || !sig_file) {
+      reject(key, "it is not a lavabuild entry (no manifest or no signature)");
+      return std::nullopt;
+    }
+    if (uint64_t(manifest_file->digest.size) > kMaxEntryBytes ||
+        uint64_t(sig_file->digest.size) > kMaxSignatureBytes) {
+      reject(key, "its manifest or signature is larger than lavabuild's limit");
+      return std::nullopt;
+    }
+    auto head = read({manifest_file->digest, sig_file->digest});
+    if (!head) return std::nullopt;
+    if (!(*head)[0] || !(*head)[1]) {
+      reject(key, "its manifest or signature is missing from the remote's CAS");
+      return std::nullopt;
+    }
+    const std::string& manifest_bytes = *(*head)[0];
+    const std::string& sig_bytes = *(*head)[1];
+    if (!(digest_of(manifest_bytes) == manifest_file->digest) ||
+        !(digest_of(sig_bytes) == sig_file->digest)) {
+      reject(key, "its manifest or signature does not match its digest");
+      return std::nullopt;
+    }
+    std::string_view sig_rest = sig_bytes, sig_line;
+    std::string_view format_line;
+    if (!take_line(sig_rest, format_line) || format_line != kSignatureFormat ||
+        !take_line(sig_rest, sig_line) || !sig_rest.empty()) {
+      reject(key, "its signature is malformed");
+      return std::nullopt;
+    }
+    std::string why = check_signature(
+        trust_.trusted,
+        entry_fingerprint(key, manifest_file->digest.hash, uint64_t(manifest_file->digest.size)),
+        sig_line);
+    if (!why.empty()) {
+      reject(key, why);
+      return std::nullopt;
+    }
+    auto m = parse_entry(manifest_bytes);
+    if (!m.ok()) {
+      reject(key, "its manifest is malformed: " + m.error().message);
+      return std::nullopt;
+    }
+    if (m->key != key) {
+      reject(key, "it is signed for another key (" + m->key + ")");
+      return std::nullopt;
+    }
+    auto refs = sharing_.refs(key, m->value);
+    if (!refs.ok()) {
+      reject(key, "its value is malformed: " + refs.error().message);
+      return std::nullopt;
+    }
+    // The value names blobs by digest (sizes may be unknown to it, 0); the signed manifest
+    // must list exactly those, with their sizes.
+    std::set<std::pair<std::string, bool>> named, listed;
+    for (const auto& b : *refs) named.emplace(b.sha256, b.executable);
+    for (const auto& b : m->blobs) listed.emplace(b.sha256, b.executable);
+    if (named != listed || listed.size() != m->blobs.size()) {
+      reject(key, "its manifest lists other blobs than its value names");
+      return std::nullopt;
+    }
+    const std::vector<BlobRef>& want = m->blobs;
+    // The blobs missing here, fetched in one parallel batch and checked one by one.
+    std::vector<const BlobRef*> missing;
+    std::vector<Digest> digests;
+    for (const auto& b : want)
+      if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) != store::BlobState::intact) {
+        missing.push_back(&b);
+        digests.push_back({b.sha256, int64_t(b.size)});
+      }
+    uint64_t downloaded = manifest_bytes.size() + sig_bytes.size();
+    if (!digests.empty()) {
+      auto blobs = read(digests);
+      if (!blobs) return std::nullopt;
+      for (size_t i = 0; i < missing.size(); ++i) {
+        const auto& got = (*blobs)[i];
+        if (!got) {
+          reject(key, "blob " + missing[i]->sha256 + " is missing from the remote's CAS");
+          return std::nullopt;
+        }
+        if (!(digest_of(*got) == digests[i])) {
+          reject(key, "blob " + missing[i]->sha256 + " does not match its digest");
+          return std::nullopt;
+        }
+        downloaded += got->size();
+      }
+      for (size_t i = 0; i < missing.size(); ++i) {
+        // put_blob_hashed replaces a damaged local copy.
+        auto put =
+            local_->put_blob_hashed(*(*blobs)[i], missing[i]->executable, missing[i]->sha256);
+        if (!put.ok()) return std::nullopt;  // a local problem: the step runs and says so
+      }
+    }
+    // The index may be open read-only now (the engine reads in sessions): the entry is
+    // written with the run's next batch of writes, and served from memory until then.
+    if (!local_->put(key, m->value).ok()) {
+      std::lock_guard<std::mutex> g(mu_);
+      pending_[std::string(key)] = m->value;
+    }
+    ++stats_->hits;
+    stats_->downloaded_bytes += downloaded;
+    return std::move(m->value);
+  }
+
+  template <class KVs>
+  void publish_many(const KVs& kvs) {
+    if (!writable()) return;
+    for (const auto& [k, v] : kvs)
+      if (sharing_.shared(k) && !publish(k, v)) return;
+  }
+
+  /// Upload KEY's blobs (those the remote lacks), manifest and signature, then the entry.
+  bool publish(std::string_view key, std::string_view value) {
+    if (!writable()) return false;
+    auto refs = sharing_.refs(key, value);
+    if (!refs.ok()) return false;  // not ours to share (the engine reports its own errors)
+    EntryManifest m{std::string(key), std::string(value), *refs};
+    for (auto& b : m.blobs) {  // a size the value does not say: the stored blob's
+      auto st = fs::stat_path(local_->blob_path(b.sha256, b.executable));
+      if (!st.is_regular) return false;  // not here (collected, or never stored): not shared
+      b.size = uint64_t(st.size);
+    }
+    std::sort(m.blobs.begin(), m.blobs.end());
+    m.blobs.erase(std::unique(m.blobs.begin(), m.blobs.end()), m.blobs.end());
+    std::string manifest = render_entry(m);
+    Digest manifest_digest = digest_of(manifest);
+    std::string sig = std::string(kSignatureFormat) + "\n" +
+                      sign(*trust_.signing, entry_fingerprint(key, manifest_digest.hash,
+                                                              uint64_t(manifest_digest.size))) +
+                      "\n";
+    Digest sig_digest = digest_of(sig);
+
+    ActionEntry entry;
+    entry.files.push_back({kEntryPath, manifest_digest, false});
+    entry.files.push_back({kSignaturePath, sig_digest, false});
+    std::vector<Digest> all{manifest_digest, sig_digest};
+    for (const auto& b : m.blobs) {
+      Digest d{b.sha256, int64_t(b.size)};
+      entry.files.push_back({blob_output_path(b), d, b.executable});
+      all.push_back(d);
+    }
+    // Blobs this run uploaded already are not asked about again.
+    std::vector<Digest> ask;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (const auto& d : all)
+        if (!uploaded_.count(d.hash)) ask.push_back(d);
+    }
+    std::sort(ask.begin(), ask.end());
+    ask.erase(std::unique(ask.begin(), ask.end()), ask.end());
+    auto missing = remote_->find_missing(ask);
+    if (!missing.ok()) {
+      fault(missing.error());
+      return false;
+    }
+    std::map<std::string, bool> exec_of;
+    for (const auto& b : m.blobs) exec_of.emplace(b.sha256, b.executable);
+    std::vector<std::pair<Digest, std::string>> uploads;
+    uint64_t bytes = 0;
+    for (const auto& d : *missing) {
+      std::string content;
+      if (d == manifest_digest) {
+        content = manifest;
+      } else if (d == sig_digest) {
+        content = sig;
+      } else {
+        auto it = exec_of.find(d.hash);
+        if (it == exec_of.end()) continue;  // the server named a digest we never asked for
+        auto text = fs::read_file(local_->blob_path(d.hash, it->second));
+        if (!text.ok() || !(digest_of(*text) == d)) return false;  // damaged here: no upload
+        content = std::move(*text);
+      }
+      bytes += content.size();
+      uploads.emplace_back(d, std::move(content));
+    }
+    if (!uploads.empty()) {
+      if (auto st = remote_->write_blobs(uploads); !st.ok()) {
+        fault(st.error());
+        return false;
+      }
+    }
+    if (auto st = remote_->put_action(action_of(key), entry); !st.ok()) {
+      fault(st.error());
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (const auto& d : all) uploaded_.insert(d.hash);
+    }
+    stats_->uploaded_bytes += bytes;
+    ++stats_->uploaded_entries;
+    return true;
+  }
+
+  std::shared_ptr<store::Store> local_;
+  std::unique_ptr<RemoteCache> remote_;
+  Trust trust_;
+  Sharing sharing_;
+  std::function<void(const std::string&)> warn_;
+  std::shared_ptr<RemoteStats> stats_;
+  std::atomic<bool> disabled_{false};
+  std::atomic<bool> push_on_hit_{false};
+  std::set<std::string> pushed_keys_;  ///< push_on_hit: published once each
+  std::mutex mu_;
+  std::set<std::string> uploaded_;              ///< digests the remote has (this run made sure)
+  std::set<std::string> rejected_keys_;         ///< reported once each
+  std::map<std::string, std::string> pending_;  ///< fetched, not yet in the local index
+};
+
+}  // namespace
+
+std::string action_of(std::string_view key) {
+  return sha256_hex(std::string(kActionFormat) + "\n" + std::string(key));
+}
+
+std::string render_entry(const EntryManifest& m) {
+  std::vector<BlobRef> blobs = m.blobs;
+  std::sort(blobs.begin(), blobs.end());
+  blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
+  std::string out = std::string(kEntryFormat) + "\nkey " + m.key + "\n";
+  for (const auto& b : blobs)
+    out +=
+        "blob " + b.sha256 + " " + std::to_string(b.size) + " " + (b.executable ? "1" : "0") + "\n";
+  out += "value " + std::to_string(m.value.size()) + "\n";
+  out += m.value;
+  return out;
+}
+
+Result<EntryManifest> parse_entry(std::string_view bytes) {
+  std::string_view rest = bytes, line;
+  auto bad = [](const std::string& what) { return make_error("remote entry: " + what); };
+  if (!take_line(rest, line) || line != kEntryFormat)
+    return bad(std::string("the first line is not ") + kEntryFormat);
+  EntryManifest m;
+  if (!take_line(rest, line) || !starts_with(line, "key ") || line.size() == 4)
+    return bad("no key line");
+  m.key = std::string(line.substr(4));
+  if (m.key.find('\0') != std::string::npos) return bad("the key holds a NUL byte");
+  for (;;) {
+    if (!take_line(rest, line)) return bad("no value line");
+    if (starts_with(line, "value ")) {
+      uint64_t n = 0;
+      if (!parse_u64(line.substr(6), n) || n != rest.size())
+        return bad("the value's length is not the number of bytes that follow");
+      m.value = std::string(rest);
+      break;
+    }
+    if (!starts_with(line, "blob ")) return bad("unexpected line");
+    auto f = split(std::string(line.substr(5)), ' ');
+    BlobRef b;
+    if (f.size() != 3 || !is_hex64(f[0]) || !parse_u64(f[1], b.size) ||
+        (f[2] != "0" && f[2] != "1"))
+      return bad("malformed blob line");
+    b.sha256 = f[0];
+    b.executable = f[2] == "1";
+    if (!m.blobs.empty() && !(m.blobs.back() < b)) return bad("blob lines are not sorted");
+    if (m.blobs.size() >= kMaxEntryBlobs) return bad("more blobs than lavabuild's limit");
+    m.blobs.push_back(std::move(b));
+  }
+  return m;
+}
+
+std::shared_ptr<store::Store> layer_remote(std::shared_ptr<store::Store> local,
+                                           std::unique_ptr<RemoteCache> remote, Trust trust,
+                                           Sharing sharing,
+                                           std::function<void(const std::string&)> warn,
+                                           std::shared_ptr<RemoteStats> stats) {
+  return std::make_shared<RemoteStore>(std::move(local), std::move(remote), std::move(trust),
+                                       std::move(sharing), std::move(warn), std::move(stats));
+}
+
+Layer* layer_of(store::Store& s) {
+  return dynamic_cast<Layer*>(&s);
+}
+
+}  // namespace lb::remote
