@@ -586,6 +586,43 @@ Result<Resolved> Pipeline::resolve_requirements() {
   return out;
 }
 
+std::shared_ptr<wheel::UnpackedWheel> Pipeline::stored_unpack(const std::string& key,
+                                                             std::string& why) {
+  auto cached = ctx_.store->get("ac/" + key);
+  if (!cached.ok() || !cached->has_value()) {
+    why = "no stored unpack output for this wheel (key " + key.substr(0, 12) + ")";
+    return nullptr;
+  }
+  auto uw = wheel::deserialize_unpacked(**cached);
+  bool complete = uw.ok();
+  if (complete)
+    for (const auto& m : uw->members)
+      if (ctx_.store->blob_state(m.sha256, m.executable, int64_t(m.size)) !=
+          store::BlobState::intact) {
+        complete = false;  // missing, or changed since stored: unpack again
+        break;
+      }
+  if (!complete) {
+    why = "stored unpack output is incomplete (files missing from the store or changed)";
+    return nullptr;
+  }
+  return std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
+}
+
+bool Pipeline::unpacked_without_fetch(Planned& d) {
+  const std::string& sha = d.file.sha256;
+  // (A pinned size needs no check: the sha256 names the bytes the stored unpack came from.)
+  if (d.source || sha.size() != 64) return false;
+  if (!d.allowed_hashes.empty() && !d.allowed_hashes.count("sha256:" + sha)) return false;
+  std::string key = unpack_key(sha, d.file.filename), why;
+  auto uw = stored_unpack(key, why);
+  if (!uw) return false;
+  d.sha256 = sha;
+  d.unpack_key = key;
+  d.unpacked = std::move(uw);
+  return true;
+}
+
 void Pipeline::use_built_wheel(Planned& d) {
   const SourceBuild& s = *d.source;
   d.file = net::IndexFile{};
@@ -637,6 +674,10 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
                          ? "fetched while resolving (its metadata was needed)"
                          : "wheel " + d.file.filename + " is in the store (sha256 " +
                                d.sha256.substr(0, 12) + ")";
+    } else if (unpacked_without_fetch(d)) {
+      fetch.needs_run = false;
+      fetch.reason = "not needed: the unpacked files of " + d.file.filename +
+                     " (sha256 " + d.sha256.substr(0, 12) + ", as the index says) are stored";
     } else {
       fetch.reason = "wheel " + d.file.filename + " is not in the store; fetching " + d.file.url;
     }
@@ -719,29 +760,14 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
           "not needed: the existing env has its files (key " + d.unpack_key.substr(0, 12) + ")";
     } else if (!d.sha256.empty()) {
       unpack.key = d.unpack_key;
-      auto cached = ctx_.store->get("ac/" + d.unpack_key);
-      if (cached.ok() && cached->has_value()) {
-        auto uw = wheel::deserialize_unpacked(**cached);
-        bool complete = uw.ok();
-        if (complete)
-          for (const auto& m : uw->members)
-            if (ctx_.store->blob_state(m.sha256, m.executable, int64_t(m.size)) !=
-                store::BlobState::intact) {
-              complete = false;  // missing, or changed since stored: unpack again
-              break;
-            }
-        if (complete) {
-          d.unpacked = std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
-          unpack.needs_run = false;
-          unpack.reason =
-              "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
-        } else {
-          unpack.reason =
-              "stored unpack output is incomplete (files missing from the store or changed)";
-        }
-      } else {
+      std::string why;
+      if (!d.unpacked) d.unpacked = stored_unpack(d.unpack_key, why);
+      if (d.unpacked) {
+        unpack.needs_run = false;
         unpack.reason =
-            "no stored unpack output for this wheel (key " + d.unpack_key.substr(0, 12) + ")";
+            "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
+      } else {
+        unpack.reason = why;
       }
     } else {
       unpack.key = d.source ? "(after the build)" : "(after fetch)";

@@ -120,6 +120,12 @@ class Pipeline {
                                    const std::string& where);
   /// `d` is built: from now on it is its wheel (file, sha256, unpack key).
   void use_built_wheel(Planned& d);
+  /// The stored unpack output "ac/<key>" when it and every blob it names are intact (the
+  /// lookup falls back to the remote cache, when there is one); else null, with `why`.
+  std::shared_ptr<wheel::UnpackedWheel> stored_unpack(const std::string& key, std::string& why);
+  /// A wheel not in the store whose sha256 the index or the lock gives (and every pin
+  /// allows), with its unpacked files stored: it need not be fetched at all.
+  bool unpacked_without_fetch(Planned& d);
   Fetcher fetcher_;
   SourceBuilder builder_;
   IndexProvider provider_;
