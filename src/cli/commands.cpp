@@ -17,6 +17,7 @@
 #include "graph/graph.hpp"
 #include "pep/name.hpp"
 #include "remote/layer.hpp"
+#include "remote/sign.hpp"
 #include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -307,8 +308,22 @@ int cmd_cache_remote(const Options& o, Reporter& out) {
   return 0;
 }
 
+/// `cache keygen`: needs no store; the public key line goes to stdout, to be pasted into the
+/// clients' remote.trusted-keys.
+int cmd_cache_keygen(const Options& o, Reporter& out) {
+  auto pk = remote::write_key_pair(o.key_name, o.secret_key_file, o.public_key_file);
+  if (!pk.ok()) return fail(out, pk.error());
+  std::printf("%s\n", remote::format_public_key(*pk).c_str());
+  std::fprintf(stderr,
+               "wrote the secret key to %s (mode 0600: remote.signing-key on the host that "
+               "uploads) and the public key to %s (remote.trusted-keys on clients)\n",
+               o.secret_key_file.c_str(), o.public_key_file.c_str());
+  return 0;
+}
+
 int cmd_cache(const Options& o, Reporter& out) {
   if (o.cache_action == "push" || o.cache_action == "pull") return cmd_cache_remote(o, out);
+  if (o.cache_action == "keygen") return cmd_cache_keygen(o, out);
   store::StoreOptions so;
   so.warn = [&](const std::string& w) { out.warn(w); };
   so.use = o.cache_action == "gc" ? store::StoreUse::gc : store::StoreUse::run;
@@ -317,7 +332,7 @@ int cmd_cache(const Options& o, Reporter& out) {
   if (o.cache_action == "stats") return cmd_cache_stats(**s, o, out);
   if (o.cache_action == "verify") return cmd_cache_verify(**s, o, out);
   if (o.cache_action == "gc") return cmd_cache_gc(**s, o);
-  std::fprintf(stderr, "error: unknown cache action '%s' (stats, gc, verify)\n",
+  std::fprintf(stderr, "error: unknown cache action '%s' (stats, gc, verify, keygen)\n",
                o.cache_action.c_str());
   return 2;
 }

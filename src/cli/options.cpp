@@ -44,6 +44,8 @@ commands:
   cache gc [--max-size SIZE] [--dry-run]     remove what no env or lock uses
   cache push ENV|pylock.toml                 publish what they need to the remote cache
   cache pull pylock.toml                     fetch what a lock needs from the remote cache
+  cache keygen --name NAME --secret-key FILE --public-key FILE
+                                             make a key pair to sign remote cache entries
 
 )";
 
@@ -69,6 +71,7 @@ std::vector<std::string> split_whitespace(const std::string& s) {
 }
 
 const std::vector<std::string> kCommands = {"env", "plan", "lock", "verify", "cache"};
+const std::vector<std::string> kCacheActions = {"stats", "gc", "verify", "push", "pull", "keygen"};
 
 struct CommandHelp {
   const char* usage;
@@ -226,19 +229,27 @@ const CommandHelp* command_help(const std::string& command) {
         {"help", "json"},
         {}}},
       {"cache",
-       {"lavabuild cache stats|gc|verify|push|pull [ENV|pylock.toml] [--repair] [--max-size "
-        "SIZE] [--dry-run] [--json] [--cache-dir DIR] [--remote-cache URL ...]",
+       {"lavabuild cache stats|gc|verify|push|pull|keygen [ENV|pylock.toml] [--repair] "
+        "[--max-size SIZE] [--dry-run] [--json] [--cache-dir DIR] [--remote-cache URL ...]",
         "inspect the store; `stats` counts every byte (and the remote cache's hit rate); "
         "`verify` re-hashes every file, `--repair` removes what is corrupt; `gc` removes what "
         "no live env, lock or instance uses, then (--max-size) least recently used envs' and "
         "locks' files until the store is under SIZE (500M, 2G, 1.5GiB, bytes); `push ENV|"
         "pylock.toml` publishes to the remote cache every build output they need (needs "
-        "--signing-key), `pull pylock.toml` fetches them into the store before a deploy",
+        "--signing-key), `pull pylock.toml` fetches them into the store before a deploy; "
+        "`keygen` makes a key pair to sign remote cache entries (`lavabuild cache keygen --help`)",
         {"help", "cache-dir", "repair", "max-size", "dry-run", "json", "python", "remote-cache",
          "remote-timeout", "remote-header", "remote-ca", "signing-key", "trusted-key", "index-url",
-         "find-links", "no-index", "offline"},
+         "find-links", "no-index", "offline", "name", "secret-key", "public-key"},
         {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_REMOTE_CACHE",
          "LAVABUILD_REMOTE_HEADER"}}},
+      {"cache keygen",
+       {"lavabuild cache keygen --name NAME --secret-key FILE --public-key FILE",
+        "make an Ed25519 key pair to sign remote cache entries: the secret key goes to FILE "
+        "(mode 0600; the signing host's remote.signing-key), the public key line to FILE and "
+        "stdout (clients' remote.trusted-keys); existing files are never overwritten",
+        {"help", "name", "secret-key", "public-key"},
+        {}}},
   };
   auto it = m.find(command);
   return it == m.end() ? nullptr : &it->second;
@@ -403,6 +414,12 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "max-size", po::value<std::string>(&raw.max_size),
       "cache gc: then evict least recently used roots until the store is under SIZE")(
       "dry-run", po::bool_switch(&o.dry_run), "cache gc: list what would go, change nothing")(
+      "name", po::value<std::string>(&o.key_name),
+      "cache keygen: the key's name, 1-128 of A-Z a-z 0-9 . _ - (e.g. ci.example.org-1)")(
+      "secret-key", po::value<std::string>(&o.secret_key_file),
+      "cache keygen: new file for the secret key")("public-key",
+                                                   po::value<std::string>(&o.public_key_file),
+                                                   "cache keygen: new file for the public key")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs")(
       "quiet,q", po::bool_switch(&o.quiet),
@@ -576,10 +593,18 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
   if (o.command == "env" && o.inputs.empty())
     return make_error("usage: lavabuild env needs a requirements file or a pylock.toml",
                       "lavabuild env requirements.txt -o DIR");
-  if (o.command == "cache" && o.cache_action != "stats" && o.cache_action != "verify" &&
-      o.cache_action != "gc" && o.cache_action != "push" && o.cache_action != "pull")
-    return make_error("usage: lavabuild cache stats|gc|verify|push|pull, not '" + o.cache_action +
-                      "'");
+  if (o.command == "cache" && std::find(kCacheActions.begin(), kCacheActions.end(),
+                                        o.cache_action) == kCacheActions.end()) {
+    std::string near = closest_word(o.cache_action, kCacheActions);
+    return make_error("usage: lavabuild cache stats|gc|verify|push|pull|keygen, not '" + o.cache_action +
+                      "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
+  }
+  if (o.command == "cache" && o.cache_action == "keygen" &&
+      (o.key_name.empty() || o.secret_key_file.empty() || o.public_key_file.empty()))
+    return make_error(
+        "usage: lavabuild cache keygen needs --name, --secret-key and --public-key",
+        "e.g. lavabuild cache keygen --name ci.example.org-1 --secret-key ci.sec --public-key "
+        "ci.pub");
   if (o.command == "cache" && (o.cache_action == "push" || o.cache_action == "pull") &&
       o.inputs.size() != 1)
     return make_error("usage: lavabuild cache " + o.cache_action +
@@ -648,11 +673,13 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   }
   LB_TRY(take_command(o, args));
   if (vm.count("help")) {
-    help_text = render_command_help(*command_help(o.command), desc);
+    // `cache keygen --help` is keygen's own (its options differ from the store actions').
+    bool keygen = o.command == "cache" && !args.empty() && args.front() == "keygen";
+    help_text = render_command_help(*command_help(keygen ? "cache keygen" : o.command), desc);
     return o;
   }
   if (o.command == "cache") {
-    if (args.empty()) return make_error("usage: lavabuild cache stats|gc|verify");
+    if (args.empty()) return make_error("usage: lavabuild cache stats|gc|verify|keygen");
     o.cache_action = args.front();
     args.erase(args.begin());
   }

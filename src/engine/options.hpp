@@ -54,13 +54,15 @@ struct Options {
   std::string link_mode = "hardlink";
   std::string locked;           ///< --locked pylock.toml
   std::string format = "text";  ///< plan --format
-  std::string cache_action;     ///< cache stats|gc|verify
+  std::string cache_action;     ///< cache stats|gc|verify|keygen
   long timeout = 0;             ///< --timeout SECONDS (0: $LAVABUILD_HTTP_TIMEOUT or the default)
   bool repair = false;          ///< cache verify --repair
   std::vector<std::string> config_files;  ///< the config files read, lowest precedence first
   RemoteOptions remote;                   ///< config files' [remote] table
   std::optional<uint64_t> max_size;       ///< cache gc --max-size SIZE, in bytes
   bool dry_run = false;                   ///< cache gc --dry-run
+  /// cache keygen --name NAME --secret-key FILE --public-key FILE (remote/sign.hpp).
+  std::string key_name, secret_key_file, public_key_file;
   // Building from source (engine/source_build.hpp).
   /// --no-binary / --only-binary: normalised names or ":all:" (pip's spelling; a requirement
   /// file's options add to these).

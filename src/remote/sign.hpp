@@ -15,8 +15,10 @@
 // it never covers the ActionResult bytes a server stores (servers rewrite them).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/result.hpp"
@@ -59,5 +61,12 @@ std::string sign(const SecretKey& k, std::string_view message);
 /// E.g. "signed by untrusted key NAME", "bad signature by NAME", "malformed signature".
 std::string check_signature(const std::vector<PublicKey>& trusted, std::string_view message,
                             std::string_view signature);
+
+/// `lavabuild cache keygen`: a new key pair named `name`, the secret key written to
+/// `secret_path` (mode 0600) and the public key to `public_path` (0644), each one line and a
+/// newline. Never overwrites: an error naming the file when either exists, and then nothing is
+/// written. Returns the public key.
+Result<PublicKey> write_key_pair(const std::string& name, const std::string& secret_path,
+                                 const std::string& public_path);
 
 }  // namespace lb::remote

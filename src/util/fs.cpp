@@ -118,31 +118,51 @@ Status write_file(const std::string& path, std::string_view data, uint32_t mode)
   return fill_new_file(fd, path, data, mode);
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode) {
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
+namespace {
+/// A new temp sibling of `path` (temp_sibling), open for writing with `mode` and flock'ed, so
+/// that a cleaner tells it from a killed run's (remove_if_abandoned); `tmp` gets its name.
+Result<int> create_locked_temp(const std::string& path, uint32_t mode, std::string& tmp) {
+  for (int attempt = 0;; ++attempt) {
     if (attempt > 16) return make_error("cannot create a temp file beside " + path);
     tmp = temp_sibling(path);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
       if (errno == EEXIST) continue;
       return errno_error("cannot create", tmp);
     }
-    // Held while the temp file exists, so that a cleaner tells it from a killed run's (see
-    // remove_if_abandoned); a cleaner that got in first removed it: try another name.
+    // A cleaner that got in first removed it: try another name.
     struct stat held, now;
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &held) != 0 ||
         ::lstat(tmp.c_str(), &now) != 0 || held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
       ::close(fd);
-      fd = -1;
+      continue;
     }
+    return fd;
   }
+}
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode) {
+  std::string tmp;
+  LB_ASSIGN(int fd, create_locked_temp(path, mode, tmp));
   Status st = write_all(fd, data, tmp);
   if (st.ok() && ::fchmod(fd, mode) != 0) st = errno_error("cannot chmod", tmp);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
     st = errno_error("cannot rename into", path);
   if (!st.ok()) ::unlink(tmp.c_str());
+  ::close(fd);
+  return st;
+}
+
+Status write_file_new(const std::string& path, std::string_view data, uint32_t mode) {
+  std::string tmp;
+  LB_ASSIGN(int fd, create_locked_temp(path, mode, tmp));
+  Status st = write_all(fd, data, tmp);
+  if (st.ok() && ::fchmod(fd, mode) != 0) st = errno_error("cannot chmod", tmp);
+  if (st.ok() && ::link(tmp.c_str(), path.c_str()) != 0)
+    st = errno == EEXIST ? make_error(path + " already exists", "remove it or choose another name")
+                         : errno_error("cannot create", path);
+  ::unlink(tmp.c_str());  // linked or not, the temp name goes
   ::close(fd);
   return st;
 }

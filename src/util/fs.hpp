@@ -38,6 +38,11 @@ Result<std::string> read_file(const std::string& path);
 /// fsync-free, then rename over `path`. Never writes through an existing file, so a
 /// hard link at `path` (a store blob) is replaced, not changed.
 Status write_file_atomic(const std::string& path, std::string_view data, uint32_t mode = 0644);
+/// Write `data` to a new file at `path` and never replace anything there: a temp file made as
+/// write_file_atomic's, then hard-linked to `path` (link fails with EEXIST where anything
+/// exists, symlinks included), then unlinked. `path` appears whole, with `mode`, or not at all
+/// (for files a user names: a key that must never be overwritten).
+Status write_file_new(const std::string& path, std::string_view data, uint32_t mode = 0644);
 /// Create a new file (O_CREAT|O_EXCL: fails when anything exists at `path`, symlinks
 /// included) and write `data`. For files in a directory this process just created.
 Status write_file(const std::string& path, std::string_view data, uint32_t mode = 0644);

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -110,6 +111,54 @@ std::string base64_urlsafe_nopad(const uint8_t* data, size_t size) {
     out += tbl[(v >> 18) & 63];
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
+    if (n > 1) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+    if (n > 2) v |= uint8_t(bytes[i + 2]);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += n > 1 ? tbl[(v >> 6) & 63] : '=';
+    out += n > 2 ? tbl[v & 63] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    // '=' only in the last quantum's final one or two places.
+    size_t pad = last ? (text[i + 3] == '=') + (text[i + 3] == '=' && text[i + 2] == '=') : 0;
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      int d = k < 4 - pad ? val(text[i + k]) : 0;
+      if (d < 0) return std::nullopt;
+      v = (v << 6) | uint32_t(d);
+    }
+    out += char((v >> 16) & 0xff);
+    if (pad < 2) out += char((v >> 8) & 0xff);
+    if (pad < 1) out += char(v & 0xff);
+    // Bits below the data must be zero: otherwise two texts would decode to the same bytes.
+    if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0)) return std::nullopt;
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,13 @@ Result<std::string> digest_file_hex(const std::string& path, const std::string& 
 std::string to_hex(const uint8_t* data, size_t size);
 /// urlsafe base64 without padding (wheel RECORD format).
 std::string base64_urlsafe_nopad(const uint8_t* data, size_t size);
+/// Standard base64 (RFC 4648 section 4: "+/", '=' padding), as Nix key and signature files
+/// write it.
+std::string base64_encode(std::string_view bytes);
+/// Strict inverse of base64_encode: nullopt unless `text` is exactly what base64_encode makes
+/// of some bytes (no whitespace, padding to a multiple of 4, no bits set past the data), so
+/// one value has one spelling.
+std::optional<std::string> base64_decode(std::string_view text);
 /// Convert a hex sha256 to the RECORD form "sha256=<urlsafe-b64-nopad>".
 std::string record_hash_from_hex(std::string_view hex);
 /// Parse "sha256=<b64>" (RECORD form) to hex; empty string when not sha256 or malformed.

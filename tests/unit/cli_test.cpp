@@ -203,6 +203,27 @@ TEST_CASE("cli options: per-command requirements", "[cli]") {
   CHECK_FALSE(parse({"cache"}).ok());
 }
 
+TEST_CASE("cli options: cache keygen takes its three options", "[cli]") {
+  CleanEnv env;
+  auto k = parse(
+      {"cache", "keygen", "--name", "ci-1", "--secret-key", "ci.sec", "--public-key", "ci.pub"});
+  REQUIRE(k.ok());
+  CHECK(k->cache_action == "keygen");
+  CHECK(k->key_name == "ci-1");
+  CHECK(k->secret_key_file == "ci.sec");
+  CHECK(k->public_key_file == "ci.pub");
+  auto missing = parse({"cache", "keygen", "--name", "ci-1", "--secret-key", "ci.sec"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("--public-key"));
+  auto typo = parse({"cache", "kegen"});
+  REQUIRE_FALSE(typo.ok());
+  CHECK_THAT(typo.error().message, Catch::Contains("did you mean 'keygen'?"));
+  std::string help;
+  REQUIRE(parse({"cache", "keygen", "--help"}, &help).ok());
+  CHECK_THAT(help, Catch::StartsWith("usage: lavabuild cache keygen") &&
+                       Catch::Contains("--secret-key") && !Catch::Contains("--repair"));
+}
+
 TEST_CASE("cli options: unknown command and option", "[cli]") {
   CleanEnv env;
   auto o = parse({"instal", "r.txt"});

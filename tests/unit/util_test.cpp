@@ -124,6 +124,45 @@ TEST_CASE("writes never go through an existing file or link") {
   CHECK(fs::list_dir(dir)->size() == 3);  // no temp file left behind
 }
 
+TEST_CASE("write_file_new creates with its mode and never replaces") {
+  TempDir tmp("util");
+  std::string key = tmp / "key";
+  REQUIRE(fs::write_file_new(key, "secret", 0600).ok());
+  CHECK(*fs::read_file(key) == "secret");
+  CHECK(fs::stat_path(key).mode == 0600);
+  CHECK(fs::stat_path(key).is_regular);
+  auto again = fs::write_file_new(key, "other", 0600);
+  REQUIRE_FALSE(again.ok());
+  CHECK_THAT(again.error().message, Catch::Contains(key) && Catch::Contains("already exists"));
+  CHECK(*fs::read_file(key) == "secret");
+  // Nor through a symlink, dangling or not.
+  REQUIRE(fs::symlink(tmp / "nowhere", tmp / "planted").ok());
+  CHECK_FALSE(fs::write_file_new(tmp / "planted", "evil").ok());
+  CHECK_FALSE(fs::exists(tmp / "nowhere"));
+  CHECK(fs::list_dir(tmp.path)->size() == 2);  // no temp file left behind
+}
+
+TEST_CASE("standard base64: RFC 4648 vectors, strict decoding") {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, enc] : vectors) {
+    CHECK(base64_encode(plain) == enc);
+    CHECK(base64_decode(enc) == std::optional<std::string>(plain));
+  }
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += char(i);
+  CHECK(base64_encode(all).find_first_of("-_") == std::string::npos);  // not urlsafe
+  CHECK(base64_decode(base64_encode(all)) == all);
+  for (const char* bad : {"Zg", "Zg=", "Zm9", "Z===", "Zg=a", "Zm=v", "Zh==", "Zm9=", "Zm9v\n",
+                          " Zm9v", "Zm-v", "Zm_v", "Zg==Zg==", "===="})
+    CHECK_FALSE(base64_decode(bad).has_value());
+}
+
 TEST_CASE("temp names are random and created exclusively") {
   std::string a = fs::temp_sibling("/x/env"), b = fs::temp_sibling("/x/env");
   CHECK(a != b);
