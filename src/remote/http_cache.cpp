@@ -147,7 +147,7 @@ class HttpCache final : public RemoteCache {
     }
     // present[i]: 1 present, 0 missing, -1 not known yet (HEAD refused: ask with GET).
     std::vector<int> present(unique.size(), -1);
-    if (!head_unsupported_.load()) {
+    if (!unique.empty() && !head_unsupported_.load()) {
       std::vector<net::Request> reqs;
       for (const Digest& d : unique) {
         net::Request req(url("cas", d.hash), headers_);
@@ -230,6 +230,7 @@ class HttpCache final : public RemoteCache {
       reqs.push_back(std::move(req));
       index.push_back(i);
     }
+    if (reqs.empty()) return out;
     auto got = client_->fetch_all(reqs);
     Failures failures;
     for (size_t k = 0; k < got.size(); ++k) {
@@ -301,6 +302,7 @@ class HttpCache final : public RemoteCache {
         reqs.push_back(std::move(req));
         index.push_back(i);
       }
+      if (reqs.empty()) break;  // only blobs over the limit were left
       auto got = client_->fetch_all(reqs);
       Failures failures;
       for (size_t k = 0; k < got.size(); ++k) {

@@ -371,6 +371,20 @@ TEST_CASE("http cache: URLs, keys and headers are checked", "[remote][http]") {
              Catch::Contains("not 64 lowercase hex"));
   CHECK_THAT(error_of(cache->read_blobs({{std::string(64, 'A'), 1}})),
              Catch::Contains("not 64 lowercase hex"));
+  // Nothing to do asks nothing: nothing listens on port 9, so a request would fail.
+  auto none = cache->find_missing({});
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  auto read = cache->read_blobs({});
+  REQUIRE(read.ok());
+  CHECK(read->empty());
+  CHECK(cache->write_blobs({}).ok());
+  RemoteOptions tiny = options_for("http://127.0.0.1:9/cache");
+  tiny.max_blob_bytes = 1;
+  CHECK(open(tiny)->write_blobs({{digest_of("too big"), "too big"}}).ok());
+  auto skipped = open(tiny)->read_blobs({digest_of("too big")});
+  REQUIRE(skipped.ok());
+  CHECK_FALSE((*skipped)[0].has_value());
 }
 
 // --- against the fault server ----------------------------------------------------------------
