@@ -89,8 +89,8 @@ Unzstd decompress_zstd(std::string_view in_bytes, uint64_t limit, std::string& o
     if (in.pos == in.size && ob.pos < ob.size) break;  // all read, nothing held back
     if (!progressed) break;
   }
-  if (pending != 0) {
-    why = "the last frame is truncated";
+  if (pending != 0 || in.pos != in.size) {
+    why = pending != 0 ? "the last frame is truncated" : "bytes the decoder does not take";
     return Unzstd::corrupt;
   }
   return Unzstd::ok;
