@@ -250,6 +250,17 @@ size_t on_upload(char* buf, size_t size, size_t n, void* user) {
   return len;
 }
 
+// curl rewinds an upload to send it again: on a kept-alive connection the server closed
+// meanwhile (curl retries those on a fresh one), after a redirect or an authentication round.
+// Without this it fails with "necessary data rewind wasn't possible". The body is in memory.
+int on_upload_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || uint64_t(offset) > t->req->upload_body.size())
+    return CURL_SEEKFUNC_FAIL;
+  t->upload_pos = size_t(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 Error interrupted(const Request& r) {
   return make_error("interrupted while downloading " + redact_url(r.url));
 }
@@ -398,6 +409,8 @@ class CurlClient final : public HttpClient {
       curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_upload);
       curl_easy_setopt(e, CURLOPT_READDATA, &t);
+      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &on_upload_seek);
+      curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
       curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.upload_body.size()));
     } else if (!r.method.empty() && r.method != "GET") {
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());

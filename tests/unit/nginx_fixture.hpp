@@ -52,6 +52,16 @@ inline bool can_connect(int port) {
   return ok;
 }
 
+/// The location block that makes nginx a Bazel HTTP cache under `prefix` (e.g. "/cache/"), as
+/// Bazel's docs configure it: WebDAV PUT (201 for a new file, 204 for an overwrite), parent dirs
+/// made on upload, uploads up to 1 GiB. Files land in `root` + `prefix`, which nginx's worker
+/// must be able to write: launch() runs nginx with master_process off, so the worker is the
+/// test's own user.
+inline std::string bazel_cache_location(const std::string& prefix, const std::string& root) {
+  return "    location " + prefix + " { root " + root +
+         "; dav_methods PUT; create_full_put_path on; client_max_body_size 1G; }\n";
+}
+
 /// nginx with its prefix in a temp dir made from `tmpl` (mkdtemp form); on destruction the
 /// process is stopped and the dir removed.
 struct NginxProcess {
