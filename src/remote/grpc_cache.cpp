@@ -21,12 +21,14 @@
 // Action keys: lavabuild's keys are SHA-256 hex strings, not digests of an Action message, so
 // the action digest sent is {key, size 0}: the same convention for every lavabuild client,
 // which is all a cache needs to find an entry again.
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -699,7 +701,19 @@ class GrpcCache final : public RemoteCache {
   std::unique_ptr<bs::ByteStream::Stub> bytestream_;
 };
 
+/// gRPC logs to stderr on its own (a failed TLS handshake, a refused connection), which would
+/// land in the middle of lavabuild's terminal output; every failure reaches the caller as a
+/// status anyway. Its log stays on when asked for with GRPC_VERBOSITY or GRPC_TRACE.
+void quiet_grpc_log() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("GRPC_VERBOSITY") || std::getenv("GRPC_TRACE")) return;
+    gpr_set_log_function([](gpr_log_func_args*) {});
+  });
+}
+
 Result<std::unique_ptr<RemoteCache>> open(const RemoteOptions& opt) {
+  quiet_grpc_log();
   std::string name = strip_credentials(opt.url);
   auto target = parse_target(opt.url, name);
   if (!target) return target.error();
@@ -725,7 +739,8 @@ Result<std::unique_ptr<RemoteCache>> open(const RemoteOptions& opt) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   args.SetMaxSendMessageSize(kMaxReceiveBytes);
-  args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, "lavabuild/" + opt.tool_version);
+  args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING,
+                 opt.tool_version.empty() ? "lavabuild" : "lavabuild/" + opt.tool_version);
   auto channel = grpc::CreateCustomChannel(target->authority, creds, args);
   auto cache =
       std::make_unique<GrpcCache>(opt, name, std::move(*target), std::move(*headers), channel);
