@@ -113,25 +113,30 @@ struct Worker {
     LB_MISSING_PREREQUISITE("Bazel's remote worker needs " << why); \
   if (!(w).start()) FAIL("the remote worker did not start:\n" << (w).log_text())
 
-/// The worker the protocol tests share (one JVM start for all of them).
-Worker* shared_worker() {
+/// The worker the protocol tests share (one JVM start for all of them); nullptr with `why` set
+/// when it did not start.
+Worker* shared_worker(std::string& why) {
   static std::unique_ptr<Worker> w;
+  static std::string failure;
   static bool tried = false;
   if (!tried) {
     tried = true;
     w = std::make_unique<Worker>();
     if (!w->start()) {
-      INFO(w->log_text());
+      failure = "the remote worker did not start:\n" + w->log_text();
       w.reset();
     }
   }
+  why = failure;
   return w.get();
 }
 
 #define SHARED_WORKER(var)                                          \
   if (auto why = worker_missing(); !why.empty())                    \
     LB_MISSING_PREREQUISITE("Bazel's remote worker needs " << why); \
-  Worker* var = shared_worker();                                    \
+  std::string var##_failure;                                        \
+  Worker* var = shared_worker(var##_failure);                       \
+  INFO(var##_failure);                                              \
   REQUIRE(var != nullptr)
 
 RemoteOptions options(const std::string& url) {
