@@ -330,6 +330,7 @@ TEST_CASE("grpc cache: nothing listening is an error at open, quickly") {
   auto c = lb::remote::open_grpc_cache(o);
   auto elapsed = Clock::now() - t0;
   REQUIRE(!c.ok());
+  INFO(c.error().to_string());
   CHECK(c.error().message.find("GetCapabilities") != std::string::npos);
   CHECK(c.error().message.find("UNAVAILABLE") != std::string::npos);
   CHECK(c.error().message.find(o.url) != std::string::npos);
