@@ -19,14 +19,6 @@ using namespace lb;
 using namespace lb::remote;
 using Clock = std::chrono::steady_clock;
 
-// grpc_loader.cpp is written in parallel with this backend; until it lands, cache.cpp's
-// open_remote_cache refers to an open_grpc_cache nothing defines. This weak definition lets
-// the test link now and yields to the real one once it is there (then it can go).
-__attribute__((weak)) Result<std::unique_ptr<RemoteCache>> lb::remote::open_grpc_cache(
-    const RemoteOptions&) {
-  return make_error("gRPC remote caches are not built yet");
-}
-
 namespace {
 
 // --- protobuf by hand, to build the messages a server might send ----------------------------
