@@ -238,9 +238,10 @@ const CommandHelp* command_help(const std::string& command) {
         "pylock.toml` publishes to the remote cache every build output they need (needs "
         "--signing-key), `pull pylock.toml` fetches them into the store before a deploy; "
         "`keygen` makes a key pair to sign remote cache entries (`lavabuild cache keygen --help`)",
-        {"help", "cache-dir", "repair", "max-size", "dry-run", "json", "python", "remote-cache",
-         "remote-timeout", "remote-header", "remote-ca", "signing-key", "trusted-key", "index-url",
-         "find-links", "no-index", "offline", "name", "secret-key", "public-key"},
+        {"help",      "cache-dir",   "repair",       "max-size",       "dry-run",
+         "json",      "python",      "remote-cache", "remote-timeout", "remote-header",
+         "remote-ca", "signing-key", "trusted-key",  "index-url",      "find-links",
+         "no-index",  "offline",     "name",         "secret-key",     "public-key"},
         {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_REMOTE_CACHE",
          "LAVABUILD_REMOTE_HEADER"}}},
       {"cache keygen",
@@ -596,8 +597,9 @@ Status validate(Options& o, const RawArgs& raw, const po::variables_map& vm) {
   if (o.command == "cache" && std::find(kCacheActions.begin(), kCacheActions.end(),
                                         o.cache_action) == kCacheActions.end()) {
     std::string near = closest_word(o.cache_action, kCacheActions);
-    return make_error("usage: lavabuild cache stats|gc|verify|push|pull|keygen, not '" + o.cache_action +
-                      "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"));
+    return make_error("usage: lavabuild cache stats|gc|verify|push|pull|keygen, not '" +
+                      o.cache_action + "'" +
+                      (near.empty() ? "" : "; did you mean '" + near + "'?"));
   }
   if (o.command == "cache" && o.cache_action == "keygen" &&
       (o.key_name.empty() || o.secret_key_file.empty() || o.public_key_file.empty()))

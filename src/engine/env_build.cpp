@@ -540,6 +540,8 @@ Result<EnvReport> build_env(Context& ctx, Pipeline& pipe) {
     if (bytecode.enabled()) refs["bytecode"].push_back(bytecode_key(d.unpack_key, bytecode));
   }
   ctx.defer_put("env/" + r.final_dir, refs.dump());
+  ctx.flush_or_warn();
+  if (auto* layer = remote::layer_of(*ctx.store)) layer->drain();  // uploads, index not held
   record_remote_stats(ctx);
   ctx.flush_or_warn();
   ctx.out->finish();

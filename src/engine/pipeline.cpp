@@ -587,7 +587,7 @@ Result<Resolved> Pipeline::resolve_requirements() {
 }
 
 std::shared_ptr<wheel::UnpackedWheel> Pipeline::stored_unpack(const std::string& key,
-                                                             std::string& why) {
+                                                              std::string& why) {
   auto cached = ctx_.store->get("ac/" + key);
   if (!cached.ok() || !cached->has_value()) {
     why = "no stored unpack output for this wheel (key " + key.substr(0, 12) + ")";
@@ -676,8 +676,8 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
                                d.sha256.substr(0, 12) + ")";
     } else if (unpacked_without_fetch(d)) {
       fetch.needs_run = false;
-      fetch.reason = "not needed: the unpacked files of " + d.file.filename +
-                     " (sha256 " + d.sha256.substr(0, 12) + ", as the index says) are stored";
+      fetch.reason = "not needed: the unpacked files of " + d.file.filename + " (sha256 " +
+                     d.sha256.substr(0, 12) + ", as the index says) are stored";
     } else {
       fetch.reason = "wheel " + d.file.filename + " is not in the store; fetching " + d.file.url;
     }
@@ -764,8 +764,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       if (!d.unpacked) d.unpacked = stored_unpack(d.unpack_key, why);
       if (d.unpacked) {
         unpack.needs_run = false;
-        unpack.reason =
-            "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
+        unpack.reason = "unpacked files are in the store (key " + d.unpack_key.substr(0, 12) + ")";
       } else {
         unpack.reason = why;
       }
@@ -787,7 +786,10 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       d.unpacked = std::make_shared<wheel::UnpackedWheel>(std::move(*uw));
       return {};
     };
-    if (!unpack.needs_run && !d.sha256.empty() && !check_pinned(d, *ctx_.store).ok()) {
+    // (A wheel used by its stored unpack alone is not in the store: its pinned sha256 named
+    // that unpack, see unpacked_without_fetch.)
+    if (!unpack.needs_run && !d.sha256.empty() && ctx_.store->has_blob(d.sha256, false) &&
+        !check_pinned(d, *ctx_.store).ok()) {
       unpack.needs_run = true;  // the run function reports the mismatch
       unpack.reason = "the stored wheel does not match the pinned hash or size";
     }

@@ -84,26 +84,43 @@ class RemoteStore final : public store::Store, public Layer {
     if (!usable()) return v;
     return fetch(key);
   }
+  // Writes go to the local store now; what is shared is published by drain(), when the
+  // caller holds no session of the index (an upload must not keep other threads and
+  // processes from the index), or when the layer goes.
   Status put(std::string_view key, std::string_view value) override {
     LB_TRY(local_->put(key, value));
-    if (writable() && sharing_.shared(key)) publish(key, value);
+    queue(key, value);
     return {};
   }
   Status put_many(const std::vector<std::pair<std::string, std::string>>& kvs) override {
     LB_TRY(local_->put_many(with_pending(kvs)));
-    publish_many(kvs);
+    for (const auto& [k, v] : kvs) queue(k, v);
     return {};
   }
   Status put_many(std::vector<std::pair<std::string, std::string>>&& kvs) override {
     LB_TRY(local_->put_many(with_pending(kvs)));
-    publish_many(kvs);
+    for (const auto& [k, v] : kvs) queue(k, v);
     return {};
   }
-  ~RemoteStore() override {
-    // Entries fetched after the run's last batch of writes: kept for the next run.
+  void drain() override {
+    std::vector<std::pair<std::string, std::string>> todo;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      todo.swap(to_publish_);
+    }
+    for (const auto& [k, v] : todo)
+      if (!publish(k, v)) {
+        if (!usable()) break;
+      }
     std::vector<std::pair<std::string, std::string>> none;
-    if (!pending_.empty()) (void)local_->put_many(with_pending(none));
+    bool have_pending = false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      have_pending = !pending_.empty();
+    }
+    if (have_pending) (void)local_->put_many(with_pending(none));
   }
+  ~RemoteStore() override { drain(); }
 
   // --- everything else is the local store's -------------------------------------------
   std::string blob_path(std::string_view sha, bool x) const override {
@@ -301,9 +318,9 @@ class RemoteStore final : public store::Store, public Layer {
         if (!put.ok()) return std::nullopt;  // a local problem: the step runs and says so
       }
     }
-    // The index may be open read-only now (the engine reads in sessions): the entry is
-    // written with the run's next batch of writes, and served from memory until then.
-    if (!local_->put(key, m->value).ok()) {
+    // The index is usually held open for reads now (the engine reads in sessions): the
+    // entry is written with the run's next batch of writes, and served from memory until then.
+    {
       std::lock_guard<std::mutex> g(mu_);
       pending_[std::string(key)] = m->value;
     }
@@ -312,11 +329,10 @@ class RemoteStore final : public store::Store, public Layer {
     return std::move(m->value);
   }
 
-  template <class KVs>
-  void publish_many(const KVs& kvs) {
-    if (!writable()) return;
-    for (const auto& [k, v] : kvs)
-      if (sharing_.shared(k) && !publish(k, v)) return;
+  void queue(std::string_view key, std::string_view value) {
+    if (!writable() || !sharing_.shared(key)) return;
+    std::lock_guard<std::mutex> g(mu_);
+    to_publish_.emplace_back(key, value);
   }
 
   /// Upload KEY's blobs (those the remote lacks), manifest and signature, then the entry.
@@ -415,6 +431,7 @@ class RemoteStore final : public store::Store, public Layer {
   std::set<std::string> uploaded_;              ///< digests the remote has (this run made sure)
   std::set<std::string> rejected_keys_;         ///< reported once each
   std::map<std::string, std::string> pending_;  ///< fetched, not yet in the local index
+  std::vector<std::pair<std::string, std::string>> to_publish_;  ///< written, not yet published
 };
 
 }  // namespace

@@ -27,11 +27,13 @@
 // store. A rejected entry is a miss (the step runs locally) and is reported once.
 //
 // Reads: a local miss of a shared key asks the remote for the action entry, then reads the
-// manifest and signature, then the blobs missing locally (in parallel), then writes blobs and
-// the index entry locally, so the next run is local. Writes (put/put_many of shared keys,
-// when a signing key is given and the remote is not read-only): the blobs the remote lacks
-// are uploaded (FindMissingBlobs/HEAD first; a blob is uploaded at most once per run), then
-// the manifest and signature, then the action entry.
+// manifest and signature, then the blobs missing locally (in parallel), then stores the blobs
+// locally and keeps the index entry in memory until the run's next batch of index writes (or
+// drain()), so the next run is local. Writes (put/put_many of shared keys, when a signing key
+// is given and the remote is not read-only) are published by Layer::drain (the engine calls
+// it once a run has written its index; uploads never hold the index): the blobs the remote
+// lacks are uploaded (FindMissingBlobs/HEAD first; a blob is uploaded at most once per run),
+// then the manifest and signature, then the action entry.
 //
 // Faults never fail a run: the first remote error is reported once (naming the remote,
 // credentials stripped), the remote is disabled for the rest of the run, and every later
@@ -134,6 +136,10 @@ class Layer {
   virtual void set_push_on_hit(bool on) = 0;
   /// Entries published so far by this layer.
   virtual uint64_t published() const = 0;
+  /// Publish what was written since the last drain (shared keys, when writable) and write
+  /// the fetched entries still held in memory into the local index. Call with no index
+  /// session held; the layer drains itself when it goes.
+  virtual void drain() = 0;
 };
 Layer* layer_of(store::Store& s);
 

@@ -233,10 +233,10 @@ def test_a_stopped_server_costs_one_warning(lavabuild_bin, test_python, environ,
 def test_two_uploaders_at_once(lavabuild_bin, test_python, environ, tmp_path, sources, team, keys):
     sec, pub = keys["ci"]
     results = {}
+    ws = workspace(sources, tmp_path, "a")  # made once, before the threads
 
     def one(who):
         dev = developer(lavabuild_bin, test_python, environ, tmp_path, who)
-        ws = workspace(sources, tmp_path, who)
         results[who] = build(dev, ws, sources, "--remote-cache", team.url, "--signing-key", sec,
                              "--trusted-key", pub, expect_ok=False)
 
@@ -245,6 +245,7 @@ def test_two_uploaders_at_once(lavabuild_bin, test_python, environ, tmp_path, so
         t.start()
     for t in threads:
         t.join()
+    assert sorted(results) == ["a1", "a2"], results
     for who, r in results.items():
         assert r.returncode == 0, r.describe()
         assert not warnings(r), r.stderr
@@ -260,7 +261,7 @@ def test_push_an_env_then_pull_a_lock(lavabuild_bin, test_python, environ, tmp_p
     sec, pub = keys["ci"]
     a = developer(lavabuild_bin, test_python, environ, tmp_path, "a")
     ws = workspace(sources, tmp_path, "a")
-    rep_a = build(a, ws, sources).json()  # built with no remote at all
+    build(a, ws, sources)  # with no remote at all
     assert not team.files("ac")
     pushed_env = ws / f"env-{a.cache_dir.name}"
     r = a.run("cache", "push", pushed_env, "--remote-cache", team.url, "--signing-key", sec)
@@ -268,10 +269,17 @@ def test_push_an_env_then_pull_a_lock(lavabuild_bin, test_python, environ, tmp_p
     assert team.files("ac")
     lock = ws / "pylock.toml"
     assert a.run("lock", ws / "req.txt", "-o", lock, "-i", sources.index_url, cwd=ws).returncode == 0
+    # The env of the lock, as A builds it (a lock's env need not be the requirements' env:
+    # which packages are "requested" differs).
+    from_lock = a.run("env", lock, "-o", tmp_path / "a-from-lock", "--json", "-i", sources.index_url,
+                      cwd=ws)
+    assert from_lock.returncode == 0, from_lock.describe()
+    rep_a = from_lock.json()
+    assert kinds(rep_a, "build") == [], rep_a  # built already for the env
     # A deploy host pre-fetches what the lock needs, then builds it offline.
     h = developer(lavabuild_bin, test_python, environ, tmp_path, "host")
     r = h.run("cache", "pull", lock, "--remote-cache", team.url, "--trusted-key", pub,
-              "-i", sources.index_url, cwd=ws)
+              "-i", sources.index_url, "--python", test_python, cwd=ws)
     assert r.returncode == 0 and "pulled" in r.stdout + r.stderr, r.describe()
     rep = h.run("env", lock, "-o", tmp_path / "deployed", "--offline", "--json", cwd=ws)
     assert rep.returncode == 0, rep.describe()

@@ -138,12 +138,15 @@ TEST_CASE("an entry published by a signer is used by a client that trusts the ke
   Client a(remote, Trust{{pub}, sec, false});
   std::string sha = a.local->put_blob("wheel bytes", false).value();
   REQUIRE(a.store->put("blob/x", sha + "\n").ok());
+  CHECK(a.stats->uploaded_entries == 0);  // published by drain, with no index session held
+  layer_of(*a.store)->drain();
   CHECK(a.stats->uploaded_entries == 1);
   CHECK(remote->cas.count(sha) == 1);
 
   // A second publication of the same blob asks first and uploads nothing new.
   int writes = remote->writes;
   REQUIRE(a.store->put("blob/y", sha + "\n").ok());
+  layer_of(*a.store)->drain();
   CHECK(remote->writes == writes + 2);  // manifest and signature of blob/y, not the blob
 
   Client b(remote, Trust{{pub}, std::nullopt, false});
@@ -169,6 +172,7 @@ TEST_CASE("entries by untrusted keys, or tampered, are misses with one warning e
   Client a(remote, Trust{{pub}, sec, false});
   std::string sha = a.local->put_blob("good bytes", false).value();
   REQUIRE(a.store->put("blob/x", sha + "\n").ok());
+  layer_of(*a.store)->drain();
 
   SECTION("untrusted key") {
     Client b(remote, Trust{{other_pub}, std::nullopt, false});
@@ -196,7 +200,8 @@ TEST_CASE("entries by untrusted keys, or tampered, are misses with one warning e
   SECTION("a re-signed manifest by the untrusted key") {
     Client m(remote, Trust{{other_pub}, other_sec, false});
     std::string evil = m.local->put_blob("evil", false).value();
-    REQUIRE(m.store->put("blob/x", evil + "\n").ok());  // overwrites the action entry
+    REQUIRE(m.store->put("blob/x", evil + "\n").ok());
+    layer_of(*m.store)->drain();  // overwrites the action entry
     Client b(remote, Trust{{pub}, std::nullopt, false});
     CHECK_FALSE(b.store->get("blob/x").value().has_value());
     CHECK(b.warnings.size() == 1);
@@ -212,6 +217,7 @@ TEST_CASE("a failing remote is disabled after one warning and the run goes on") 
   CHECK_FALSE(a.store->get("blob/y").value().has_value());
   std::string sha = a.local->put_blob("bytes", false).value();
   REQUIRE(a.store->put("blob/x", sha + "\n").ok());  // the local write happens
+  layer_of(*a.store)->drain();
   CHECK(a.local->get("blob/x").value().has_value());
   REQUIRE(a.warnings.size() == 1);
   CHECK(a.warnings[0].find("fake://remote") != std::string::npos);
@@ -227,6 +233,8 @@ TEST_CASE("a client without a signing key, or read-only, never uploads") {
   Client ro(remote, Trust{{pub}, sec, true});
   REQUIRE(ro.local->put_blob("bytes", false).ok());
   REQUIRE(ro.store->put_many({{"blob/x", sha + "\n"}}).ok());
+  layer_of(*a.store)->drain();
+  layer_of(*ro.store)->drain();
   CHECK(remote->ac.empty());
   CHECK(remote->cas.empty());
 }
