@@ -48,6 +48,8 @@ struct EnvRun {
   Drift drift;
   Mode mode = Mode::fresh;
   std::optional<env::Manifest> old;         ///< the reusable old env (in_place)
+  std::optional<DirList> old_dirs;          ///< its "dirs" list, when it has a readable one
+  std::vector<std::string> old_drift;       ///< per old dist: what changed since built
   std::vector<env::InstalledDist> foreign;  ///< dists no lavabuild manifest lists
   std::optional<ForeignVenv> foreign_venv;  ///< takeover
   Resolved resolved;
@@ -181,6 +183,16 @@ Status inspect_target(EnvRun& r) {
     for (const auto& d : r.old->dists) prefer(d.name, d.version);
   for (const auto& d : r.foreign) prefer(d.name, d.version);
   return {};
+}
+
+/// What changed behind lavabuild's back in each distribution of the old env, by directory
+/// first (env_state.hpp).
+void find_old_drift(EnvRun& r) {
+  if (!r.old) return;
+  r.old_dirs = read_dir_list(r.final_dir);
+  std::optional<std::vector<std::string>> changed;
+  if (r.old_dirs) changed = changed_dirs(r.final_dir, *r.old_dirs);
+  r.old_drift = drift_of_dists(r.old->dists, r.final_dir, r.built_ns, changed, r.ctx.opt.jobs);
 }
 
 void drop_upgraded_preferences(const Options& o, Pipeline& pipe) {
@@ -374,6 +386,9 @@ Status finish_in_place(EnvRun& r) {
   for (const auto* d : fresh) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);
   env::Manifest m = new_manifest(r);
   LB_TRY(write_env_metadata(r, staging, m, fresh, venv_fresh));
+  // From here until the new list is written the env's "dirs" list is gone: a run killed in
+  // between leaves none, and the next run checks every file (env_state.hpp).
+  LB_TRY(fs::remove_all(r.final_dir + "/" + kDirsRel));
   j.deletes.assign(deletes.begin(), deletes.end());
   j.moves.assign(moved.begin(), moved.end());
   j.moves.push_back(env::kManifestRel);
@@ -405,8 +420,10 @@ Status build(EnvRun& r) {
     (void)fs::remove_all(r.staging->path());  // after an exchange it holds the old env
     return st;
   };
+  find_old_drift(r);
   const std::vector<env::InstalledDist>* old_dists = r.old ? &r.old->dists : nullptr;
-  if (auto st = r.pipe.build_graph(r.resolved, r.final_dir, r.staging->path(), old_dists, r.g);
+  if (auto st = r.pipe.build_graph(r.resolved, r.final_dir, r.staging->path(), old_dists,
+                                   r.old ? &r.old_drift : nullptr, r.g);
       !st.ok())
     return cleanup(st);
   ctx.end_reads();
@@ -457,12 +474,15 @@ Result<std::unique_ptr<Plan>> plan_env(Context& ctx, Pipeline& pipe) {
   ctx.begin_reads();
   EnvRun r{ctx, pipe, fs::absolute(ctx.opt.output.empty() ? ".venv" : ctx.opt.output), ""};
   r.old_stamp = read_stamp(r.final_dir);
+  r.built_ns = fs::stat_path(r.final_dir + "/" + kStampRel).mtime_ns;
   LB_TRY(inspect_target(r));
   drop_upgraded_preferences(ctx.opt, pipe);
   auto plan = std::make_unique<Plan>();
   LB_ASSIGN(plan->resolved, pipe.resolve());
+  find_old_drift(r);
   LB_TRY(pipe.build_graph(plan->resolved, r.final_dir, r.final_dir + ".plan",
-                          r.old ? &r.old->dists : nullptr, plan->graph));
+                          r.old ? &r.old->dists : nullptr, r.old ? &r.old_drift : nullptr,
+                          plan->graph));
   ctx.flush_or_warn();
   return plan;
 }

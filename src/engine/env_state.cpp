@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "env/bytecode.hpp"
 #include "env/record.hpp"
+#include "graph/graph.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -112,7 +115,54 @@ Drift check_drift(const std::string& env_dir) {
   return {};
 }
 
+std::optional<DirList> read_dir_list(const std::string& env_dir) {
+  auto text = fs::read_file(env_dir + "/" + kDirsRel);
+  if (!text.ok() || !starts_with(*text, std::string(kDirsFormat) + "\n")) return std::nullopt;
+  std::string_view rest(*text);
+  DirList out;
+  for (size_t pos = rest.find('\n') + 1, eol; pos < rest.size(); pos = eol + 1) {
+    eol = rest.find('\n', pos);
+    if (eol == std::string_view::npos) eol = rest.size();
+    std::string_view line = rest.substr(pos, eol - pos);
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos || sp == 0 || sp + 1 == line.size()) return std::nullopt;
+    out.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  return out;
+}
+
+std::vector<std::string> changed_dirs(const std::string& env_dir, const DirList& list) {
+  std::vector<std::string> out;
+  std::string path = env_dir + "/";
+  const size_t base = path.size();
+  for (const auto& [mtime, rel] : list) {
+    path.resize(base);
+    if (rel != ".") path.append(rel);
+    auto st = fs::stat_path(path);
+    if (!st.is_dir || std::to_string(st.mtime_ns) != mtime) out.push_back(rel);
+  }
+  return out;
+}
+
 namespace {
+
+/// Whether `dist` has a file directly in one of `dirs` (files are sorted by path, so the
+/// files of one directory come together: one lookup per run of them).
+bool owns_file_in(const env::InstalledDist& dist,
+                  const std::unordered_set<std::string_view>& dirs) {
+  std::string_view last;
+  bool have_last = false;
+  for (const auto& f : dist.files) {
+    std::string_view path(f.path);
+    auto slash = path.rfind('/');
+    std::string_view dir = slash == std::string_view::npos ? "." : path.substr(0, slash);
+    if (have_last && dir == last) continue;
+    if (dirs.count(dir)) return true;
+    last = dir;
+    have_last = true;
+  }
+  return false;
+}
 
 /// lstat of the files of one directory after another, relative to a descriptor of their
 /// directory (files are sorted by path, so a directory's files come together): the kernel
@@ -155,6 +205,22 @@ std::string changed_since_built(const env::InstalledDist& dist, const std::strin
     if (!problem.empty()) return problem;
   }
   return "";
+}
+
+std::vector<std::string> drift_of_dists(const std::vector<env::InstalledDist>& dists,
+                                        const std::string& env_dir, int64_t built_ns,
+                                        const std::optional<std::vector<std::string>>& changed,
+                                        int jobs) {
+  std::vector<std::string> out(dists.size());
+  if (changed && changed->empty()) return out;
+  std::unordered_set<std::string_view> dirs;
+  if (changed) dirs.insert(changed->begin(), changed->end());
+  (void)graph::parallel_for(dists.size(), jobs, [&](size_t k) -> Status {
+    if (!changed || owns_file_in(dists[k], dirs))
+      out[k] = changed_since_built(dists[k], env_dir, built_ns);
+    return {};
+  });
+  return out;
 }
 
 std::vector<env::InstalledDist> foreign_dists(const std::string& env_dir,
