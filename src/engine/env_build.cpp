@@ -4,6 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "engine/bytecode.hpp"
 #include "engine/journal.hpp"
@@ -157,7 +159,9 @@ Status inspect_target(EnvRun& r) {
     return make_error(r.final_dir + " exists and is not a directory", "choose another -o");
   if (fs::exists(r.final_dir + "/.lavabuild")) {
     if (!r.old_stamp || r.old_stamp->env_path != r.final_dir) return {};  // fresh, exchanged
-    auto m = env::read_manifest(r.final_dir);
+    // Each dist's files stay text until needed: a run that changes a few distributions
+    // neither parses nor writes again the file lists of the others.
+    auto m = env::read_manifest(r.final_dir, /*lazy_files=*/true);
     if (!m.ok() || m->interpreter_key != ctx.python.key) return {};
     r.old = std::move(*m);
     r.mode = Mode::in_place;
@@ -272,6 +276,8 @@ env::Manifest new_manifest(EnvRun& r) {
   m.interpreter_key = r.ctx.python.key;
   m.dists = r.pipe.installed;
   m.venv_files = r.venv_files;
+  for (auto& d : m.dists)  // set by the link step; a kept dist has it from its manifest (v2)
+    if (d.digest.empty()) d.digest = env::dist_digest(d);
   return m;
 }
 
@@ -330,7 +336,7 @@ std::vector<std::string> venv_dirs(const interp::Interpreter& py) {
 
 /// Entries of the env's `dist_info_rel` dir that `moved` does not replace, into `deletes`.
 void add_strays(const std::string& env_dir, const std::string& dist_info_rel,
-                const std::set<std::string>& moved, std::set<std::string>& deletes) {
+                const std::set<std::string, std::less<>>& moved, std::set<std::string>& deletes) {
   auto names = fs::list_dir(env_dir + "/" + dist_info_rel);
   if (!names.ok()) return;
   for (const auto& n : *names)
@@ -344,7 +350,7 @@ Status finish_in_place(EnvRun& r) {
   Journal j;
   j.staging = staging;
   j.keep_dirs = venv_dirs(r.ctx.python);
-  std::set<std::string> moved;
+  std::set<std::string, std::less<>> moved;
   std::vector<const env::InstalledDist*> fresh;
   for (size_t i = 0; i < r.resolved.dists.size(); ++i)
     if (r.g.steps()[size_t(r.resolved.dists[i].link_step)].needs_run) {
@@ -359,27 +365,44 @@ Status finish_in_place(EnvRun& r) {
   if (venv_fresh)
     for (const auto& f : r.venv_files) moved.insert(f.path);
   // Files of kept distributions stay; every other file of the old env goes, unless replaced.
-  std::map<std::string, std::string> kept_owner;
+  // Only the paths of what changes are indexed; the kept distributions' paths (most of the
+  // env, maybe never parsed) are looked up in that index one by one.
   std::set<std::string> kept_names;
+  std::vector<const env::InstalledDist*> kept;
   for (size_t i = 0; i < r.resolved.dists.size(); ++i)
     if (!r.g.steps()[size_t(r.resolved.dists[i].link_step)].needs_run) {
       kept_names.insert(r.resolved.dists[i].name);
-      for (const auto& f : r.pipe.installed[i].files) kept_owner[f.path] = r.pipe.installed[i].name;
+      kept.push_back(&r.pipe.installed[i]);
     }
-  for (const auto& path : moved)
-    if (auto it = kept_owner.find(path); it != kept_owner.end())
-      return make_error(
-          "two distributions provide " + path + ": " + it->second + " and one being installed",
-          "drop one of them from the requirements");
-  std::vector<const env::InstalledDist*> leaving;
+  std::vector<env::InstalledDist*> leaving;
   if (r.old)
-    for (const auto& d : r.old->dists)
+    for (auto& d : r.old->dists)
       if (!kept_names.count(pep::normalize_name(d.name))) leaving.push_back(&d);
-  for (const auto& d : r.foreign) leaving.push_back(&d);
+  for (auto& d : r.foreign) leaving.push_back(&d);
+  std::unordered_set<std::string_view> changing(moved.begin(), moved.end());
+  for (auto* d : leaving) {
+    LB_TRY(env::load_files(*d));
+    for (const auto& f : d->files) changing.insert(f.path);
+  }
+  std::unordered_set<std::string_view> kept_paths;  // of `changing`, those a kept dist owns
+  for (const auto* d : kept)
+    env::for_each_path(*d, [&](std::string_view path) {
+      if (auto it = changing.find(path); it != changing.end()) kept_paths.insert(*it);
+    });
+  for (const auto& path : moved)
+    if (kept_paths.count(path))
+      for (const auto* d : kept) {
+        bool owns = false;
+        env::for_each_path(*d, [&](std::string_view p) { owns = owns || p == path; });
+        if (owns)
+          return make_error(
+              "two distributions provide " + path + ": " + d->name + " and one being installed",
+              "drop one of them from the requirements");
+      }
   std::set<std::string> deletes;
   for (const auto* d : leaving)
     for (const auto& f : d->files)
-      if (!moved.count(f.path) && !kept_owner.count(f.path)) deletes.insert(f.path);
+      if (!moved.count(f.path) && !kept_paths.count(f.path)) deletes.insert(f.path);
   // What another tool wrote into a dist-info dir being replaced (pip's REQUESTED,
   // direct_url.json) goes too: the dir then holds exactly the new install's files.
   for (const auto* d : leaving) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);

@@ -78,8 +78,9 @@ std::string render_dir_list(const std::string& dir, const env::Manifest& m) {
       if (!dirs.insert(path.substr(0, slash)).second) break;  // its parents are in already
   };
   for (const auto& f : m.venv_files) add_parents(f.path);
+  std::string path;
   for (const auto& d : m.dists)
-    for (const auto& f : d.files) add_parents(f.path);
+    env::for_each_path(d, [&](std::string_view p) { add_parents(path.assign(p)); });
   std::string out = std::string(kDirsFormat) + "\n";
   for (const auto& d : dirs) {
     // Python writes into __pycache__ at run time (other optimisation levels, modules
@@ -150,18 +151,18 @@ namespace {
 /// files of one directory come together: one lookup per run of them).
 bool owns_file_in(const env::InstalledDist& dist,
                   const std::unordered_set<std::string_view>& dirs) {
-  std::string_view last;
-  bool have_last = false;
-  for (const auto& f : dist.files) {
-    std::string_view path(f.path);
+  std::string last;
+  bool have_last = false, found = false;
+  env::for_each_path(dist, [&](std::string_view path) {
+    if (found) return;
     auto slash = path.rfind('/');
     std::string_view dir = slash == std::string_view::npos ? "." : path.substr(0, slash);
-    if (have_last && dir == last) continue;
-    if (dirs.count(dir)) return true;
+    if (have_last && dir == last) return;
+    found = dirs.count(dir) > 0;
     last = dir;
     have_last = true;
-  }
-  return false;
+  });
+  return found;
 }
 
 /// lstat of the files of one directory after another, relative to a descriptor of their
@@ -207,7 +208,7 @@ std::string changed_since_built(const env::InstalledDist& dist, const std::strin
   return "";
 }
 
-std::vector<std::string> drift_of_dists(const std::vector<env::InstalledDist>& dists,
+std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
                                         const std::string& env_dir, int64_t built_ns,
                                         const std::optional<std::vector<std::string>>& changed,
                                         int jobs) {
@@ -216,7 +217,10 @@ std::vector<std::string> drift_of_dists(const std::vector<env::InstalledDist>& d
   std::unordered_set<std::string_view> dirs;
   if (changed) dirs.insert(changed->begin(), changed->end());
   (void)graph::parallel_for(dists.size(), jobs, [&](size_t k) -> Status {
-    if (!changed || owns_file_in(dists[k], dirs))
+    if (changed && !owns_file_in(dists[k], dirs)) return {};
+    if (auto st = env::load_files(dists[k]); !st.ok())
+      out[k] = "its manifest entry is unreadable (" + st.error().message + ")";
+    else
       out[k] = changed_since_built(dists[k], env_dir, built_ns);
     return {};
   });

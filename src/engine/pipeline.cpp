@@ -801,6 +801,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
                                      d.requested, d.direct_url, report, d.bytecode.get());
       if (!inst.ok()) return inst.error().context(d.file.filename);
       inst->link_key = d.link_key;
+      inst->digest = env::dist_digest(*inst);  // here, on the executor's threads
       std::lock_guard lock(link_mutex);
       installed[i] = std::move(*inst);
       link_report.linked += report.linked;
