@@ -52,6 +52,7 @@ struct EnvRun {
   std::optional<env::Manifest> old;         ///< the reusable old env (in_place)
   std::optional<DirList> old_dirs;          ///< its "dirs" list, when it has a readable one
   std::vector<std::string> old_drift;       ///< per old dist: what changed since built
+  std::vector<std::string> old_changed;     ///< the directories of old_dirs found changed
   std::vector<env::InstalledDist> foreign;  ///< dists no lavabuild manifest lists
   std::optional<ForeignVenv> foreign_venv;  ///< takeover
   Resolved resolved;
@@ -195,7 +196,7 @@ void find_old_drift(EnvRun& r) {
   if (!r.old) return;
   r.old_dirs = read_dir_list(r.final_dir);
   std::optional<std::vector<std::string>> changed;
-  if (r.old_dirs) changed = changed_dirs(r.final_dir, *r.old_dirs);
+  if (r.old_dirs) changed = r.old_changed = changed_dirs(r.final_dir, *r.old_dirs);
   r.old_drift = drift_of_dists(r.old->dists, r.final_dir, r.built_ns, changed, r.ctx.opt.jobs);
 }
 
@@ -305,8 +306,8 @@ Status write_env_metadata(EnvRun& r, const std::string& dir, const env::Manifest
 }
 
 /// Last: the directory list (after every change, so its mtimes are final) and the stamp.
-Status write_dirs_and_stamp(EnvRun& r, const std::string& dir, const env::Manifest& m) {
-  LB_TRY(fs::write_file_atomic(dir + "/" + kDirsRel, render_dir_list(dir, m)));
+Status write_dirs_and_stamp(EnvRun& r, const std::string& dir, const std::string& dir_list) {
+  LB_TRY(fs::write_file_atomic(dir + "/" + kDirsRel, dir_list));
   return fs::write_file_atomic(
       dir + "/" + kStampRel,
       render_stamp({r.stamp, r.report.digest, r.report.packages, r.final_dir}));
@@ -318,7 +319,7 @@ Status finish_fresh(EnvRun& r) {
   std::vector<const env::InstalledDist*> all;
   for (const auto& d : m.dists) all.push_back(&d);
   LB_TRY(write_env_metadata(r, work_dir, m, all, true));
-  LB_TRY(write_dirs_and_stamp(r, work_dir, m));
+  LB_TRY(write_dirs_and_stamp(r, work_dir, render_dir_list(work_dir, m)));
   if (fs::exists(r.final_dir))
     LB_TRY(fs::exchange_paths(work_dir, r.final_dir));
   else
@@ -416,7 +417,14 @@ Status finish_in_place(EnvRun& r) {
   j.moves.assign(moved.begin(), moved.end());
   j.moves.push_back(env::kManifestRel);
   LB_TRY(commit_journal(r.final_dir, j));
-  return write_dirs_and_stamp(r, r.final_dir, m);
+  // The new list from the old one: what the journal created or deleted is stat'ed again.
+  if (!r.old_dirs) return write_dirs_and_stamp(r, r.final_dir, render_dir_list(r.final_dir, m));
+  std::vector<const std::string*> touched;
+  touched.reserve(j.deletes.size() + moved.size());
+  for (const auto& p : j.deletes) touched.push_back(&p);
+  for (const auto& p : moved) touched.push_back(&p);
+  return write_dirs_and_stamp(r, r.final_dir,
+                              update_dir_list(r.final_dir, *r.old_dirs, r.old_changed, touched));
 }
 
 /// Say what the in-place run does to the env that was there.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
@@ -38,6 +39,10 @@ std::string file_problem(const fs::FileInfo& st, const std::string& rel, char ki
   if (st.mtime_ns > built_ns) return rel + " was changed";
   if (kind != 'p' && st.size != size) return rel + " has the wrong size";
   return "";
+}
+
+bool is_pycache(std::string_view d) {
+  return d == "__pycache__" || ends_with(d, "/__pycache__");
 }
 
 bool is_shipped_bytecode(const std::string& path) {
@@ -86,7 +91,7 @@ std::string render_dir_list(const std::string& dir, const env::Manifest& m) {
     // Python writes into __pycache__ at run time (other optimisation levels, modules
     // lavabuild could not compile): not drift. The compiled pycs are checked by the next run
     // that changes the env, and by `verify`.
-    if (d == "__pycache__" || ends_with(d, "/__pycache__")) continue;
+    if (is_pycache(d)) continue;
     auto st = fs::stat_path(d == "." ? dir : dir + "/" + d);
     if (st.is_dir) out += std::to_string(st.mtime_ns) + " " + d + "\n";
   }
@@ -129,6 +134,38 @@ std::optional<DirList> read_dir_list(const std::string& env_dir) {
     if (sp == std::string_view::npos || sp == 0 || sp + 1 == line.size()) return std::nullopt;
     out.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
+  return out;
+}
+
+std::string update_dir_list(const std::string& dir, const DirList& old,
+                            const std::vector<std::string>& changed,
+                            const std::vector<const std::string*>& paths) {
+  std::map<std::string, std::string, std::less<>> dirs;  // rel -> mtime, in the list's order
+  for (const auto& [mtime, rel] : old) dirs.emplace(rel, mtime);
+  std::set<std::string, std::less<>> again(changed.begin(), changed.end());
+  again.insert(".");
+  for (const std::string* p : paths) {
+    std::string_view path(*p);
+    for (auto slash = path.rfind('/'); slash != std::string_view::npos && slash > 0;
+         slash = path.rfind('/', slash - 1))
+      again.emplace(path.substr(0, slash));
+    // A directory at `path` (or below it) was removed whole.
+    for (auto it = dirs.lower_bound(path);
+         it != dirs.end() && starts_with(it->first, path) &&
+         (it->first.size() == path.size() || it->first[path.size()] == '/');
+         ++it)
+      again.insert(it->first);
+  }
+  for (const auto& d : again) {
+    if (is_pycache(d)) continue;
+    auto st = fs::stat_path(d == "." ? dir : dir + "/" + d);
+    if (st.is_dir)
+      dirs[d] = std::to_string(st.mtime_ns);
+    else
+      dirs.erase(d);
+  }
+  std::string out = std::string(kDirsFormat) + "\n";
+  for (const auto& [rel, mtime] : dirs) out += mtime + " " + rel + "\n";
   return out;
 }
 

@@ -26,7 +26,9 @@
 //   `--reinstall` / `--reinstall-package` repair them.
 //   A run that changes an env in place removes the list before it touches the env and writes
 //   it again last: a list that exists was written after the last change lavabuild made, so
-//   every directory holding a file of the manifest is in it.
+//   every directory holding a file of the manifest is in it. That run writes the new list
+//   from the old one (update_dir_list): only the directories it touched, and those found
+//   changed, are stat'ed again.
 #pragma once
 
 #include <optional>
@@ -69,6 +71,15 @@ std::optional<DirList> read_dir_list(const std::string& env_dir);
 /// The directories of `list` whose mtime is no longer the recorded one, or that are no longer
 /// directories. One lstat per directory.
 std::vector<std::string> changed_dirs(const std::string& env_dir, const DirList& list);
+/// The "dirs" list of the env at `dir` after an in-place change, from its list before it
+/// (`old`): stat'ed again are `changed` (the directories found changed before the change),
+/// the parents of each of `paths` (the files the change created or deleted; directories
+/// but __pycache__) and the listed directories at or below each of them (a directory where a
+/// file goes is removed whole); each is added, updated, or dropped when no longer a directory.
+/// The others keep their recorded mtime.
+std::string update_dir_list(const std::string& dir, const DirList& old,
+                            const std::vector<std::string>& changed,
+                            const std::vector<const std::string*>& paths);
 
 /// What changed behind lavabuild's back in each of `dists` (the distributions of the env at
 /// `env_dir`, built at `built_ns`): changed_since_built for the distributions owning a file
