@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -237,6 +238,21 @@ class FastReader {
   bool str(std::string* out) {
     if (!lit("\"")) return false;
     if (out) out->clear();
+    // Most strings have nothing to unescape: up to the next quote at once (memchr), the span
+    // checked in one branch-free pass.
+    if (const void* q = std::memchr(s_.data() + i_, '"', s_.size() - i_)) {
+      const size_t end = size_t(static_cast<const char*>(q) - s_.data());
+      unsigned bad = 0;
+      for (size_t k = i_; k < end; ++k) {
+        const auto c = static_cast<unsigned char>(s_[k]);
+        bad |= unsigned(c < 0x20) | unsigned(c >= 0x80) | unsigned(c == '\\');
+      }
+      if (!bad) {
+        if (out) out->append(s_.data() + i_, end - i_);
+        i_ = end + 1;
+        return true;
+      }
+    }
     while (true) {
       size_t j = i_;
       while (j < s_.size() && plain(static_cast<unsigned char>(s_[j]))) ++j;
