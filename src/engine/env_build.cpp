@@ -4,6 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "engine/bytecode.hpp"
 #include "engine/journal.hpp"
@@ -48,6 +50,9 @@ struct EnvRun {
   Drift drift;
   Mode mode = Mode::fresh;
   std::optional<env::Manifest> old;         ///< the reusable old env (in_place)
+  std::optional<DirList> old_dirs;          ///< its "dirs" list, when it has a readable one
+  std::vector<std::string> old_drift;       ///< per old dist: what changed since built
+  std::vector<std::string> old_changed;     ///< the directories of old_dirs found changed
   std::vector<env::InstalledDist> foreign;  ///< dists no lavabuild manifest lists
   std::optional<ForeignVenv> foreign_venv;  ///< takeover
   Resolved resolved;
@@ -155,7 +160,9 @@ Status inspect_target(EnvRun& r) {
     return make_error(r.final_dir + " exists and is not a directory", "choose another -o");
   if (fs::exists(r.final_dir + "/.lavabuild")) {
     if (!r.old_stamp || r.old_stamp->env_path != r.final_dir) return {};  // fresh, exchanged
-    auto m = env::read_manifest(r.final_dir);
+    // Each dist's files stay text until needed: a run that changes a few distributions
+    // neither parses nor writes again the file lists of the others.
+    auto m = env::read_manifest(r.final_dir, /*lazy_files=*/true);
     if (!m.ok() || m->interpreter_key != ctx.python.key) return {};
     r.old = std::move(*m);
     r.mode = Mode::in_place;
@@ -181,6 +188,16 @@ Status inspect_target(EnvRun& r) {
     for (const auto& d : r.old->dists) prefer(d.name, d.version);
   for (const auto& d : r.foreign) prefer(d.name, d.version);
   return {};
+}
+
+/// What changed behind lavabuild's back in each distribution of the old env, by directory
+/// first (env_state.hpp).
+void find_old_drift(EnvRun& r) {
+  if (!r.old) return;
+  r.old_dirs = read_dir_list(r.final_dir);
+  std::optional<std::vector<std::string>> changed;
+  if (r.old_dirs) changed = r.old_changed = changed_dirs(r.final_dir, *r.old_dirs);
+  r.old_drift = drift_of_dists(r.old->dists, r.final_dir, r.built_ns, changed, r.ctx.opt.jobs);
 }
 
 void drop_upgraded_preferences(const Options& o, Pipeline& pipe) {
@@ -260,6 +277,8 @@ env::Manifest new_manifest(EnvRun& r) {
   m.interpreter_key = r.ctx.python.key;
   m.dists = r.pipe.installed;
   m.venv_files = r.venv_files;
+  for (auto& d : m.dists)  // set by the link step; a kept dist has it from its manifest (v2)
+    if (d.digest.empty()) d.digest = env::dist_digest(d);
   return m;
 }
 
@@ -287,8 +306,8 @@ Status write_env_metadata(EnvRun& r, const std::string& dir, const env::Manifest
 }
 
 /// Last: the directory list (after every change, so its mtimes are final) and the stamp.
-Status write_dirs_and_stamp(EnvRun& r, const std::string& dir, const env::Manifest& m) {
-  LB_TRY(fs::write_file_atomic(dir + "/" + kDirsRel, render_dir_list(dir, m)));
+Status write_dirs_and_stamp(EnvRun& r, const std::string& dir, const std::string& dir_list) {
+  LB_TRY(fs::write_file_atomic(dir + "/" + kDirsRel, dir_list));
   return fs::write_file_atomic(
       dir + "/" + kStampRel,
       render_stamp({r.stamp, r.report.digest, r.report.packages, r.final_dir}));
@@ -300,7 +319,7 @@ Status finish_fresh(EnvRun& r) {
   std::vector<const env::InstalledDist*> all;
   for (const auto& d : m.dists) all.push_back(&d);
   LB_TRY(write_env_metadata(r, work_dir, m, all, true));
-  LB_TRY(write_dirs_and_stamp(r, work_dir, m));
+  LB_TRY(write_dirs_and_stamp(r, work_dir, render_dir_list(work_dir, m)));
   if (fs::exists(r.final_dir))
     LB_TRY(fs::exchange_paths(work_dir, r.final_dir));
   else
@@ -318,7 +337,7 @@ std::vector<std::string> venv_dirs(const interp::Interpreter& py) {
 
 /// Entries of the env's `dist_info_rel` dir that `moved` does not replace, into `deletes`.
 void add_strays(const std::string& env_dir, const std::string& dist_info_rel,
-                const std::set<std::string>& moved, std::set<std::string>& deletes) {
+                const std::set<std::string, std::less<>>& moved, std::set<std::string>& deletes) {
   auto names = fs::list_dir(env_dir + "/" + dist_info_rel);
   if (!names.ok()) return;
   for (const auto& n : *names)
@@ -332,7 +351,7 @@ Status finish_in_place(EnvRun& r) {
   Journal j;
   j.staging = staging;
   j.keep_dirs = venv_dirs(r.ctx.python);
-  std::set<std::string> moved;
+  std::set<std::string, std::less<>> moved;
   std::vector<const env::InstalledDist*> fresh;
   for (size_t i = 0; i < r.resolved.dists.size(); ++i)
     if (r.g.steps()[size_t(r.resolved.dists[i].link_step)].needs_run) {
@@ -347,38 +366,65 @@ Status finish_in_place(EnvRun& r) {
   if (venv_fresh)
     for (const auto& f : r.venv_files) moved.insert(f.path);
   // Files of kept distributions stay; every other file of the old env goes, unless replaced.
-  std::map<std::string, std::string> kept_owner;
+  // Only the paths of what changes are indexed; the kept distributions' paths (most of the
+  // env, maybe never parsed) are looked up in that index one by one.
   std::set<std::string> kept_names;
+  std::vector<const env::InstalledDist*> kept;
   for (size_t i = 0; i < r.resolved.dists.size(); ++i)
     if (!r.g.steps()[size_t(r.resolved.dists[i].link_step)].needs_run) {
       kept_names.insert(r.resolved.dists[i].name);
-      for (const auto& f : r.pipe.installed[i].files) kept_owner[f.path] = r.pipe.installed[i].name;
+      kept.push_back(&r.pipe.installed[i]);
     }
-  for (const auto& path : moved)
-    if (auto it = kept_owner.find(path); it != kept_owner.end())
-      return make_error(
-          "two distributions provide " + path + ": " + it->second + " and one being installed",
-          "drop one of them from the requirements");
-  std::vector<const env::InstalledDist*> leaving;
+  std::vector<env::InstalledDist*> leaving;
   if (r.old)
-    for (const auto& d : r.old->dists)
+    for (auto& d : r.old->dists)
       if (!kept_names.count(pep::normalize_name(d.name))) leaving.push_back(&d);
-  for (const auto& d : r.foreign) leaving.push_back(&d);
+  for (auto& d : r.foreign) leaving.push_back(&d);
+  std::unordered_set<std::string_view> changing(moved.begin(), moved.end());
+  for (auto* d : leaving) {
+    LB_TRY(env::load_files(*d));
+    for (const auto& f : d->files) changing.insert(f.path);
+  }
+  std::unordered_set<std::string_view> kept_paths;  // of `changing`, those a kept dist owns
+  for (const auto* d : kept)
+    env::for_each_path(*d, [&](std::string_view path) {
+      if (auto it = changing.find(path); it != changing.end()) kept_paths.insert(*it);
+    });
+  for (const auto& path : moved)
+    if (kept_paths.count(path))
+      for (const auto* d : kept) {
+        bool owns = false;
+        env::for_each_path(*d, [&](std::string_view p) { owns = owns || p == path; });
+        if (owns)
+          return make_error(
+              "two distributions provide " + path + ": " + d->name + " and one being installed",
+              "drop one of them from the requirements");
+      }
   std::set<std::string> deletes;
   for (const auto* d : leaving)
     for (const auto& f : d->files)
-      if (!moved.count(f.path) && !kept_owner.count(f.path)) deletes.insert(f.path);
+      if (!moved.count(f.path) && !kept_paths.count(f.path)) deletes.insert(f.path);
   // What another tool wrote into a dist-info dir being replaced (pip's REQUESTED,
   // direct_url.json) goes too: the dir then holds exactly the new install's files.
   for (const auto* d : leaving) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);
   for (const auto* d : fresh) add_strays(r.final_dir, d->dist_info_rel, moved, deletes);
   env::Manifest m = new_manifest(r);
   LB_TRY(write_env_metadata(r, staging, m, fresh, venv_fresh));
+  // From here until the new list is written the env's "dirs" list is gone: a run killed in
+  // between leaves none, and the next run checks every file (env_state.hpp).
+  LB_TRY(fs::remove_all(r.final_dir + "/" + kDirsRel));
   j.deletes.assign(deletes.begin(), deletes.end());
   j.moves.assign(moved.begin(), moved.end());
   j.moves.push_back(env::kManifestRel);
   LB_TRY(commit_journal(r.final_dir, j));
-  return write_dirs_and_stamp(r, r.final_dir, m);
+  // The new list from the old one: what the journal created or deleted is stat'ed again.
+  if (!r.old_dirs) return write_dirs_and_stamp(r, r.final_dir, render_dir_list(r.final_dir, m));
+  std::vector<const std::string*> touched;
+  touched.reserve(j.deletes.size() + moved.size());
+  for (const auto& p : j.deletes) touched.push_back(&p);
+  for (const auto& p : moved) touched.push_back(&p);
+  return write_dirs_and_stamp(r, r.final_dir,
+                              update_dir_list(r.final_dir, *r.old_dirs, r.old_changed, touched));
 }
 
 /// Say what the in-place run does to the env that was there.
@@ -405,8 +451,10 @@ Status build(EnvRun& r) {
     (void)fs::remove_all(r.staging->path());  // after an exchange it holds the old env
     return st;
   };
+  find_old_drift(r);
   const std::vector<env::InstalledDist>* old_dists = r.old ? &r.old->dists : nullptr;
-  if (auto st = r.pipe.build_graph(r.resolved, r.final_dir, r.staging->path(), old_dists, r.g);
+  if (auto st = r.pipe.build_graph(r.resolved, r.final_dir, r.staging->path(), old_dists,
+                                   r.old ? &r.old_drift : nullptr, r.g);
       !st.ok())
     return cleanup(st);
   ctx.end_reads();
@@ -460,12 +508,15 @@ Result<std::unique_ptr<Plan>> plan_env(Context& ctx, Pipeline& pipe) {
   ctx.begin_reads();
   EnvRun r{ctx, pipe, fs::absolute(ctx.opt.output.empty() ? ".venv" : ctx.opt.output), ""};
   r.old_stamp = read_stamp(r.final_dir);
+  r.built_ns = fs::stat_path(r.final_dir + "/" + kStampRel).mtime_ns;
   LB_TRY(inspect_target(r));
   drop_upgraded_preferences(ctx.opt, pipe);
   auto plan = std::make_unique<Plan>();
   LB_ASSIGN(plan->resolved, pipe.resolve());
+  find_old_drift(r);
   LB_TRY(pipe.build_graph(plan->resolved, r.final_dir, r.final_dir + ".plan",
-                          r.old ? &r.old->dists : nullptr, plan->graph));
+                          r.old ? &r.old->dists : nullptr, r.old ? &r.old_drift : nullptr,
+                          plan->graph));
   ctx.flush_or_warn();
   return plan;
 }

@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "env/bytecode.hpp"
 #include "env/record.hpp"
+#include "graph/graph.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -35,6 +39,10 @@ std::string file_problem(const fs::FileInfo& st, const std::string& rel, char ki
   if (st.mtime_ns > built_ns) return rel + " was changed";
   if (kind != 'p' && st.size != size) return rel + " has the wrong size";
   return "";
+}
+
+bool is_pycache(std::string_view d) {
+  return d == "__pycache__" || ends_with(d, "/__pycache__");
 }
 
 bool is_shipped_bytecode(const std::string& path) {
@@ -75,14 +83,15 @@ std::string render_dir_list(const std::string& dir, const env::Manifest& m) {
       if (!dirs.insert(path.substr(0, slash)).second) break;  // its parents are in already
   };
   for (const auto& f : m.venv_files) add_parents(f.path);
+  std::string path;
   for (const auto& d : m.dists)
-    for (const auto& f : d.files) add_parents(f.path);
+    env::for_each_path(d, [&](std::string_view p) { add_parents(path.assign(p)); });
   std::string out = std::string(kDirsFormat) + "\n";
   for (const auto& d : dirs) {
     // Python writes into __pycache__ at run time (other optimisation levels, modules
     // lavabuild could not compile): not drift. The compiled pycs are checked by the next run
     // that changes the env, and by `verify`.
-    if (d == "__pycache__" || ends_with(d, "/__pycache__")) continue;
+    if (is_pycache(d)) continue;
     auto st = fs::stat_path(d == "." ? dir : dir + "/" + d);
     if (st.is_dir) out += std::to_string(st.mtime_ns) + " " + d + "\n";
   }
@@ -112,7 +121,86 @@ Drift check_drift(const std::string& env_dir) {
   return {};
 }
 
+std::optional<DirList> read_dir_list(const std::string& env_dir) {
+  auto text = fs::read_file(env_dir + "/" + kDirsRel);
+  if (!text.ok() || !starts_with(*text, std::string(kDirsFormat) + "\n")) return std::nullopt;
+  std::string_view rest(*text);
+  DirList out;
+  for (size_t pos = rest.find('\n') + 1, eol; pos < rest.size(); pos = eol + 1) {
+    eol = rest.find('\n', pos);
+    if (eol == std::string_view::npos) eol = rest.size();
+    std::string_view line = rest.substr(pos, eol - pos);
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos || sp == 0 || sp + 1 == line.size()) return std::nullopt;
+    out.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  return out;
+}
+
+std::string update_dir_list(const std::string& dir, const DirList& old,
+                            const std::vector<std::string>& changed,
+                            const std::vector<const std::string*>& paths) {
+  std::map<std::string, std::string, std::less<>> dirs;  // rel -> mtime, in the list's order
+  for (const auto& [mtime, rel] : old) dirs.emplace(rel, mtime);
+  std::set<std::string, std::less<>> again(changed.begin(), changed.end());
+  again.insert(".");
+  for (const std::string* p : paths) {
+    std::string_view path(*p);
+    for (auto slash = path.rfind('/'); slash != std::string_view::npos && slash > 0;
+         slash = path.rfind('/', slash - 1))
+      again.emplace(path.substr(0, slash));
+    // A directory at `path` (or below it) was removed whole.
+    for (auto it = dirs.lower_bound(path);
+         it != dirs.end() && starts_with(it->first, path) &&
+         (it->first.size() == path.size() || it->first[path.size()] == '/');
+         ++it)
+      again.insert(it->first);
+  }
+  for (const auto& d : again) {
+    if (is_pycache(d)) continue;
+    auto st = fs::stat_path(d == "." ? dir : dir + "/" + d);
+    if (st.is_dir)
+      dirs[d] = std::to_string(st.mtime_ns);
+    else
+      dirs.erase(d);
+  }
+  std::string out = std::string(kDirsFormat) + "\n";
+  for (const auto& [rel, mtime] : dirs) out += mtime + " " + rel + "\n";
+  return out;
+}
+
+std::vector<std::string> changed_dirs(const std::string& env_dir, const DirList& list) {
+  std::vector<std::string> out;
+  std::string path = env_dir + "/";
+  const size_t base = path.size();
+  for (const auto& [mtime, rel] : list) {
+    path.resize(base);
+    if (rel != ".") path.append(rel);
+    auto st = fs::stat_path(path);
+    if (!st.is_dir || std::to_string(st.mtime_ns) != mtime) out.push_back(rel);
+  }
+  return out;
+}
+
 namespace {
+
+/// Whether `dist` has a file directly in one of `dirs` (files are sorted by path, so the
+/// files of one directory come together: one lookup per run of them).
+bool owns_file_in(const env::InstalledDist& dist,
+                  const std::unordered_set<std::string_view>& dirs) {
+  std::string last;
+  bool have_last = false, found = false;
+  env::for_each_path(dist, [&](std::string_view path) {
+    if (found) return;
+    auto slash = path.rfind('/');
+    std::string_view dir = slash == std::string_view::npos ? "." : path.substr(0, slash);
+    if (have_last && dir == last) return;
+    found = dirs.count(dir) > 0;
+    last = dir;
+    have_last = true;
+  });
+  return found;
+}
 
 /// lstat of the files of one directory after another, relative to a descriptor of their
 /// directory (files are sorted by path, so a directory's files come together): the kernel
@@ -155,6 +243,25 @@ std::string changed_since_built(const env::InstalledDist& dist, const std::strin
     if (!problem.empty()) return problem;
   }
   return "";
+}
+
+std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
+                                        const std::string& env_dir, int64_t built_ns,
+                                        const std::optional<std::vector<std::string>>& changed,
+                                        int jobs) {
+  std::vector<std::string> out(dists.size());
+  if (changed && changed->empty()) return out;
+  std::unordered_set<std::string_view> dirs;
+  if (changed) dirs.insert(changed->begin(), changed->end());
+  (void)graph::parallel_for(dists.size(), jobs, [&](size_t k) -> Status {
+    if (changed && !owns_file_in(dists[k], dirs)) return {};
+    if (auto st = env::load_files(dists[k]); !st.ok())
+      out[k] = "its manifest entry is unreadable (" + st.error().message + ")";
+    else
+      out[k] = changed_since_built(dists[k], env_dir, built_ns);
+    return {};
+  });
+  return out;
 }
 
 std::vector<env::InstalledDist> foreign_dists(const std::string& env_dir,

@@ -16,13 +16,24 @@
 //   directory that holds a file of the manifest but __pycache__ (Python writes there at run
 //   time), as they were once the env was complete.
 //   A directory's mtime changes whenever an entry in it is created, deleted or renamed:
-//   what `pip install`/`uninstall`, `rm` and editors (which save by rename) do. A write into
-//   an existing file changes no directory: the next run that changes the env finds it (one
-//   lstat per file of the distributions it keeps) and so does `lavabuild verify`.
+//   what `pip install`/`uninstall`, `rm` and editors (which save by rename) do.
+//   Both the no-op check and a run that changes the env read this list: the no-op stops at
+//   the first changed directory; a changing run checks file by file (changed_since_built)
+//   only the distributions owning a file directly in a changed directory, and every
+//   distribution when the list is missing or malformed. A write into an existing file changes
+//   no directory, and neither does a change inside __pycache__ (not listed: Python writes
+//   there at run time): neither is seen by any run; `lavabuild verify` finds them and
+//   `--reinstall` / `--reinstall-package` repair them.
+//   A run that changes an env in place removes the list before it touches the env and writes
+//   it again last: a list that exists was written after the last change lavabuild made, so
+//   every directory holding a file of the manifest is in it. That run writes the new list
+//   from the old one (update_dir_list): only the directories it touched, and those found
+//   changed, are stat'ed again.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "env/manifest.hpp"
@@ -51,6 +62,35 @@ std::string render_stamp(const Stamp& s);
 
 /// The "dirs" list of the env at `dir` (its directories as they are now) for manifest `m`.
 std::string render_dir_list(const std::string& dir, const env::Manifest& m);
+
+/// A "dirs" list as read: (recorded mtime in ns, as written; directory relative to the env,
+/// "." for the root), in the list's order (sorted by path).
+using DirList = std::vector<std::pair<std::string, std::string>>;
+/// The "dirs" list of the env at `env_dir`; nullopt when it is missing or malformed.
+std::optional<DirList> read_dir_list(const std::string& env_dir);
+/// The directories of `list` whose mtime is no longer the recorded one, or that are no longer
+/// directories. One lstat per directory.
+std::vector<std::string> changed_dirs(const std::string& env_dir, const DirList& list);
+/// The "dirs" list of the env at `dir` after an in-place change, from its list before it
+/// (`old`): stat'ed again are `changed` (the directories found changed before the change),
+/// the parents of each of `paths` (the files the change created or deleted; directories
+/// but __pycache__) and the listed directories at or below each of them (a directory where a
+/// file goes is removed whole); each is added, updated, or dropped when no longer a directory.
+/// The others keep their recorded mtime.
+std::string update_dir_list(const std::string& dir, const DirList& old,
+                            const std::vector<std::string>& changed,
+                            const std::vector<const std::string*>& paths);
+
+/// What changed behind lavabuild's back in each of `dists` (the distributions of the env at
+/// `env_dir`, built at `built_ns`): changed_since_built for the distributions owning a file
+/// directly in one of `changed` (the changed directories of the env's "dirs" list), or for
+/// every one when `changed` is nullopt (no list); "" for the others. Spread over `jobs`
+/// threads of the executor. The files of the distributions it checks are loaded
+/// (env::load_files); the others may stay as read (lazily).
+std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
+                                        const std::string& env_dir, int64_t built_ns,
+                                        const std::optional<std::vector<std::string>>& changed,
+                                        int jobs);
 
 /// Whether an env changed behind lavabuild's back, by directory stat alone.
 struct Drift {

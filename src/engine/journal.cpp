@@ -7,7 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -23,25 +26,34 @@ bool safe_rel(const std::string& p) {
   return true;
 }
 
-/// Remove the bytecode Python wrote for a deleted module (pip's uninstall does the same).
-void remove_bytecode_of(const std::string& env_dir, const std::string& rel) {
-  if (!ends_with(rel, ".py")) return;
-  std::string dir = env_dir + "/" + fs::dirname(rel) + "/__pycache__";
-  std::string stem = fs::basename(rel);
-  stem = stem.substr(0, stem.size() - 3) + ".";
-  auto names = fs::list_dir(dir);
+/// Remove the bytecode Python wrote for the deleted modules `stems` ("mod." for "mod.py") of
+/// the directory `dir` (pip's uninstall does the same): one listing of its __pycache__.
+void remove_bytecode_of(const std::string& env_dir, const std::string& dir,
+                        const std::vector<std::string>& stems) {
+  std::string cache = env_dir + "/" + dir + "/__pycache__";
+  auto names = fs::list_dir(cache);
   if (!names.ok()) return;
   for (const auto& n : *names)
-    if (starts_with(n, stem) && ends_with(n, ".pyc")) (void)::remove((dir + "/" + n).c_str());
-  (void)::rmdir(dir.c_str());  // only when now empty
+    if (ends_with(n, ".pyc"))
+      for (const auto& stem : stems)
+        if (starts_with(n, stem)) {
+          (void)::remove((cache + "/" + n).c_str());
+          break;
+        }
+  (void)::rmdir(cache.c_str());  // only when now empty
 }
 
-/// rmdir the parents of `rel` that became empty, up to (not including) a kept directory.
-void remove_empty_parents(const std::string& env_dir, std::string rel,
-                          const std::set<std::string>& keep) {
-  for (rel = fs::dirname(rel); !rel.empty() && rel != "." && !keep.count(rel);
-       rel = fs::dirname(rel))
-    if (::rmdir((env_dir + "/" + rel).c_str()) != 0) break;
+/// rmdir the directories of `dirs` that became empty, and then their parents, up to (not
+/// including) a kept directory: deepest first (a directory sorts before everything below
+/// it), each once.
+void remove_empty_dirs(const std::string& env_dir, std::set<std::string> dirs,
+                       const std::set<std::string>& keep) {
+  while (!dirs.empty()) {
+    auto last = std::prev(dirs.end());
+    std::string rel = std::move(dirs.extract(last).value());
+    if (rel.empty() || rel == "." || keep.count(rel)) continue;
+    if (::rmdir((env_dir + "/" + rel).c_str()) == 0) dirs.insert(fs::dirname(rel));
+  }
 }
 
 /// For the black-box tests of recovery only: LAVABUILD_TEST_KILL_IN_JOURNAL=N makes the
@@ -55,18 +67,28 @@ Status apply_journal(const std::string& env_dir, const Journal& j) {
   size_t done = 0;
   std::set<std::string> keep(j.keep_dirs.begin(), j.keep_dirs.end());
   keep.insert(".lavabuild");
+  // Deleted files first, then (once per directory) the bytecode Python wrote for deleted
+  // modules, then the directories that became empty.
+  std::map<std::string, std::vector<std::string>> modules;  // dir -> stems of deleted .py
+  std::set<std::string> parents;
   for (const auto& rel : j.deletes) {
     maybe_die(done);
     std::string path = env_dir + "/" + rel;
-    auto st = fs::stat_path(path);
-    if (st.is_dir) {
-      LB_TRY(fs::remove_all(path));  // a directory where a file was: remove it whole
-    } else if (st.exists && ::remove(path.c_str()) != 0 && errno != ENOENT) {
-      return make_error("cannot remove " + path + ": " + std::string(std::strerror(errno)));
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      if (errno == EISDIR || fs::stat_path(path).is_dir)
+        LB_TRY(fs::remove_all(path));  // a directory where a file was: remove it whole
+      else
+        return make_error("cannot remove " + path + ": " + std::string(std::strerror(errno)));
     }
-    remove_bytecode_of(env_dir, rel);
-    remove_empty_parents(env_dir, rel, keep);
+    std::string dir = fs::dirname(rel);
+    if (ends_with(rel, ".py")) {
+      std::string stem = fs::basename(rel);
+      modules[dir].push_back(stem.substr(0, stem.size() - 2));  // "mod."
+    }
+    parents.insert(std::move(dir));
   }
+  for (const auto& [dir, stems] : modules) remove_bytecode_of(env_dir, dir, stems);
+  remove_empty_dirs(env_dir, std::move(parents), keep);
   std::set<std::string> made;  // parent dirs known to exist: one mkdir per directory
   for (const auto& rel : j.moves) {
     maybe_die(done);

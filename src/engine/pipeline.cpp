@@ -634,17 +634,9 @@ void Pipeline::use_built_wheel(Planned& d) {
 }
 
 Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
-                             const std::vector<env::InstalledDist>* old_dists, graph::Graph& g) {
+                             const std::vector<env::InstalledDist>* old_dists,
+                             const std::vector<std::string>* old_drift, graph::Graph& g) {
   installed.assign(r.dists.size(), {});
-  // When the existing env was built: its files must not be newer.
-  const int64_t built_ns = fs::stat_path(final_dir + "/.lavabuild/stamp").mtime_ns;
-  // What changed behind our back in each distribution of the existing env: one lstat per file,
-  // spread over the executor's threads.
-  std::vector<std::string> old_drift(old_dists ? old_dists->size() : 0);
-  (void)graph::parallel_for(old_drift.size(), ctx_.opt.jobs, [&](size_t k) -> Status {
-    old_drift[k] = changed_since_built((*old_dists)[k], final_dir, built_ns);
-    return {};
-  });
   auto blobs = std::make_shared<StoreBlobs>(*ctx_.store);
   env::LinkMode mode = env::LinkMode::hardlink;
   env::parse_link_mode(ctx_.opt.link_mode, mode);
@@ -739,7 +731,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       for (size_t k = 0; k < old_dists->size(); ++k)
         if (pep::normalize_name((*old_dists)[k].name) == d.name) {
           old = &(*old_dists)[k];
-          old_problem = &old_drift[k];
+          old_problem = &(*old_drift)[k];
         }
     const bool forced = reinstall_all || reinstall.count(d.name) > 0;
     std::string drift;
@@ -837,6 +829,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
                                      d.requested, d.direct_url, report, d.bytecode.get());
       if (!inst.ok()) return inst.error().context(d.file.filename);
       inst->link_key = d.link_key;
+      inst->digest = env::dist_digest(*inst);  // here, on the executor's threads
       std::lock_guard lock(link_mutex);
       installed[i] = std::move(*inst);
       link_report.linked += report.linked;

@@ -79,9 +79,12 @@ class Pipeline {
   std::string compute_stamp() const;
   /// Resolve (or read the lock) into the list of distributions.
   Result<Resolved> resolve();
-  /// Build the step graph for `dists` into env `final_dir` given the old env's manifest.
+  /// Build the step graph for `dists` into env `final_dir` given the old env's manifest and
+  /// what changed in each of its distributions since it was built (env_state.hpp
+  /// drift_of_dists, indexed like `old_dists`; both null when there is no old env).
   Status build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
-                     const std::vector<env::InstalledDist>* old_dists, graph::Graph& g);
+                     const std::vector<env::InstalledDist>* old_dists,
+                     const std::vector<std::string>* old_drift, graph::Graph& g);
 
   Fetcher& fetcher() { return fetcher_; }
   IndexProvider& provider() { return provider_; }

@@ -41,6 +41,12 @@ struct InstalledDist {
   std::string link_key;          ///< opaque, set by the caller (the link step key)
   std::string bytecode_tag;      ///< cache tag of the pycs lavabuild compiled; "" for none
   std::vector<FileEntry> files;  ///< sorted by path
+  /// dist_digest of `files` (env/manifest.hpp); "" when not computed yet.
+  std::string digest;
+  /// The manifest's JSON text of `files`, kept by read_manifest(dir, lazy_files = true):
+  /// while it is set `files` is empty; load_files parses it (and clears it). A manifest
+  /// written from this dist copies it verbatim.
+  std::string files_json;
 };
 
 /// What happened while placing files: how many were linked vs copied, and whether linking
