@@ -17,7 +17,7 @@
 //   link-mode = "hardlink|clone|copy"   python = "PATH|NAME|VERSION"
 //   jobs = 1..1024               timeout = seconds (> 0)
 //   recipes = "DIR"              build-timeout = seconds (> 0)   (source builds)
-//   [remote]  (read and kept in Options::remote for the remote cache; not used yet)
+//   [remote]  the shared remote cache (engine/remote.hpp), as the --remote-* options
 //   cache = "URL"  trusted-keys = ["name:base64", ...]  signing-key = "FILE"  read-only = bool
 //   timeout = seconds  headers = {Name = "value", ...}  ca = "FILE"
 // A key this version does not know, or a value of the wrong type, is an error naming the file,

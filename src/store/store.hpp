@@ -34,12 +34,13 @@
 // Index keys are namespaced by prefix: "ac/<stepkey>", "page/<url>", "dl/<url>",
 // "env/<path>", "meta/<sha>", "metaurl/<url>", "lock/<path>", "root/<name>", "pyc/<key>",
 // "bytecode/<key>", "build/<key>", "buildreq/<key>", "buildmeta/<key>", "srcstat/<key>",
-// "srcbuild/<location>".
+// "srcbuild/<location>", "remote-stats".
 // The owner of each prefix documents its values: build/, buildreq/, buildmeta/, srcstat/, srcbuild/
 // (source builds) in engine/source_build.hpp; ac/ (unpack outputs) and
 // env/ (which unpack outputs and wheels an env uses) in engine/pipeline.hpp, pyc/ and bytecode/
 // (compiled bytecode) in engine/bytecode.hpp, dl/, meta/ and metaurl/ in engine/fetch.hpp,
-// page/ in net/index.hpp; lock/ and root/ (the gc roots) in engine/cache_gc.hpp.
+// page/ in net/index.hpp; lock/ and root/ (the gc roots) in engine/cache_gc.hpp; remote-stats
+// (the remote cache's counters) in engine/remote.hpp.
 // `cache gc` keeps what env/, lock/ and root/ entries reach and removes the rest. Every stored
 // value starts with a 1-byte tag: 0x00 = the raw value follows; 0x01 = a zstd frame of the value
 // follows (used for values over 1 KiB).
