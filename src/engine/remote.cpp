@@ -86,16 +86,18 @@ Status attach_remote(Context& ctx) {
     ro.timeout = std::chrono::seconds(*r.timeout);
   ro.tool_version = LAVABUILD_VERSION;
   ctx.remote_stats = std::make_shared<remote::RemoteStats>();
-  auto cache = remote::open_remote_cache(ro);
-  if (!cache.ok()) {
-    ++ctx.remote_stats->errors;
-    ctx.out->warn("remote cache " + remote::strip_credentials(r.cache) + " is not usable: " +
-                  cache.error().message + "; going on without it for this run");
-    return {};
-  }
+  // A URL that can never work is the user's error, now; a server that does not answer is a
+  // fault of the run that first needs it (one warning, then the run goes on locally), and a
+  // run that needs nothing of it (the no-op) never connects.
+  const std::string& u = r.cache;
+  if (!starts_with(u, "http://") && !starts_with(u, "https://") && !starts_with(u, "grpc://") &&
+      !starts_with(u, "grpcs://"))
+    return make_error("--remote-cache " + remote::strip_credentials(u) +
+                          ": not an http://, https://, grpc:// or grpcs:// URL",
+                      "give the base URL of a Bazel HTTP cache or the address of a REAPI server");
   Output* out = ctx.out;
   ctx.store = remote::layer_remote(
-      ctx.store, std::move(*cache), std::move(trust), engine_sharing(),
+      ctx.store, remote::lazy_remote_cache(ro), std::move(trust), engine_sharing(),
       [out](const std::string& w) { out->warn(w); }, ctx.remote_stats);
   return {};
 }

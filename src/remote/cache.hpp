@@ -91,6 +91,11 @@ class RemoteCache {
 /// limit); a failure to do so is an error like any other remote failure.
 Result<std::unique_ptr<RemoteCache>> open_remote_cache(const RemoteOptions& opt);
 
+/// The same, opened on first use (the first call that needs the remote opens it; a failure
+/// to open is that call's error, and every later call's): a run that never asks the remote
+/// anything (the no-op re-run) neither loads a backend nor connects. Thread-safe.
+std::unique_ptr<RemoteCache> lazy_remote_cache(const RemoteOptions& opt);
+
 /// The backends, for tests and open_remote_cache.
 Result<std::unique_ptr<RemoteCache>> open_http_cache(const RemoteOptions& opt);
 Result<std::unique_ptr<RemoteCache>> open_grpc_cache(const RemoteOptions& opt);
