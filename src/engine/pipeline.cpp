@@ -11,6 +11,7 @@
 #include "net/url.hpp"
 #include "pep/name.hpp"
 #include "pep/tags.hpp"
+#include "remote/layer.hpp"
 #include "source/tree.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -65,6 +66,17 @@ std::string unpack_key(const std::string& sha, const std::string& filename) {
   return KeyHasher("lavabuild.unpack.v1")
       .field("wheel_sha256", sha)
       .field("filename", filename)
+      .hex();
+}
+
+std::string link_key(const Context& ctx, const Planned& d, const std::string& unpack) {
+  return KeyHasher("lavabuild.link.v1")
+      .field("unpack", unpack)
+      .field("interpreter", ctx.python.key)
+      .field("link_mode", ctx.opt.link_mode)
+      .field("requested", d.requested ? "1" : "0")
+      .field("direct_url", d.direct_url.url)
+      .field("bytecode", bytecode_target(ctx).describe())
       .hex();
 }
 
@@ -623,6 +635,41 @@ bool Pipeline::unpacked_without_fetch(Planned& d) {
   return true;
 }
 
+void Pipeline::prefetch_remote(const Resolved& r, const std::vector<env::InstalledDist>* old_dists,
+                               const BytecodeTarget& bytecode) {
+  remote::Layer* layer = remote::layer_of(*ctx_.store);
+  if (!layer || !layer->usable()) return;
+  // The keys build_graph's loop looks up, as it computes them: each dist's unpack and, when
+  // bytecode is compiled, its bytecode; none for a dist the existing env keeps as it is.
+  std::vector<std::string> keys;
+  for (const Planned& d : r.dists) {
+    std::string sha, filename;
+    if (d.source) {
+      if (d.source->wheel_sha.empty()) continue;  // built later: its key is not known yet
+      sha = d.source->wheel_sha;
+      filename = d.source->wheel_filename;
+    } else {
+      sha = fetcher_.cached_sha(d.file);
+      filename = d.file.filename;
+      if (sha.empty() && d.file.sha256.size() == 64 &&
+          (d.allowed_hashes.empty() || d.allowed_hashes.count("sha256:" + d.file.sha256)))
+        sha = d.file.sha256;  // as unpacked_without_fetch looks it up
+      if (sha.empty()) continue;
+    }
+    std::string unpack = unpack_key(sha, filename);
+    if (old_dists) {
+      std::string link = link_key(ctx_, d, unpack);
+      bool kept = std::any_of(old_dists->begin(), old_dists->end(), [&](const auto& o) {
+        return o.link_key == link && pep::normalize_name(o.name) == d.name;
+      });
+      if (kept) continue;
+    }
+    keys.push_back("ac/" + unpack);
+    if (bytecode.enabled()) keys.push_back("bytecode/" + bytecode_key(unpack, bytecode));
+  }
+  if (keys.size() > 1) layer->prefetch(keys);
+}
+
 void Pipeline::use_built_wheel(Planned& d) {
   const SourceBuild& s = *d.source;
   d.file = net::IndexFile{};
@@ -644,6 +691,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
   const BytecodeTarget bytecode = bytecode_target(ctx_);
   std::vector<size_t> uncompiled;  // dists whose bytecode is not stored
   std::vector<int> uncompiled_unpacks;
+  prefetch_remote(r, old_dists, bytecode);
 
   for (size_t i = 0; i < r.dists.size(); ++i) {
     Planned& d = r.dists[i];
@@ -715,16 +763,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
 
     // Whether the existing env keeps this distribution as it is (same link key, files
     // intact): then nothing of it is loaded or checked in the store, and nothing is linked.
-    auto link_key_of = [this, &d]() {
-      return KeyHasher("lavabuild.link.v1")
-          .field("unpack", d.unpack_key)
-          .field("interpreter", ctx_.python.key)
-          .field("link_mode", ctx_.opt.link_mode)
-          .field("requested", d.requested ? "1" : "0")
-          .field("direct_url", d.direct_url.url)
-          .field("bytecode", bytecode_target(ctx_).describe())
-          .hex();
-    };
+    auto link_key_of = [this, &d]() { return link_key(ctx_, d, d.unpack_key); };
     const env::InstalledDist* old = nullptr;
     const std::string* old_problem = nullptr;
     if (old_dists)

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/bytecode.hpp"
 #include "engine/context.hpp"
 #include "engine/fetch.hpp"
 #include "engine/provider.hpp"
@@ -129,6 +130,10 @@ class Pipeline {
   /// A wheel not in the store whose sha256 the index or the lock gives (and every pin
   /// allows), with its unpacked files stored: it need not be fetched at all.
   bool unpacked_without_fetch(Planned& d);
+  /// With a remote cache: fetch, all at once (remote::Layer::prefetch), the stored unpacks and
+  /// bytecode that build_graph's loop will look up one by one, so that each lookup is local.
+  void prefetch_remote(const Resolved& r, const std::vector<env::InstalledDist>* old_dists,
+                       const BytecodeTarget& bytecode);
   Fetcher fetcher_;
   SourceBuilder builder_;
   IndexProvider provider_;

@@ -46,6 +46,9 @@ struct Request {
   std::string limit_hint;
   /// Accept gzip/deflate/br Content-Encoding (pages only: a body kept in memory).
   bool compressed = true;
+  /// Compute Response::sha256 while receiving; false for a caller that hashes the bytes
+  /// itself (the remote cache checks every blob against its digest): one pass fewer.
+  bool hash_body = true;
   bool head = false;
   /// "PUT" uploads `upload_body`; empty means GET (or HEAD when `head`).
   std::string method;

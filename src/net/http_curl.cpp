@@ -209,14 +209,14 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   } else if (uint64_t cap = t->req->max_body; cap && t->resp.bytes + len > cap) {
     size_t keep = size_t(cap - t->resp.bytes);
     t->resp.body.append(data, keep);
-    t->sha.update(data, keep);
+    if (t->req->hash_body) t->sha.update(data, keep);
     t->resp.bytes += keep;
     t->resp.truncated = true;
     return 0;  // abort the transfer: the caller has what it asked for
   } else {
     t->resp.body.append(data, len);
   }
-  t->sha.update(data, len);
+  if (t->req->hash_body) t->sha.update(data, len);
   t->resp.bytes += len;
   return len;
 }
@@ -512,7 +512,7 @@ class CurlClient final : public HttpClient {
         !begin_output(t) && !t.range_refused)  // empty body: nothing was written yet
       return make_error(t.local_error, "check free disk space and permissions");
     t.resp.range_refused = t.range_refused;
-    if (ok && !t.range_refused) t.resp.sha256 = t.sha.hex_digest();
+    if (ok && !t.range_refused && t.req->hash_body) t.resp.sha256 = t.sha.hex_digest();
     if (t.req->dest_path.empty() || t.req->head || !ok || t.range_refused) {
       t.discard_output();
       return std::move(t.resp);

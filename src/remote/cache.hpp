@@ -71,6 +71,9 @@ class RemoteCache {
   virtual ~RemoteCache() = default;
   /// The URL without credentials: what messages name.
   virtual std::string name() const = 0;
+  /// How many calls the caller may make at once (RemoteOptions::parallel): a caller with many
+  /// entries to look up asks for that many at a time.
+  virtual int parallel() const { return 8; }
   /// The action entry stored under `action` (a SHA-256 hex); nullopt on a miss. An answer
   /// that does not parse as an ActionResult is an error.
   virtual Result<std::optional<ActionEntry>> get_action(const std::string& action) = 0;

@@ -344,6 +344,7 @@ class GrpcCache final : public RemoteCache {
         bytestream_(bs::ByteStream::NewStub(channel)) {}
 
   std::string name() const override { return name_; }
+  int parallel() const override { return std::clamp(opt_.parallel, 1, kMaxParallel); }
 
   /// GetCapabilities: the checks of open, and the batch size.
   Status handshake() {
@@ -469,6 +470,8 @@ class GrpcCache final : public RemoteCache {
     for (const auto& [d, _] : where) unique.push_back(d);
     std::vector<std::optional<std::string>> got(unique.size());
     std::vector<std::vector<size_t>> jobs = plan(unique, batch_read_ok_.load());
+    std::mutex streamed_mu;
+    std::vector<size_t> streamed;  // of batches the server would not read as batches
     Status s = run_parallel(jobs.size(), opt_.parallel, [&](size_t j) -> Status {
       const auto& items = jobs[j];
       if (items.size() == 1 && !fits_batch(unique[items[0]]))
@@ -477,10 +480,15 @@ class GrpcCache final : public RemoteCache {
         Status b = batch_read(unique, items, got);
         if (b.ok() || batch_read_ok_.load()) return b;
       }
-      // No BatchReadBlobs on this server: ByteStream for each.
-      for (size_t i : items)
-        if (Status r = stream_read(unique[i], got[i]); !r.ok()) return r;
+      // No BatchReadBlobs on this server: ByteStream for each, below, one job per blob (not
+      // one thread reading the whole batch while the others are idle).
+      std::lock_guard lock(streamed_mu);
+      streamed.insert(streamed.end(), items.begin(), items.end());
       return {};
+    });
+    if (!s.ok()) return s.error();
+    s = run_parallel(streamed.size(), opt_.parallel, [&](size_t k) -> Status {
+      return stream_read(unique[streamed[k]], got[streamed[k]]);
     });
     if (!s.ok()) return s.error();
     for (size_t u = 0; u < unique.size(); ++u)

@@ -104,9 +104,11 @@ class HttpCache final : public RemoteCache {
         name_(strip_credentials(base_)),
         headers_(std::move(headers)),
         max_blob_(opt.max_blob_bytes),
+        parallel_(std::max(1, opt.parallel)),
         client_(std::move(client)) {}
 
   std::string name() const override { return name_; }
+  int parallel() const override { return parallel_; }
 
   Result<std::optional<ActionEntry>> get_action(const std::string& action) override {
     LB_TRY(check_hash("ac", action));
@@ -227,6 +229,7 @@ class HttpCache final : public RemoteCache {
       // past it and says so (`truncated`), where limit_bytes would fail the whole transfer
       // like a broken connection. Without decoding by curl the body is the bytes on the wire.
       req.max_body = max_blob_ + 1;  // max_blob_ == UINT64_MAX wraps to 0: no limit
+      req.hash_body = false;         // the caller checks the bytes against the digest
       reqs.push_back(std::move(req));
       index.push_back(i);
     }
@@ -376,6 +379,7 @@ class HttpCache final : public RemoteCache {
   const std::string name_;
   const std::vector<std::pair<std::string, std::string>> headers_;
   const uint64_t max_blob_;
+  const int parallel_;
   const std::unique_ptr<net::HttpClient> client_;
   // Set once a HEAD answered 405 or 501: presence is asked with GET from then on.
   std::atomic<bool> head_unsupported_{false};

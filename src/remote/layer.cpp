@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "graph/graph.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
@@ -33,6 +34,11 @@ bool take_line(std::string_view& rest, std::string_view& line) {
   rest.remove_prefix(nl + 1);
   return true;
 }
+
+/// A fetch reads the blobs it lacks in batches of at most this many bytes (a larger blob is
+/// read alone), up to kFetchBatches batches at a time: what it holds in memory at once.
+constexpr uint64_t kFetchBatchBytes = uint64_t(16) << 20;
+constexpr int kFetchBatches = 2;
 
 std::string blob_output_path(const BlobRef& b) {
   return "blobs/" + b.sha256 + (b.executable ? ".x" : "");
@@ -82,7 +88,29 @@ class RemoteStore final : public store::Store, public Layer {
         return std::optional<std::string>(it->second);
     }
     if (!usable()) return v;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (prefetch_missed_.count(std::string(key))) return v;
+    }
     return fetch(key);
+  }
+  void prefetch(const std::vector<std::string>& keys) override {
+    if (!usable()) return;
+    std::vector<std::string> ask;
+    std::set<std::string> seen;
+    for (const auto& key : keys) {
+      if (!sharing_.shared(key) || !seen.insert(key).second) continue;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        if (pending_.count(key) || prefetch_missed_.count(key)) continue;
+      }
+      auto v = local_->get(key);
+      if (v.ok() && !v->has_value()) ask.push_back(key);
+    }
+    auto got = fetch_many(ask);
+    std::lock_guard<std::mutex> g(mu_);
+    for (size_t i = 0; i < ask.size(); ++i)
+      if (!got[i]) prefetch_missed_.insert(ask[i]);
   }
   // Writes go to the local store now; what is shared is published by drain(), when the
   // caller holds no session of the index (an upload must not keep other threads and
@@ -211,40 +239,24 @@ class RemoteStore final : public store::Store, public Layer {
   }
 
   std::optional<std::string> fetch(std::string_view key) {
-    if (!usable()) return std::nullopt;
-    auto entry = remote_->get_action(action_of(key));
-    if (!entry.ok()) {
-      fault(entry.error());
-      return std::nullopt;
-    }
-    if (!entry->has_value()) {
-      ++stats_->misses;
-      return std::nullopt;
-    }
-    const OutputFile *manifest_file = nullptr, *sig_file = nullptr;
-    for (const auto& f : (*entry)->files) {
-      if (f.path == kEntryPath) manifest_file = &f;
-      if (f.path == kSignaturePath) sig_file = &f;
-    }
-    if (!manifest_file || !sig_file) {
-      reject(key, "it is not a lavabuild entry (no manifest or no signature)");
-      return std::nullopt;
-    }
-    if (uint64_t(manifest_file->digest.size) > kMaxEntryBytes ||
-        uint64_t(sig_file->digest.size) > kMaxSignatureBytes) {
-      reject(key, "its manifest or signature is larger than lavabuild's limit");
-      return std::nullopt;
-    }
-    auto head = read({manifest_file->digest, sig_file->digest});
-    if (!head) return std::nullopt;
-    if (!(*head)[0] || !(*head)[1]) {
+    return std::move(fetch_many({std::string(key)})[0]);
+  }
+
+  /// The manifest of KEY's entry once its bytes and signature are checked: signed by a
+  /// trusted key for this KEY, naming exactly the blobs its value names. nullopt (reported
+  /// by reject) otherwise.
+  std::optional<EntryManifest> check_head(const std::string& key, const OutputFile& manifest_file,
+                                          const OutputFile& sig_file,
+                                          const std::optional<std::string>& manifest_got,
+                                          const std::optional<std::string>& sig_got) {
+    if (!manifest_got || !sig_got) {
       reject(key, "its manifest or signature is missing from the remote's CAS");
       return std::nullopt;
     }
-    const std::string& manifest_bytes = *(*head)[0];
-    const std::string& sig_bytes = *(*head)[1];
-    if (!(digest_of(manifest_bytes) == manifest_file->digest) ||
-        !(digest_of(sig_bytes) == sig_file->digest)) {
+    const std::string& manifest_bytes = *manifest_got;
+    const std::string& sig_bytes = *sig_got;
+    if (!(digest_of(manifest_bytes) == manifest_file.digest) ||
+        !(digest_of(sig_bytes) == sig_file.digest)) {
       reject(key, "its manifest or signature does not match its digest");
       return std::nullopt;
     }
@@ -257,7 +269,7 @@ class RemoteStore final : public store::Store, public Layer {
     }
     std::string why = check_signature(
         trust_.trusted,
-        entry_fingerprint(key, manifest_file->digest.hash, uint64_t(manifest_file->digest.size)),
+        entry_fingerprint(key, manifest_file.digest.hash, uint64_t(manifest_file.digest.size)),
         sig_line);
     if (!why.empty()) {
       reject(key, why);
@@ -286,47 +298,173 @@ class RemoteStore final : public store::Store, public Layer {
       reject(key, "its manifest lists other blobs than its value names");
       return std::nullopt;
     }
-    const std::vector<BlobRef>& want = m->blobs;
-    // The blobs missing here, fetched in one parallel batch and checked one by one.
-    std::vector<const BlobRef*> missing;
-    std::vector<Digest> digests;
-    for (const auto& b : want)
-      if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) != store::BlobState::intact) {
-        missing.push_back(&b);
-        digests.push_back({b.sha256, int64_t(b.size)});
+    return std::move(*m);
+  }
+
+  /// A blob some fetched entries need and the local store lacks: read once, checked against
+  /// its digest, stored with each executable bit asked for.
+  struct WantedBlob {
+    Digest digest;
+    bool plain = false, executable = false;
+    enum class State { pending, stored, missing, wrong, local_error } state = State::pending;
+  };
+
+  /// Fetch the entries of `keys` from the remote (no local lookup first): the action entries
+  /// in parallel, then all manifests and signatures in one batch, then every distinct blob
+  /// missing here, in batches; each checked as a single lookup checks it. Their values, in
+  /// order (nullopt: a miss, a rejected entry, a local failure, or a fault); the found entries
+  /// are kept in pending_.
+  std::vector<std::optional<std::string>> fetch_many(const std::vector<std::string>& keys) {
+    std::vector<std::optional<std::string>> out(keys.size());
+    if (!usable() || keys.empty()) return out;
+    std::vector<std::optional<ActionEntry>> entries(keys.size());
+    auto get_one = [&](size_t i) -> Status {
+      auto e = remote_->get_action(action_of(keys[i]));
+      if (!e.ok()) return e.error();
+      entries[i] = std::move(*e);
+      return {};
+    };
+    Status got_entries =
+        keys.size() == 1 ? get_one(0)
+                         : graph::parallel_for(keys.size(), remote_->parallel(), get_one);
+    if (!got_entries.ok()) {
+      fault(got_entries.error());
+      return out;
+    }
+
+    // The manifests and signatures of every entry found, in one batch.
+    std::vector<size_t> found;  // indexes into keys
+    std::vector<OutputFile> manifest_files, sig_files;
+    std::vector<Digest> head_digests;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!entries[i]) {
+        ++stats_->misses;
+        continue;
       }
-    uint64_t downloaded = manifest_bytes.size() + sig_bytes.size();
-    if (!digests.empty()) {
-      auto blobs = read(digests);
-      if (!blobs) return std::nullopt;
-      for (size_t i = 0; i < missing.size(); ++i) {
-        const auto& got = (*blobs)[i];
+      const OutputFile *manifest_file = nullptr, *sig_file = nullptr;
+      for (const auto& f : entries[i]->files) {
+        if (f.path == kEntryPath) manifest_file = &f;
+        if (f.path == kSignaturePath) sig_file = &f;
+      }
+      if (!manifest_file || !sig_file) {
+        reject(keys[i], "it is not a lavabuild entry (no manifest or no signature)");
+        continue;
+      }
+      if (uint64_t(manifest_file->digest.size) > kMaxEntryBytes ||
+          uint64_t(sig_file->digest.size) > kMaxSignatureBytes) {
+        reject(keys[i], "its manifest or signature is larger than lavabuild's limit");
+        continue;
+      }
+      found.push_back(i);
+      manifest_files.push_back(*manifest_file);
+      sig_files.push_back(*sig_file);
+      head_digests.push_back(manifest_file->digest);
+      head_digests.push_back(sig_file->digest);
+    }
+    if (found.empty()) return out;
+    auto heads = read(head_digests);
+    if (!heads) return out;
+    uint64_t downloaded = 0;
+    for (const auto& h : *heads)
+      if (h) downloaded += h->size();
+    std::vector<std::optional<EntryManifest>> manifests(found.size());
+    for (size_t k = 0; k < found.size(); ++k)
+      manifests[k] = check_head(keys[found[k]], manifest_files[k], sig_files[k],
+                                (*heads)[2 * k], (*heads)[2 * k + 1]);
+    heads.reset();
+
+    // The blobs missing here, each distinct one once whatever the number of entries naming it.
+    std::vector<WantedBlob> wanted;
+    std::map<Digest, size_t> wanted_index;
+    std::vector<std::vector<std::pair<const BlobRef*, size_t>>> needs(found.size());
+    for (size_t k = 0; k < found.size(); ++k) {
+      if (!manifests[k]) continue;
+      for (const auto& b : manifests[k]->blobs) {
+        if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) ==
+            store::BlobState::intact)
+          continue;
+        Digest d{b.sha256, int64_t(b.size)};
+        auto [it, fresh] = wanted_index.emplace(d, wanted.size());
+        if (fresh) wanted.push_back(WantedBlob{d});
+        (b.executable ? wanted[it->second].executable : wanted[it->second].plain) = true;
+        needs[k].emplace_back(&b, it->second);
+      }
+    }
+    // Read in batches of at most kFetchBatchBytes (a bigger blob alone), kFetchBatches at a
+    // time: one batch is checked and stored while the next is on the wire, and memory stays
+    // bounded whatever the number of entries. Each batch is read in parallel by the backend.
+    std::vector<std::pair<size_t, size_t>> batches;  // [first, last) of wanted
+    for (size_t first = 0; first < wanted.size();) {
+      size_t last = first;
+      uint64_t bytes = 0;
+      while (last < wanted.size() &&
+             (last == first || bytes + uint64_t(wanted[last].digest.size) <= kFetchBatchBytes))
+        bytes += uint64_t(wanted[last++].digest.size);
+      batches.emplace_back(first, last);
+      first = last;
+    }
+    std::atomic<uint64_t> blob_bytes{0};
+    auto fetch_batch = [&](size_t k) -> Status {
+      auto [first, last] = batches[k];
+      std::vector<Digest> batch;
+      for (size_t j = first; j < last; ++j) batch.push_back(wanted[j].digest);
+      auto blobs = read(batch);
+      if (!blobs) return make_error("the remote failed");  // reported by read(): stop
+      for (size_t j = first; j < last; ++j) {
+        WantedBlob& w = wanted[j];
+        const auto& got = (*blobs)[j - first];
         if (!got) {
-          reject(key, "blob " + missing[i]->sha256 + " is missing from the remote's CAS");
-          return std::nullopt;
+          w.state = WantedBlob::State::missing;
+          continue;
         }
-        if (!(digest_of(*got) == digests[i])) {
-          reject(key, "blob " + missing[i]->sha256 + " does not match its digest");
-          return std::nullopt;
+        blob_bytes += got->size();
+        if (!(digest_of(*got) == w.digest)) {
+          w.state = WantedBlob::State::wrong;
+          continue;
         }
-        downloaded += got->size();
-      }
-      for (size_t i = 0; i < missing.size(); ++i) {
         // put_blob_hashed replaces a damaged local copy.
-        auto put =
-            local_->put_blob_hashed(*(*blobs)[i], missing[i]->executable, missing[i]->sha256);
-        if (!put.ok()) return std::nullopt;  // a local problem: the step runs and says so
+        bool ok = (!w.plain || local_->put_blob_hashed(*got, false, w.digest.hash).ok()) &&
+                  (!w.executable || local_->put_blob_hashed(*got, true, w.digest.hash).ok());
+        w.state = ok ? WantedBlob::State::stored : WantedBlob::State::local_error;
       }
+      return {};
+    };
+    Status blobs_read = batches.size() == 1 ? fetch_batch(0)
+                                            : graph::parallel_for(batches.size(), kFetchBatches,
+                                                                  fetch_batch);
+    downloaded += blob_bytes.load();
+    if (!blobs_read.ok()) {
+      stats_->downloaded_bytes += downloaded;
+      return out;  // a fault: the remote is off for the rest of the run
     }
-    // The index is usually held open for reads now (the engine reads in sessions): the
-    // entry is written with the run's next batch of writes, and served from memory until then.
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      pending_[std::string(key)] = m->value;
-    }
-    ++stats_->hits;
     stats_->downloaded_bytes += downloaded;
-    return std::move(m->value);
+
+    for (size_t k = 0; k < found.size(); ++k) {
+      if (!manifests[k]) continue;
+      const std::string& key = keys[found[k]];
+      bool complete = true;
+      for (const auto& [b, w] : needs[k]) {
+        auto state = wanted[w].state;
+        if (state == WantedBlob::State::stored) continue;
+        complete = false;
+        if (state == WantedBlob::State::missing)
+          reject(key, "blob " + b->sha256 + " is missing from the remote's CAS");
+        else if (state == WantedBlob::State::wrong)
+          reject(key, "blob " + b->sha256 + " does not match its digest");
+        // local_error: a local problem; the step runs and says so
+        break;
+      }
+      if (!complete) continue;
+      // The index is usually held open for reads now (the engine reads in sessions): the
+      // entry is written with the run's next batch of writes, and served from memory until then.
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        pending_[key] = manifests[k]->value;
+      }
+      ++stats_->hits;
+      out[found[k]] = std::move(manifests[k]->value);
+    }
+    return out;
   }
 
   void queue(std::string_view key, std::string_view value) {
@@ -430,6 +568,7 @@ class RemoteStore final : public store::Store, public Layer {
   std::mutex mu_;
   std::set<std::string> uploaded_;              ///< digests the remote has (this run made sure)
   std::set<std::string> rejected_keys_;         ///< reported once each
+  std::set<std::string> prefetch_missed_;       ///< prefetched, not found: not asked again
   std::map<std::string, std::string> pending_;  ///< fetched, not yet in the local index
   std::vector<std::pair<std::string, std::string>> to_publish_;  ///< written, not yet published
 };

@@ -29,7 +29,8 @@
 // Reads: a local miss of a shared key asks the remote for the action entry, then reads the
 // manifest and signature, then the blobs missing locally (in parallel), then stores the blobs
 // locally and keeps the index entry in memory until the run's next batch of index writes (or
-// drain()), so the next run is local. Writes (put/put_many of shared keys, when a signing key
+// drain()), so the next run is local. Layer::prefetch does the same for many keys at once
+// (each step one parallel round for all of them; a blob named by several entries is read once). Writes (put/put_many of shared keys, when a signing key
 // is given and the remote is not read-only) are published by Layer::drain (the engine calls
 // it once a run has written its index; uploads never hold the index): the blobs the remote
 // lacks are uploaded (FindMissingBlobs/HEAD first; a blob is uploaded at most once per run),
@@ -136,6 +137,14 @@ class Layer {
   virtual void set_push_on_hit(bool on) = 0;
   /// Entries published so far by this layer.
   virtual uint64_t published() const = 0;
+  /// Fetch the entries of `keys` that are shared and missing locally, all at once: their
+  /// action entries in parallel, then every manifest and signature in one batch, then the
+  /// blobs missing here (each distinct blob once, across all the entries) in batches; every
+  /// check of a single lookup applies. The entries found are served by get() from then on;
+  /// the keys asked for and not found are not asked for again by get() in this run. Call it
+  /// before a loop of get()s of keys known up front: one round of requests instead of one
+  /// per key.
+  virtual void prefetch(const std::vector<std::string>& keys) = 0;
   /// Publish what was written since the last drain (shared keys, when writable) and write
   /// the fetched entries still held in memory into the local index. Call with no index
   /// session held; the layer drains itself when it goes.

@@ -238,3 +238,50 @@ TEST_CASE("a client without a signing key, or read-only, never uploads") {
   CHECK(remote->ac.empty());
   CHECK(remote->cas.empty());
 }
+
+TEST_CASE("prefetch reads each distinct blob once across entries, and checks every one") {
+  auto remote = std::make_shared<FakeRemoteState>();
+  auto [sec, pub] = keys("ci-1");
+  Client a(remote, Trust{{pub}, sec, false});
+  std::string one = a.local->put_blob("one", false).value();
+  std::string two = a.local->put_blob("two, in both entries", false).value();
+  std::string three = a.local->put_blob("three", false).value();
+  REQUIRE(a.store->put("blob/x", one + "\n" + two + "\n").ok());
+  REQUIRE(a.store->put("blob/y", two + "\n" + three + "\n").ok());
+  layer_of(*a.store)->drain();
+
+  SECTION("found entries are served locally, a missed key is not asked again") {
+    Client b(remote, Trust{{pub}, std::nullopt, false});
+    int reads = remote->reads;
+    layer_of(*b.store)->prefetch({"blob/x", "blob/y", "blob/z", "page/x", "blob/x"});
+    CHECK(remote->reads == reads + 4 + 3);  // two manifests and signatures, three blobs
+    CHECK(b.stats->hits == 2);
+    CHECK(b.stats->misses == 1);
+    CHECK(b.local->has_blob(one, false));
+    CHECK(b.local->has_blob(two, false));
+    CHECK(b.local->has_blob(three, false));
+    remote->fail = true;  // every later lookup is local
+    CHECK(b.store->get("blob/x").value().value() == one + "\n" + two + "\n");
+    CHECK(b.store->get("blob/y").value().has_value());
+    CHECK_FALSE(b.store->get("blob/z").value().has_value());
+    CHECK(b.warnings.empty());
+    CHECK(b.stats->errors == 0);
+  }
+  SECTION("a blob with other bytes rejects every entry that names it") {
+    remote->cas[two] = "evil bytes";
+    Client b(remote, Trust{{pub}, std::nullopt, false});
+    layer_of(*b.store)->prefetch({"blob/x", "blob/y"});
+    CHECK(b.stats->hits == 0);
+    CHECK(b.warnings.size() == 2);
+    CHECK_FALSE(b.local->has_blob(two, false));
+    CHECK_FALSE(b.store->get("blob/x").value().has_value());
+  }
+  SECTION("an untrusted signer's entries are rejected") {
+    auto [other_sec, other_pub] = keys("mallory");
+    Client b(remote, Trust{{other_pub}, std::nullopt, false});
+    layer_of(*b.store)->prefetch({"blob/x", "blob/y"});
+    CHECK(b.stats->hits == 0);
+    CHECK(b.stats->rejected == 2);
+    CHECK_FALSE(b.local->has_blob(one, false));
+  }
+}
