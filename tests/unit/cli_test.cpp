@@ -268,7 +268,10 @@ TEST_CASE("cli options: COMMAND --help lists that command's options and variable
   help.clear();
   REQUIRE(parse({"cache", "--help"}, &help).ok());
   CHECK_THAT(help, Catch::Contains("--repair") && Catch::Contains("LAVABUILD_CACHE_DIR"));
-  CHECK_THAT(help, !Catch::Contains("--index-url") && !Catch::Contains("LAVABUILD_MAX_"));
+  // push/pull of a lock build its env: they take the remote and index options too.
+  CHECK_THAT(help, Catch::Contains("--remote-cache") && Catch::Contains("--index-url") &&
+                       Catch::Contains("LAVABUILD_REMOTE_HEADER"));
+  CHECK_THAT(help, !Catch::Contains("--link-mode") && !Catch::Contains("LAVABUILD_MAX_"));
   help.clear();
   REQUIRE(parse({"verify", "--help"}, &help).ok());
   CHECK_THAT(help, Catch::StartsWith("usage: lavabuild verify ENV") &&
