@@ -62,7 +62,9 @@ def test_each_command_help_is_its_own(lb):
     cache = lb.run("cache", "-h").ok().stdout
     assert cache.startswith("usage: lavabuild cache stats|gc|verify")
     assert {"--max-size", "--dry-run", "--json"} <= options_in(cache)
-    assert "--repair" in options_in(cache) and "--index-url" not in options_in(cache)
+    assert "--repair" in options_in(cache) and "--link-mode" not in options_in(cache)
+    # push/pull of a lock build its env: the remote and index options are theirs too.
+    assert {"--remote-cache", "--signing-key", "--trusted-key", "--index-url"} <= options_in(cache)
     assert "LAVABUILD_CACHE_DIR" in cache and "LAVABUILD_MAX_" not in cache
 
 
