@@ -40,10 +40,6 @@ bool take_line(std::string_view& rest, std::string_view& line) {
 constexpr uint64_t kFetchBatchBytes = uint64_t(16) << 20;
 constexpr int kFetchBatches = 2;
 
-std::string blob_output_path(const BlobRef& b) {
-  return "blobs/" + b.sha256 + (b.executable ? ".x" : "");
-}
-
 Digest digest_of(std::string_view bytes) {
   return {sha256_hex(bytes), int64_t(bytes.size())};
 }
@@ -301,13 +297,42 @@ class RemoteStore final : public store::Store, public Layer {
     return std::move(*m);
   }
 
-  /// A blob some fetched entries need and the local store lacks: read once, checked against
-  /// its digest, stored with each executable bit asked for.
-  struct WantedBlob {
+  /// The pack of an entry that names blobs missing here: read once, checked against its
+  /// digest, cut into its blobs, each checked against its own digest and stored.
+  struct WantedPack {
     Digest digest;
-    bool plain = false, executable = false;
-    enum class State { pending, stored, missing, wrong, local_error } state = State::pending;
+    size_t entry = 0;  ///< an index into the fetched manifests whose blob list cuts it
+    enum class State {
+      pending,
+      stored,
+      missing,
+      wrong,
+      bad_blob,
+      local_error
+    } state = State::pending;
+    std::string bad;  ///< bad_blob: which
   };
+
+  /// Cut `pack` (its digest checked) into the blobs `m` lists, check each and store those
+  /// missing here.
+  WantedPack::State unpack_pack(const EntryManifest& m, std::string_view pack, std::string& bad) {
+    size_t at = 0;
+    for (const auto& b : m.blobs) {
+      if (b.size > pack.size() - at) return WantedPack::State::wrong;
+      std::string_view part = pack.substr(at, b.size);
+      at += b.size;
+      if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) == store::BlobState::intact)
+        continue;
+      if (sha256_hex(part) != b.sha256) {
+        bad = b.sha256;
+        return WantedPack::State::bad_blob;
+      }
+      // put_blob_hashed replaces a damaged local copy.
+      if (!local_->put_blob_hashed(part, b.executable, b.sha256).ok())
+        return WantedPack::State::local_error;
+    }
+    return at == pack.size() ? WantedPack::State::stored : WantedPack::State::wrong;
+  }
 
   /// Fetch the entries of `keys` from the remote (no local lookup first): the action entries
   /// in parallel, then all manifests and signatures in one batch, then every distinct blob
@@ -324,9 +349,9 @@ class RemoteStore final : public store::Store, public Layer {
       entries[i] = std::move(*e);
       return {};
     };
-    Status got_entries =
-        keys.size() == 1 ? get_one(0)
-                         : graph::parallel_for(keys.size(), remote_->parallel(), get_one);
+    Status got_entries = keys.size() == 1
+                             ? get_one(0)
+                             : graph::parallel_for(keys.size(), remote_->parallel(), get_one);
     if (!got_entries.ok()) {
       fault(got_entries.error());
       return out;
@@ -369,28 +394,31 @@ class RemoteStore final : public store::Store, public Layer {
       if (h) downloaded += h->size();
     std::vector<std::optional<EntryManifest>> manifests(found.size());
     for (size_t k = 0; k < found.size(); ++k)
-      manifests[k] = check_head(keys[found[k]], manifest_files[k], sig_files[k],
-                                (*heads)[2 * k], (*heads)[2 * k + 1]);
+      manifests[k] = check_head(keys[found[k]], manifest_files[k], sig_files[k], (*heads)[2 * k],
+                                (*heads)[2 * k + 1]);
     heads.reset();
 
-    // The blobs missing here, each distinct one once whatever the number of entries naming it.
-    std::vector<WantedBlob> wanted;
+    // The packs of the entries that name a blob missing here (one read per entry, however
+    // many files it holds; entries with identical packs share the read).
+    std::vector<WantedPack> wanted;
     std::map<Digest, size_t> wanted_index;
-    std::vector<std::vector<std::pair<const BlobRef*, size_t>>> needs(found.size());
+    std::vector<size_t> pack_of(found.size(), SIZE_MAX);
     for (size_t k = 0; k < found.size(); ++k) {
       if (!manifests[k]) continue;
-      for (const auto& b : manifests[k]->blobs) {
-        if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) ==
-            store::BlobState::intact)
-          continue;
-        Digest d{b.sha256, int64_t(b.size)};
-        auto [it, fresh] = wanted_index.emplace(d, wanted.size());
-        if (fresh) wanted.push_back(WantedBlob{d});
-        (b.executable ? wanted[it->second].executable : wanted[it->second].plain) = true;
-        needs[k].emplace_back(&b, it->second);
-      }
+      bool missing = false;
+      for (const auto& b : manifests[k]->blobs)
+        if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) !=
+            store::BlobState::intact) {
+          missing = true;
+          break;
+        }
+      if (!missing) continue;
+      auto [it, fresh] = wanted_index.emplace(manifests[k]->pack, wanted.size());
+      if (fresh)
+        wanted.push_back(WantedPack{manifests[k]->pack, k, WantedPack::State::pending, {}});
+      pack_of[k] = it->second;
     }
-    // Read in batches of at most kFetchBatchBytes (a bigger blob alone), kFetchBatches at a
+    // Read in batches of at most kFetchBatchBytes (a bigger pack alone), kFetchBatches at a
     // time: one batch is checked and stored while the next is on the wire, and memory stays
     // bounded whatever the number of entries. Each batch is read in parallel by the backend.
     std::vector<std::pair<size_t, size_t>> batches;  // [first, last) of wanted
@@ -403,58 +431,49 @@ class RemoteStore final : public store::Store, public Layer {
       batches.emplace_back(first, last);
       first = last;
     }
-    std::atomic<uint64_t> blob_bytes{0};
-    auto fetch_batch = [&](size_t k) -> Status {
-      auto [first, last] = batches[k];
+    std::atomic<uint64_t> pack_bytes{0};
+    auto fetch_batch = [&](size_t n) -> Status {
+      auto [first, last] = batches[n];
       std::vector<Digest> batch;
       for (size_t j = first; j < last; ++j) batch.push_back(wanted[j].digest);
-      auto blobs = read(batch);
-      if (!blobs) return make_error("the remote failed");  // reported by read(): stop
+      auto packs = read(batch);
+      if (!packs) return make_error("the remote failed");  // reported by read(): stop
       for (size_t j = first; j < last; ++j) {
-        WantedBlob& w = wanted[j];
-        const auto& got = (*blobs)[j - first];
-        if (!got) {
-          w.state = WantedBlob::State::missing;
-          continue;
-        }
-        blob_bytes += got->size();
-        if (!(digest_of(*got) == w.digest)) {
-          w.state = WantedBlob::State::wrong;
-          continue;
-        }
-        // put_blob_hashed replaces a damaged local copy.
-        bool ok = (!w.plain || local_->put_blob_hashed(*got, false, w.digest.hash).ok()) &&
-                  (!w.executable || local_->put_blob_hashed(*got, true, w.digest.hash).ok());
-        w.state = ok ? WantedBlob::State::stored : WantedBlob::State::local_error;
+        WantedPack& w = wanted[j];
+        const auto& got = (*packs)[j - first];
+        if (got) pack_bytes += got->size();
+        w.state = !got                             ? WantedPack::State::missing
+                  : !(digest_of(*got) == w.digest) ? WantedPack::State::wrong
+                                                   : unpack_pack(*manifests[w.entry], *got, w.bad);
       }
       return {};
     };
-    Status blobs_read = batches.size() == 1 ? fetch_batch(0)
-                                            : graph::parallel_for(batches.size(), kFetchBatches,
-                                                                  fetch_batch);
-    downloaded += blob_bytes.load();
-    if (!blobs_read.ok()) {
-      stats_->downloaded_bytes += downloaded;
-      return out;  // a fault: the remote is off for the rest of the run
-    }
+    Status packs_read = batches.size() == 1
+                            ? fetch_batch(0)
+                            : graph::parallel_for(batches.size(), kFetchBatches, fetch_batch);
+    downloaded += pack_bytes.load();
     stats_->downloaded_bytes += downloaded;
+    if (!packs_read.ok()) return out;  // a fault: the remote is off for the rest of the run
 
     for (size_t k = 0; k < found.size(); ++k) {
       if (!manifests[k]) continue;
       const std::string& key = keys[found[k]];
-      bool complete = true;
-      for (const auto& [b, w] : needs[k]) {
-        auto state = wanted[w].state;
-        if (state == WantedBlob::State::stored) continue;
-        complete = false;
-        if (state == WantedBlob::State::missing)
-          reject(key, "blob " + b->sha256 + " is missing from the remote's CAS");
-        else if (state == WantedBlob::State::wrong)
-          reject(key, "blob " + b->sha256 + " does not match its digest");
-        // local_error: a local problem; the step runs and says so
-        break;
+      if (pack_of[k] != SIZE_MAX) {
+        const WantedPack& w = wanted[pack_of[k]];
+        if (w.state == WantedPack::State::missing) {
+          reject(key, "its pack " + w.digest.hash + " is missing from the remote's CAS");
+          continue;
+        }
+        if (w.state == WantedPack::State::wrong) {
+          reject(key, "its pack " + w.digest.hash + " does not match its digest");
+          continue;
+        }
+        if (w.state == WantedPack::State::bad_blob) {
+          reject(key, "blob " + w.bad + " in its pack does not match its digest");
+          continue;
+        }
+        if (w.state != WantedPack::State::stored) continue;  // a local problem: the step runs
       }
-      if (!complete) continue;
       // The index is usually held open for reads now (the engine reads in sessions): the
       // entry is written with the run's next batch of writes, and served from memory until then.
       {
@@ -478,7 +497,7 @@ class RemoteStore final : public store::Store, public Layer {
     if (!writable()) return false;
     auto refs = sharing_.refs(key, value);
     if (!refs.ok()) return false;  // not ours to share (the engine reports its own errors)
-    EntryManifest m{std::string(key), std::string(value), *refs};
+    EntryManifest m{std::string(key), std::string(value), *refs, {}};
     for (auto& b : m.blobs) {  // a size the value does not say: the stored blob's
       auto st = fs::stat_path(local_->blob_path(b.sha256, b.executable));
       if (!st.is_regular) return false;  // not here (collected, or never stored): not shared
@@ -486,6 +505,18 @@ class RemoteStore final : public store::Store, public Layer {
     }
     std::sort(m.blobs.begin(), m.blobs.end());
     m.blobs.erase(std::unique(m.blobs.begin(), m.blobs.end()), m.blobs.end());
+    // The pack: every blob, checked as it is read (a damaged local blob is not shared).
+    std::string pack;
+    uint64_t pack_size = 0;
+    for (const auto& b : m.blobs) pack_size += b.size;
+    if (pack_size > kMaxPackBytes) return false;
+    pack.reserve(pack_size);
+    for (const auto& b : m.blobs) {
+      auto text = fs::read_file(local_->blob_path(b.sha256, b.executable));
+      if (!text.ok() || text->size() != b.size || sha256_hex(*text) != b.sha256) return false;
+      pack += *text;
+    }
+    if (!m.blobs.empty()) m.pack = digest_of(pack);
     std::string manifest = render_entry(m);
     Digest manifest_digest = digest_of(manifest);
     std::string sig = std::string(kSignatureFormat) + "\n" +
@@ -498,10 +529,9 @@ class RemoteStore final : public store::Store, public Layer {
     entry.files.push_back({kEntryPath, manifest_digest, false});
     entry.files.push_back({kSignaturePath, sig_digest, false});
     std::vector<Digest> all{manifest_digest, sig_digest};
-    for (const auto& b : m.blobs) {
-      Digest d{b.sha256, int64_t(b.size)};
-      entry.files.push_back({blob_output_path(b), d, b.executable});
-      all.push_back(d);
+    if (!m.blobs.empty()) {
+      entry.files.push_back({kPackPath, m.pack, false});
+      all.push_back(m.pack);
     }
     // Blobs this run uploaded already are not asked about again.
     std::vector<Digest> ask;
@@ -517,25 +547,16 @@ class RemoteStore final : public store::Store, public Layer {
       fault(missing.error());
       return false;
     }
-    std::map<std::string, bool> exec_of;
-    for (const auto& b : m.blobs) exec_of.emplace(b.sha256, b.executable);
     std::vector<std::pair<Digest, std::string>> uploads;
     uint64_t bytes = 0;
     for (const auto& d : *missing) {
-      std::string content;
-      if (d == manifest_digest) {
-        content = manifest;
-      } else if (d == sig_digest) {
-        content = sig;
-      } else {
-        auto it = exec_of.find(d.hash);
-        if (it == exec_of.end()) continue;  // the server named a digest we never asked for
-        auto text = fs::read_file(local_->blob_path(d.hash, it->second));
-        if (!text.ok() || !(digest_of(*text) == d)) return false;  // damaged here: no upload
-        content = std::move(*text);
-      }
-      bytes += content.size();
-      uploads.emplace_back(d, std::move(content));
+      const std::string* content = d == manifest_digest              ? &manifest
+                                   : d == sig_digest                 ? &sig
+                                   : !m.blobs.empty() && d == m.pack ? &pack
+                                                                     : nullptr;
+      if (!content) continue;  // the server named a digest we never asked for
+      bytes += content->size();
+      uploads.emplace_back(d, *content);
     }
     if (!uploads.empty()) {
       if (auto st = remote_->write_blobs(uploads); !st.ok()) {
@@ -584,6 +605,7 @@ std::string render_entry(const EntryManifest& m) {
   std::sort(blobs.begin(), blobs.end());
   blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
   std::string out = std::string(kEntryFormat) + "\nkey " + m.key + "\n";
+  if (!blobs.empty()) out += "pack " + m.pack.hash + " " + std::to_string(m.pack.size) + "\n";
   for (const auto& b : blobs)
     out +=
         "blob " + b.sha256 + " " + std::to_string(b.size) + " " + (b.executable ? "1" : "0") + "\n";
@@ -602,6 +624,17 @@ Result<EntryManifest> parse_entry(std::string_view bytes) {
     return bad("no key line");
   m.key = std::string(line.substr(4));
   if (m.key.find('\0') != std::string::npos) return bad("the key holds a NUL byte");
+  bool has_pack = false;
+  if (starts_with(rest, "pack ")) {
+    take_line(rest, line);
+    auto f = split(std::string(line.substr(5)), ' ');
+    uint64_t size = 0;
+    if (f.size() != 2 || !is_hex64(f[0]) || !parse_u64(f[1], size) || size > uint64_t(INT64_MAX))
+      return bad("malformed pack line");
+    m.pack = {f[0], int64_t(size)};
+    has_pack = true;
+  }
+  uint64_t total = 0;
   for (;;) {
     if (!take_line(rest, line)) return bad("no value line");
     if (starts_with(line, "value ")) {
@@ -611,6 +644,7 @@ Result<EntryManifest> parse_entry(std::string_view bytes) {
       m.value = std::string(rest);
       break;
     }
+    if (!has_pack) return bad("blob lines without a pack line");
     if (!starts_with(line, "blob ")) return bad("unexpected line");
     auto f = split(std::string(line.substr(5)), ' ');
     BlobRef b;
@@ -621,8 +655,12 @@ Result<EntryManifest> parse_entry(std::string_view bytes) {
     b.executable = f[2] == "1";
     if (!m.blobs.empty() && !(m.blobs.back() < b)) return bad("blob lines are not sorted");
     if (m.blobs.size() >= kMaxEntryBlobs) return bad("more blobs than lavabuild's limit");
+    if (b.size > uint64_t(INT64_MAX) - total) return bad("the blobs' sizes overflow");
+    total += b.size;
     m.blobs.push_back(std::move(b));
   }
+  if (has_pack && (m.blobs.empty() || uint64_t(m.pack.size) != total))
+    return bad("the pack's size is not the sum of the blobs' sizes");
   return m;
 }
 

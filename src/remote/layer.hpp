@@ -11,30 +11,36 @@
 //   ActionResult   exit_code 0, output_files:
 //                    "lavabuild/entry"      -> the entry manifest blob (below)
 //                    "lavabuild/signature"  -> the signature blob (below)
-//                    "blobs/<sha256>[.x]"   -> every blob the value names (".x" and
-//                                              is_executable for executable blobs)
+//                    "lavabuild/pack"       -> the pack blob, when the value names blobs
 //   so a server that checks an action's outputs (bazel-remote) finds them all in its CAS.
-// The entry manifest (format "lavabuild.remote-entry.v1", binary-safe text):
-//   "lavabuild.remote-entry.v1\n"
+// The pack is every blob the value names, concatenated in the manifest's order: an unpacked
+// wheel of thousands of small files travels as one CAS blob (one request instead of one per
+// file, the cost that dominates a cache on loopback or a LAN), and is split and checked here.
+// The entry manifest (format "lavabuild.remote-entry.v2", binary-safe text):
+//   "lavabuild.remote-entry.v2\n"
 //   "key <KEY>\n"
+//   "pack <sha256 hex> <size>\n"                     present iff there is a blob line; size =
+//                                                   the sum of the blobs' sizes
 //   "blob <sha256 hex> <size> <0|1 executable>\n"   one per blob the value names, sorted
 //   "value <byte count>\n" then exactly that many bytes of VALUE, and nothing after
 // The signature blob: "lavabuild.signature.v1\n" then one line "<key name>:<base64>" (the
 // Ed25519 signature of remote::entry_fingerprint(KEY, sha256 of the manifest, its size);
 // remote/sign.hpp). A client believes an entry only when the signature is by a trusted key,
 // the manifest names the KEY it asked for, and the blobs the manifest lists are exactly those
-// the value names; every blob is checked against its digest before it enters the local
-// store. A rejected entry is a miss (the step runs locally) and is reported once.
+// the value names; the pack is checked against its digest, and every blob cut from it
+// against its own, before it enters the local store. A rejected entry is a miss (the step runs
+// locally) and is reported once.
 //
 // Reads: a local miss of a shared key asks the remote for the action entry, then reads the
-// manifest and signature, then the blobs missing locally (in parallel), then stores the blobs
+// manifest and signature, then (when a blob is missing locally) the pack, then stores the blobs
 // locally and keeps the index entry in memory until the run's next batch of index writes (or
 // drain()), so the next run is local. Layer::prefetch does the same for many keys at once
-// (each step one parallel round for all of them; a blob named by several entries is read once). Writes (put/put_many of shared keys, when a signing key
-// is given and the remote is not read-only) are published by Layer::drain (the engine calls
-// it once a run has written its index; uploads never hold the index): the blobs the remote
-// lacks are uploaded (FindMissingBlobs/HEAD first; a blob is uploaded at most once per run),
-// then the manifest and signature, then the action entry.
+// (each step one parallel round for all of them, the packs in pipelined batches). Writes
+// (put/put_many of shared keys, when a signing key is given and the remote is not read-only)
+// are published by Layer::drain (the engine calls it once a run has written its index;
+// uploads never hold the index): the pack, manifest and signature the remote lacks are
+// uploaded (FindMissingBlobs/HEAD first; a blob is uploaded at most once per run), then the
+// action entry. A value whose blobs add up to more than kMaxPackBytes is not published.
 //
 // Faults never fail a run: the first remote error is reported once (naming the remote,
 // credentials stripped), the remote is disabled for the rest of the run, and every later
@@ -58,11 +64,14 @@
 
 namespace lb::remote {
 
-inline constexpr const char* kEntryFormat = "lavabuild.remote-entry.v1";
+inline constexpr const char* kEntryFormat = "lavabuild.remote-entry.v2";
 inline constexpr const char* kSignatureFormat = "lavabuild.signature.v1";
 inline constexpr const char* kActionFormat = "lavabuild.remote-action.v1";
 inline constexpr const char* kEntryPath = "lavabuild/entry";
 inline constexpr const char* kSignaturePath = "lavabuild/signature";
+inline constexpr const char* kPackPath = "lavabuild/pack";
+/// The largest pack published (and so the largest set of blobs one entry shares).
+inline constexpr uint64_t kMaxPackBytes = uint64_t(512) << 20;
 /// Limits on what a remote may make us read: a manifest or signature blob above these is
 /// rejected unread.
 inline constexpr uint64_t kMaxEntryBytes = 64u << 20;
@@ -105,6 +114,7 @@ struct RemoteStats {
 struct EntryManifest {
   std::string key, value;
   std::vector<BlobRef> blobs;
+  Digest pack;  ///< of the blobs concatenated in order (rendered only when there are blobs)
 };
 std::string render_entry(const EntryManifest& m);
 Result<EntryManifest> parse_entry(std::string_view bytes);

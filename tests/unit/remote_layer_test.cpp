@@ -116,20 +116,31 @@ std::pair<SecretKey, PublicKey> keys(const std::string& name) {
 TEST_CASE("entry manifests round-trip and are parsed strictly") {
   EntryManifest m{"build/abc",
                   std::string("v\0al\nue", 7),
-                  {{std::string(64, 'b'), 3, true}, {std::string(64, 'a'), 5, false}}};
+                  {{std::string(64, 'b'), 3, true}, {std::string(64, 'a'), 5, false}},
+                  {std::string(64, 'c'), 8}};
   std::string text = render_entry(m);
   auto back = parse_entry(text);
   REQUIRE(back.ok());
   CHECK(back->key == "build/abc");
   CHECK(back->value == m.value);
+  CHECK(back->pack == m.pack);
   REQUIRE(back->blobs.size() == 2);
   CHECK(back->blobs[0].sha256 == std::string(64, 'a'));  // sorted
   CHECK_FALSE(parse_entry(text + "x").ok());             // trailing bytes
   CHECK_FALSE(parse_entry(text.substr(0, text.size() - 1)).ok());
-  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v2\nkey k\nvalue 0\n").ok());
-  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v1\nkey k\nblob zz 1 0\nvalue 0\n").ok());
-  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v1\nkey k\nvalue 01\nx").ok());
-  CHECK(parse_entry("lavabuild.remote-entry.v1\nkey k\nvalue 0\n").ok());
+  const std::string hex(64, 'a');
+  CHECK(parse_entry("lavabuild.remote-entry.v2\nkey k\nvalue 0\n").ok());
+  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v1\nkey k\nvalue 0\n").ok());
+  CHECK_FALSE(
+      parse_entry("lavabuild.remote-entry.v2\nkey k\nblob " + hex + " 1 0\nvalue 0\n").ok());
+  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v2\nkey k\npack " + hex + " 2\nblob " + hex +
+                          " 1 0\nvalue 0\n")
+                  .ok());  // the pack's size is not the blobs'
+  CHECK(parse_entry("lavabuild.remote-entry.v2\nkey k\npack " + hex + " 1\nblob " + hex +
+                    " 1 0\nvalue 0\n")
+            .ok());
+  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v2\nkey k\npack " + hex + " 0\nvalue 0\n").ok());
+  CHECK_FALSE(parse_entry("lavabuild.remote-entry.v2\nkey k\nvalue 01\nx").ok());
 }
 
 TEST_CASE("an entry published by a signer is used by a client that trusts the key") {
@@ -239,7 +250,7 @@ TEST_CASE("a client without a signing key, or read-only, never uploads") {
   CHECK(remote->cas.empty());
 }
 
-TEST_CASE("prefetch reads each distinct blob once across entries, and checks every one") {
+TEST_CASE("prefetch reads each entry's pack once, and checks every blob cut from it") {
   auto remote = std::make_shared<FakeRemoteState>();
   auto [sec, pub] = keys("ci-1");
   Client a(remote, Trust{{pub}, sec, false});
@@ -254,7 +265,7 @@ TEST_CASE("prefetch reads each distinct blob once across entries, and checks eve
     Client b(remote, Trust{{pub}, std::nullopt, false});
     int reads = remote->reads;
     layer_of(*b.store)->prefetch({"blob/x", "blob/y", "blob/z", "page/x", "blob/x"});
-    CHECK(remote->reads == reads + 4 + 3);  // two manifests and signatures, three blobs
+    CHECK(remote->reads == reads + 4 + 2);  // two manifests and signatures, two packs
     CHECK(b.stats->hits == 2);
     CHECK(b.stats->misses == 1);
     CHECK(b.local->has_blob(one, false));
@@ -267,8 +278,9 @@ TEST_CASE("prefetch reads each distinct blob once across entries, and checks eve
     CHECK(b.warnings.empty());
     CHECK(b.stats->errors == 0);
   }
-  SECTION("a blob with other bytes rejects every entry that names it") {
-    remote->cas[two] = "evil bytes";
+  SECTION("packs with other bytes reject their entries") {
+    for (auto& [digest, bytes] : remote->cas)
+      if (bytes.rfind("lavabuild.", 0) != 0) bytes = "evil bytes";  // every pack
     Client b(remote, Trust{{pub}, std::nullopt, false});
     layer_of(*b.store)->prefetch({"blob/x", "blob/y"});
     CHECK(b.stats->hits == 0);
