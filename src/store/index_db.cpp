@@ -182,8 +182,11 @@ Result<std::optional<std::string>> IndexHandle::get(std::string_view key) {
 
 Status IndexHandle::write(const std::vector<JournalRecord>& records) {
   if (records.empty()) return {};
-  if (impl_->read_only) return make_error("internal: write to a read-only cache index");
-  if (!impl_->db) return append_journal(fs::join_path(impl_->cache_dir, "journal"), records);
+  // Read-only (a read session of this process, which another thread may be using) or
+  // without the index (another process holds it): parked in the journal, replayed by the next
+  // writing open, which is the next open of the index once the session ends.
+  if (impl_->read_only || !impl_->db)
+    return append_journal(fs::join_path(impl_->cache_dir, "journal"), records);
   rocksdb::WriteBatch batch;
   for (const auto& r : records) {
     if (r.value)

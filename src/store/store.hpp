@@ -168,7 +168,9 @@ class Store {
   /// Open the index for a batch (see Session). Errors only on a broken index.
   virtual Result<Session> session() = 0;
   /// A session for reads only: opens the index read-only (no fsyncs, several times cheaper
-  /// than a writing session). Writes while it lives fail: buffer them and write after it ends.
+  /// than a writing session). It is the process's session while it lives, for every thread:
+  /// writes meanwhile are parked in the journal and seen once it ends (the next open replays
+  /// them), so buffer writes and make them after it ends where you can.
   virtual Result<Session> read_session() = 0;
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
   virtual Status put(std::string_view key, std::string_view value) = 0;

@@ -11,6 +11,7 @@ path is taken as is, below DIR). The modes, combinable with commas:
   stall       every request is accepted and never answered (until MAX_SECONDS or the end)
   truncated   GET 200 announces a Content-Length 100 bytes over the body, sends the body, closes
   wrongbytes  GET 200 of an existing file sends other bytes
+  wrongblobs  as wrongbytes, for files under a "cas" directory only (action entries are right)
   head405     HEAD answers 405 (GET and PUT work)
   put204      PUT answers 204 (Bazel's remote worker, nginx overwriting)
   zstd        a GET whose Accept-Encoding names zstd gets the body zstd-compressed (by the zstd
@@ -34,8 +35,8 @@ from pathlib import Path
 
 MAX_SECONDS = 60  # no request is held (stall) for longer than this
 MAX_PUT_BYTES = 1 << 30  # the largest upload taken (nginx's client_max_body_size 1G)
-MODES = {"normal", "error500", "stall", "truncated", "wrongbytes", "head405", "put204", "zstd",
-         "badzstd"}
+MODES = {"normal", "error500", "stall", "truncated", "wrongbytes", "wrongblobs", "head405", "put204",
+         "zstd", "badzstd"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -119,7 +120,7 @@ def main() -> int:
             if p is None or not p.is_file():
                 return self._answer(404, b"not found\n")
             data = p.read_bytes()
-            if "wrongbytes" in modes:
+            if "wrongbytes" in modes or ("wrongblobs" in modes and p.parent.name == "cas"):
                 return self._answer(200, b"these are not the bytes you asked for\n")
             if "truncated" in modes:
                 self.close_connection = True

@@ -173,6 +173,30 @@ TEST_CASE("store: session keeps the index open and is shared") {
   CHECK(s->stats().value().index_entries == 201);
 }
 
+TEST_CASE("store: a write while a read session lives is parked, not lost") {
+  // The read session is the process's: two source builds making their build envs at once
+  // write (one flushes its batch) while the other reads. That write used to fail ("index write
+  // while a read session is open") and its batch was dropped.
+  TempDir t;
+  auto s = open_store(t.path);
+  REQUIRE(s->put("ac/old", "1").ok());
+  {
+    auto reads = s->read_session();
+    REQUIRE(reads.ok());
+    std::thread writer([&] {
+      CHECK(s->put_many({{"ac/old", "2"}, {"ac/new", "3"}}).ok());
+      CHECK(s->put("ac/one", "4").ok());
+    });
+    writer.join();
+    CHECK(*s->get("ac/old").value() == "1");  // the session's view, until it ends
+    CHECK_FALSE(lb::fs::list_dir(t.path + "/journal").value().empty());
+  }
+  CHECK(*s->get("ac/old").value() == "2");
+  CHECK(*s->get("ac/new").value() == "3");
+  CHECK(*s->get("ac/one").value() == "4");
+  CHECK(lb::fs::list_dir(t.path + "/journal").value().empty());
+}
+
 TEST_CASE("store: journal format round-trip") {
   using lb::store::detail::JournalRecord;
   std::vector<JournalRecord> in{{"a", "1"}, {"b\nc", std::string("x\0y\n", 4)}, {"gone", {}}};
