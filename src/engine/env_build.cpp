@@ -190,14 +190,15 @@ Status inspect_target(EnvRun& r) {
   return {};
 }
 
-/// What changed behind lavabuild's back in each distribution of the old env, by directory
-/// first (env_state.hpp).
+/// What changed behind lavabuild's back in each distribution of the old env: file by file
+/// (an edit in place changes no directory, and a run that changes the env must not keep an
+/// edited file: issue 7), the directories for the new "dirs" list (env_state.hpp).
 void find_old_drift(EnvRun& r) {
   if (!r.old) return;
   r.old_dirs = read_dir_list(r.final_dir);
-  std::optional<std::vector<std::string>> changed;
-  if (r.old_dirs) changed = r.old_changed = changed_dirs(r.final_dir, *r.old_dirs);
-  r.old_drift = drift_of_dists(r.old->dists, r.final_dir, r.built_ns, changed, r.ctx.opt.jobs);
+  if (r.old_dirs) r.old_changed = changed_dirs(r.final_dir, *r.old_dirs);
+  r.old_drift =
+      drift_of_dists(r.old->dists, r.final_dir, r.built_ns, std::nullopt, r.ctx.opt.jobs);
 }
 
 void drop_upgraded_preferences(const Options& o, Pipeline& pipe) {

@@ -17,13 +17,12 @@
 //   time), as they were once the env was complete.
 //   A directory's mtime changes whenever an entry in it is created, deleted or renamed:
 //   what `pip install`/`uninstall`, `rm` and editors (which save by rename) do.
-//   Both the no-op check and a run that changes the env read this list: the no-op stops at
-//   the first changed directory; a changing run checks file by file (changed_since_built)
-//   only the distributions owning a file directly in a changed directory, and every
-//   distribution when the list is missing or malformed. A write into an existing file changes
-//   no directory, and neither does a change inside __pycache__ (not listed: Python writes
-//   there at run time): neither is seen by any run; `lavabuild verify` finds them and
-//   `--reinstall` / `--reinstall-package` repair them.
+//   The no-op check reads this list and stops at the first changed directory. A write into
+//   an existing file changes no directory, and neither does a change inside __pycache__ (not
+//   listed: Python writes there at run time): the no-op does not see them; a run that
+//   changes the env checks every kept distribution file by file (changed_since_built: one
+//   lstat per file, no hashing) and repairs what was edited or deleted; `lavabuild verify`
+//   finds them too and `--reinstall` / `--reinstall-package` repair them.
 //   A run that changes an env in place removes the list before it touches the env and writes
 //   it again last: a list that exists was written after the last change lavabuild made, so
 //   every directory holding a file of the manifest is in it. That run writes the new list

@@ -99,12 +99,22 @@ def test_wrong_type_and_bad_toml_are_errors(lb, tmp_path):
             assert w in r.stderr, f"{w!r} missing\n" + r.describe()
 
 
-def test_remote_table_is_accepted(lb, basic, tmp_path):
-    write(tmp_path / "lavabuild.toml", f'index-url = "{basic.index_url}"\n[remote]\n'
-          'cache = "https://cache.example/"\ntrusted-keys = ["ci:AAAA"]\nsigning-key = "key.sec"\n'
-          'read-only = true\ntimeout = 5\nca = "ca.pem"\n[remote.headers]\nAuthorization = "Bearer x"\n')
+def test_remote_table_is_used_and_checked(lb, basic, tmp_path):
+    """[remote] sets the remote cache: its keys are read (a bad one is an error naming it); a
+    server that is not there is never contacted by a run that needs nothing of it."""
+    assert lb.run("cache", "keygen", "--name", "ci-1", "--secret-key", tmp_path / "key.sec",
+                  "--public-key", tmp_path / "key.pub").returncode == 0
+    pub = (tmp_path / "key.pub").read_text().strip()
+    cfg = tmp_path / "lavabuild.toml"
+    table = ('cache = "http://127.0.0.1:9/cache"\nsigning-key = "key.sec"\nread-only = true\n'
+             'timeout = 5\nca = "ca.pem"\n[remote.headers]\nAuthorization = "Bearer x"\n')
+    write(cfg, f'index-url = "{basic.index_url}"\n[remote]\ntrusted-keys = ["{pub}"]\n' + table)
     req = write(tmp_path / "req.txt", "alpha==1.0\n")
-    lock(lb, req)[0].ok()
+    r = lock(lb, req)[0].ok()
+    assert "warning" not in r.stderr, r.describe()
+    write(cfg, f'index-url = "{basic.index_url}"\n[remote]\ntrusted-keys = ["ci:AAAA"]\n' + table)
+    r = lock(lb, req)[0]
+    assert r.returncode != 0 and "ci:AAAA" in r.stderr, r.describe()
 
 
 def test_relative_find_links_resolve_against_the_file(lb, basic, tmp_path):
