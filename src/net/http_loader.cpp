@@ -6,8 +6,6 @@
 // the running executable, then in $LAVABUILD_LIBDIR. Its other symbols (util, net) resolve
 // against the executable, which exports them (CMake ENABLE_EXPORTS), so there is one copy of
 // every global (the cancellation flag among them).
-#include <dlfcn.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -17,6 +15,7 @@
 #include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/module.hpp"
 #include "util/strings.hpp"
 
 namespace lb::net {
@@ -43,28 +42,9 @@ class MissingClient final : public HttpClient {
   std::string why_;
 };
 
-std::string self_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  return fs::dirname(std::string(buf, size_t(n)));
-}
-
 Factory load(std::string& why) {
-  std::vector<std::string> places{self_dir() + "/liblavabuild-curl.so"};
-  if (const char* dir = std::getenv("LAVABUILD_LIBDIR"); dir && *dir)
-    places.push_back(std::string(dir) + "/liblavabuild-curl.so");
-  for (const auto& path : places) {
-    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = ::dlerror();
-      why += (why.empty() ? "" : "; ") + std::string(e ? e : path);
-      continue;
-    }
-    if (auto f = reinterpret_cast<Factory>(::dlsym(h, "lavabuild_make_curl_client"))) return f;
-    why += (why.empty() ? "" : "; ") + path + " has no lavabuild_make_curl_client";
-  }
-  return nullptr;
+  return reinterpret_cast<Factory>(
+      module::load_symbol("liblavabuild-curl.so", "lavabuild_make_curl_client", why));
 }
 
 }  // namespace

@@ -5,14 +5,10 @@
 // The module, liblavabuild-grpc.so, holds src/remote/grpc_cache.cpp and the generated REAPI
 // code; it is looked for beside the running executable, then in $LAVABUILD_LIBDIR. Its lb_*
 // symbols (strip_credentials) resolve against the executable, which exports them.
-#include <dlfcn.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <mutex>
 
 #include "remote/cache.hpp"
-#include "util/fs.hpp"
+#include "util/module.hpp"
 
 namespace lb::remote {
 
@@ -23,28 +19,8 @@ using Factory = RemoteCache* (*)(const RemoteOptions*, Error*);
 constexpr const char* kModule = "liblavabuild-grpc.so";
 constexpr const char* kFactory = "lavabuild_open_grpc_cache";
 
-std::string self_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  return fs::dirname(std::string(buf, size_t(n)));
-}
-
 Factory load(std::string& why) {
-  std::vector<std::string> places{self_dir() + "/" + kModule};
-  if (const char* dir = std::getenv("LAVABUILD_LIBDIR"); dir && *dir)
-    places.push_back(std::string(dir) + "/" + kModule);
-  for (const auto& path : places) {
-    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = ::dlerror();
-      why += (why.empty() ? "" : "; ") + std::string(e ? e : path);
-      continue;
-    }
-    if (auto f = reinterpret_cast<Factory>(::dlsym(h, kFactory))) return f;
-    why += (why.empty() ? "" : "; ") + path + " has no " + kFactory;
-  }
-  return nullptr;
+  return reinterpret_cast<Factory>(module::load_symbol(kModule, kFactory, why));
 }
 
 }  // namespace

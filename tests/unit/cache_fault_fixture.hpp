@@ -59,19 +59,7 @@ struct CacheFaultServer {
                                      "--port", std::to_string(port),
                                      "--mode", mode,
                                      "--log",  dir + "/requests.log"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, kPython3, nullptr, nullptr, argv.data(), environ) != 0) return false;
-    for (int i = 0; i < 400; ++i) {
-      if (can_connect(port)) return true;
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+    return spawn_until_listening(args, port, pid, 400);
   }
 
   std::string url(const std::string& path) const {

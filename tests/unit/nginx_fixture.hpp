@@ -52,6 +52,25 @@ inline bool can_connect(int port) {
   return ok;
 }
 
+/// Start args[0] (an absolute path) with `args`, then wait until it accepts connections on
+/// `port` (up to `tries` x 25 ms): false when it cannot start, exits first, or never listens
+/// (`pid` is then the child's, or -1 when it is gone).
+inline bool spawn_until_listening(std::vector<std::string> args, int port, pid_t& pid, int tries) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return false;
+  for (int i = 0; i < tries; ++i) {
+    if (can_connect(port)) return true;
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      pid = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
 /// The location block that makes nginx a Bazel HTTP cache under `prefix` (e.g. "/cache/"), as
 /// Bazel's docs configure it: WebDAV PUT (201 for a new file, 204 for an overwrite), parent dirs
 /// made on upload, uploads up to 1 GiB. Files land in `root` + `prefix`, which nginx's worker
@@ -96,19 +115,7 @@ struct NginxProcess {
     if (!fs::write_file(dir + "/nginx.conf", conf).ok()) return false;
     std::vector<std::string> args = {
         kNginx, "-p", dir + "/", "-c", dir + "/nginx.conf", "-e", dir + "/error.log"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, kNginx, nullptr, nullptr, argv.data(), environ) != 0) return false;
-    for (int i = 0; i < 200; ++i) {
-      if (can_connect(port)) return true;
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+    return spawn_until_listening(args, port, pid, 200);
   }
 };
 
