@@ -110,10 +110,17 @@ class TeamCache(CacheDir):
     may write."""
     kind = "nginx"
 
-    def __init__(self, data: Path, write_token: str | None = None, htpasswd: Path | None = None):
+    def __init__(self, data: Path, write_token: str | None = None, htpasswd: Path | None = None,
+                 tls: tuple | None = None):
         super().__init__(data)
         self.args = ["--write-token", write_token] if write_token else []
         self.args += ["--write-htpasswd", str(htpasswd)] if htpasswd else []
+        self.tls = tls  # (certificate, key): https
+        self.args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/cache"
 
     def start(self) -> "TeamCache":
         if not os.access(serve_index.NGINX, os.X_OK):
@@ -544,6 +551,27 @@ def test_a_writer_without_the_token_is_refused_once(header, dev, tmp_path, sourc
     assert "HTTP 401" in r.stderr, r.stderr
     assert "not-the-team-token" not in r.stdout + r.stderr, r.describe()
     assert not server.entries("ac") and rep["remote"]["uploaded_bytes"] == 0, rep["remote"]
+
+
+def test_https_with_a_private_ca(dev, tmp_path, sources, keys, reference, start_server):
+    """A team cache behind TLS with its own CA: with --remote-ca the client uploads and reads;
+    without it, the certificate is refused (one warning) and the run goes on locally."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"]).ok()
+    server = start_server("nginx", tls=(cert, key))
+    assert server.url.startswith("https://")
+    r = build(dev("a"), reference.ws, sources, *uploading(server.url, keys), "--remote-ca", cert,
+              env_name="env-tls")
+    rep = r.json()
+    assert rep["remote"]["uploaded_bytes"] > 0 and not warnings(r), r.stderr
+    b = build(dev("b"), reference.ws, sources, *reading(server.url, keys), "--remote-ca", cert,
+              env_name="env-tls").json()
+    assert b["digest"] == reference.digest and kinds(b, "build") == [], b
+    c = build(dev("c"), reference.ws, sources, *reading(server.url, keys), env_name="env-tls")
+    went_on_without(c, server, reference)
+    assert "certificate" in c.stderr.lower() or "SSL" in c.stderr, c.stderr
 
 
 @pytest.mark.parametrize("how", ["--remote-header", "LAVABUILD_REMOTE_HEADER", "netrc"])
