@@ -36,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -497,28 +498,29 @@ class GrpcCache final : public RemoteCache {
   }
 
   Status write_blobs(const std::vector<std::pair<Digest, std::string>>& blobs) override {
-    std::vector<const std::pair<Digest, std::string>*> todo;
+    // Each distinct digest once; the empty blob never (every server has it).
+    std::vector<const std::pair<Digest, std::string>*> uploads;
     {
-      std::map<Digest, bool> seen;
+      std::set<Digest> seen;
       for (const auto& b : blobs) {
         const Digest& d = b.first;
-        if (d.size == 0 || uint64_t(d.size) > opt_.max_blob_bytes)
-          continue;  // empty: every server has it
-        if (seen.emplace(d, true).second) todo.push_back(&b);
+        if (d.size == 0 || uint64_t(d.size) > opt_.max_blob_bytes) continue;
+        if (seen.insert(d).second) uploads.push_back(&b);
       }
     }
     std::vector<Digest> digests;
-    for (const auto* b : todo) digests.push_back(b->first);
+    for (const auto* b : uploads) digests.push_back(b->first);
     std::vector<std::vector<size_t>> jobs = plan(digests, batch_update_ok_.load());
     return run_parallel(jobs.size(), opt_.parallel, [&](size_t j) -> Status {
       const auto& items = jobs[j];
-      if (items.size() == 1 && !fits_batch(digests[items[0]])) return stream_write(*todo[items[0]]);
+      if (items.size() == 1 && !fits_batch(digests[items[0]]))
+        return stream_write(*uploads[items[0]]);
       if (batch_update_ok_.load()) {
-        Status b = batch_write(todo, items);
+        Status b = batch_write(uploads, items);
         if (b.ok() || batch_update_ok_.load()) return b;
       }
       for (size_t i : items)
-        if (Status w = stream_write(*todo[i]); !w.ok()) return w;
+        if (Status w = stream_write(*uploads[i]); !w.ok()) return w;
       return {};
     });
   }

@@ -127,12 +127,12 @@ class RemoteStore final : public store::Store, public Layer {
     return {};
   }
   void drain() override {
-    std::vector<std::pair<std::string, std::string>> todo;
+    std::vector<std::pair<std::string, std::string>> written;
     {
       std::lock_guard<std::mutex> g(mu_);
-      todo.swap(to_publish_);
+      written.swap(to_publish_);
     }
-    for (const auto& [k, v] : todo)
+    for (const auto& [k, v] : written)
       if (!publish(k, v)) {
         if (!usable()) break;
       }
