@@ -117,10 +117,17 @@ std::shared_ptr<env::Bytecode> load_bytecode(store::Store& store, const std::str
                                              const BytecodeTarget& t) {
   auto v = store.get("bytecode/" + key);
   if (!v.ok() || !v->has_value()) return nullptr;
-  auto lines = split(**v, '\n');
+  return parse_stored_bytecode(store, **v, t);
+}
+
+std::shared_ptr<env::Bytecode> parse_stored_bytecode(const store::Store& store,
+                                                     std::string_view value,
+                                                     const BytecodeTarget& t) {
+  auto lines = split(value, '\n');
   if (lines.empty() || lines[0] != kAggregateFormat) return nullptr;
   auto out = std::make_shared<env::Bytecode>();
   out->cache_tag = t.cache_tag;
+  out->by_member.reserve(lines.size());
   for (size_t i = 1; i < lines.size(); ++i) {
     if (lines[i].empty()) continue;
     auto f = split(lines[i], '\t');

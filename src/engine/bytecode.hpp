@@ -58,6 +58,11 @@ std::string pyc_key(const std::string& source_sha256, uint64_t size, const Bytec
 /// else nullptr.
 std::shared_ptr<env::Bytecode> load_bytecode(store::Store& store, const std::string& key,
                                              const BytecodeTarget& t);
+/// load_bytecode's second half: the value of "bytecode/<key>" parsed, and every pyc blob it
+/// names checked in the store (no index access: safe on the executor's threads).
+std::shared_ptr<env::Bytecode> parse_stored_bytecode(const store::Store& store,
+                                                     std::string_view value,
+                                                     const BytecodeTarget& t);
 
 /// Compile the .py members of `wheels` that are not in the store yet, in one run of the
 /// target interpreter, and return the bytecode of each wheel (same order as `keys`, its

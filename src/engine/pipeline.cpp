@@ -600,12 +600,21 @@ Result<Resolved> Pipeline::resolve_requirements() {
 
 std::shared_ptr<wheel::UnpackedWheel> Pipeline::stored_unpack(const std::string& key,
                                                               std::string& why) {
+  if (auto it = preloaded_.find("ac/" + key); it != preloaded_.end()) {
+    why = it->second.why;
+    return it->second.unpacked;
+  }
   auto cached = ctx_.store->get("ac/" + key);
   if (!cached.ok() || !cached->has_value()) {
     why = "no stored unpack output for this wheel (key " + key.substr(0, 12) + ")";
     return nullptr;
   }
-  auto uw = wheel::deserialize_unpacked(**cached);
+  return check_stored_unpack(**cached, why);
+}
+
+std::shared_ptr<wheel::UnpackedWheel> Pipeline::check_stored_unpack(std::string_view value,
+                                                                    std::string& why) const {
+  auto uw = wheel::deserialize_unpacked(value);
   bool complete = uw.ok();
   if (complete)
     for (const auto& m : uw->members)
@@ -635,12 +644,9 @@ bool Pipeline::unpacked_without_fetch(Planned& d) {
   return true;
 }
 
-void Pipeline::prefetch_remote(const Resolved& r, const std::vector<env::InstalledDist>* old_dists,
-                               const BytecodeTarget& bytecode) {
-  remote::Layer* layer = remote::layer_of(*ctx_.store);
-  if (!layer || !layer->usable()) return;
-  // The keys build_graph's loop looks up, as it computes them: each dist's unpack and, when
-  // bytecode is compiled, its bytecode; none for a dist the existing env keeps as it is.
+std::vector<std::string> Pipeline::stored_keys(const Resolved& r,
+                                               const std::vector<env::InstalledDist>* old_dists,
+                                               const BytecodeTarget& bytecode) {
   std::vector<std::string> keys;
   for (const Planned& d : r.dists) {
     std::string sha, filename;
@@ -667,7 +673,38 @@ void Pipeline::prefetch_remote(const Resolved& r, const std::vector<env::Install
     keys.push_back("ac/" + unpack);
     if (bytecode.enabled()) keys.push_back("bytecode/" + bytecode_key(unpack, bytecode));
   }
-  if (keys.size() > 1) layer->prefetch(keys);
+  return keys;
+}
+
+std::shared_ptr<env::Bytecode> Pipeline::loaded_bytecode(const std::string& key,
+                                                         const BytecodeTarget& bytecode) {
+  if (auto it = preloaded_.find("bytecode/" + key); it != preloaded_.end())
+    return it->second.bytecode;
+  return load_bytecode(*ctx_.store, key, bytecode);
+}
+
+void Pipeline::prefetch_remote(const std::vector<std::string>& keys) {
+  remote::Layer* layer = remote::layer_of(*ctx_.store);
+  if (layer && layer->usable() && keys.size() > 1) layer->prefetch(keys);
+}
+
+void Pipeline::preload_stored(const std::vector<std::string>& keys,
+                              const BytecodeTarget& bytecode) {
+  std::vector<std::optional<std::string>> values(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (auto v = ctx_.store->get(keys[i]); v.ok()) values[i] = std::move(*v);
+  std::vector<Preloaded> out(keys.size());
+  (void)graph::parallel_for(keys.size(), ctx_.opt.jobs, [&](size_t i) -> Status {
+    if (!values[i]) {
+      out[i].why = "no stored unpack output for this wheel (key " + keys[i].substr(3, 12) + ")";
+    } else if (starts_with(keys[i], "ac/")) {
+      out[i].unpacked = check_stored_unpack(*values[i], out[i].why);
+    } else {
+      out[i].bytecode = parse_stored_bytecode(*ctx_.store, *values[i], bytecode);
+    }
+    return {};
+  });
+  for (size_t i = 0; i < keys.size(); ++i) preloaded_[keys[i]] = std::move(out[i]);
 }
 
 void Pipeline::use_built_wheel(Planned& d) {
@@ -691,7 +728,11 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
   const BytecodeTarget bytecode = bytecode_target(ctx_);
   std::vector<size_t> uncompiled;  // dists whose bytecode is not stored
   std::vector<int> uncompiled_unpacks;
-  prefetch_remote(r, old_dists, bytecode);
+  {
+    auto keys = stored_keys(r, old_dists, bytecode);
+    prefetch_remote(keys);
+    preload_stored(keys, bytecode);
+  }
 
   for (size_t i = 0; i < r.dists.size(); ++i) {
     Planned& d = r.dists[i];
@@ -827,7 +868,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     int unpack_id = g.add(std::move(unpack));
     if (bytecode.enabled() && !kept) {
       if (!d.unpack_key.empty())
-        d.bytecode = load_bytecode(*ctx_.store, bytecode_key(d.unpack_key, bytecode), bytecode);
+        d.bytecode = loaded_bytecode(bytecode_key(d.unpack_key, bytecode), bytecode);
       if (!d.bytecode) {
         uncompiled.push_back(i);
         uncompiled_unpacks.push_back(unpack_id);
@@ -881,6 +922,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     };
     d.link_step = g.add(std::move(link));
   }
+  preloaded_.clear();  // what the loop took is in r.dists; the rest would only grow stale
   if (!uncompiled.empty()) add_compile_step(r, uncompiled, uncompiled_unpacks, g);
   return {};
 }

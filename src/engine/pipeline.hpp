@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/bytecode.hpp"
@@ -130,10 +131,32 @@ class Pipeline {
   /// A wheel not in the store whose sha256 the index or the lock gives (and every pin
   /// allows), with its unpacked files stored: it need not be fetched at all.
   bool unpacked_without_fetch(Planned& d);
-  /// With a remote cache: fetch, all at once (remote::Layer::prefetch), the stored unpacks and
-  /// bytecode that build_graph's loop will look up one by one, so that each lookup is local.
-  void prefetch_remote(const Resolved& r, const std::vector<env::InstalledDist>* old_dists,
-                       const BytecodeTarget& bytecode);
+  /// stored_unpack's second half (no index access, so safe on the executor's threads): the
+  /// value of "ac/<key>" parsed, and every blob it names checked in the store.
+  std::shared_ptr<wheel::UnpackedWheel> check_stored_unpack(std::string_view value,
+                                                            std::string& why) const;
+  /// The index keys ("ac/...", "bytecode/...") build_graph's loop will look up one by one:
+  /// each dist's unpack and, when bytecode is compiled, its bytecode; none for a dist the
+  /// existing env keeps as it is.
+  std::vector<std::string> stored_keys(const Resolved& r,
+                                       const std::vector<env::InstalledDist>* old_dists,
+                                       const BytecodeTarget& bytecode);
+  /// With a remote cache: fetch those entries all at once (remote::Layer::prefetch), so
+  /// that each lookup is local.
+  void prefetch_remote(const std::vector<std::string>& keys);
+  /// Read those entries (one index session, in order), then parse them and stat every blob
+  /// they name on the executor (graph::parallel_for): the loop's stored_unpack and
+  /// load_bytecode find the results in preloaded_ instead of doing that work one by one.
+  void preload_stored(const std::vector<std::string>& keys, const BytecodeTarget& bytecode);
+  struct Preloaded {
+    std::shared_ptr<wheel::UnpackedWheel> unpacked;
+    std::shared_ptr<env::Bytecode> bytecode;
+    std::string why;  ///< why `unpacked` is null
+  };
+  std::unordered_map<std::string, Preloaded> preloaded_;  ///< by index key
+  /// load_bytecode, or its preloaded result.
+  std::shared_ptr<env::Bytecode> loaded_bytecode(const std::string& key,
+                                                 const BytecodeTarget& bytecode);
   Fetcher fetcher_;
   SourceBuilder builder_;
   IndexProvider provider_;

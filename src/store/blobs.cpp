@@ -50,10 +50,25 @@ bool LocalStore::has_blob(std::string_view sha, bool executable) const {
   return blob_state(sha, executable) == BlobState::intact;
 }
 
+int LocalStore::blobs_fd() const {
+  int fd = blobs_fd_.load(std::memory_order_acquire);
+  if (fd >= 0) return fd;
+  int opened = ::open((dir_ + "/blobs").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (opened < 0) return -1;
+  if (blobs_fd_.compare_exchange_strong(fd, opened, std::memory_order_acq_rel)) return opened;
+  ::close(opened);  // another thread opened it first
+  return fd;
+}
+
 BlobState LocalStore::blob_state(std::string_view sha, bool executable, int64_t size) const {
   std::string path = blob_path(sha, executable);
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return BlobState::missing;
+  int root = is_sha256_hex(sha) ? blobs_fd() : -1;
+  // "<aa>/<sha>[.x]" below blobs/ (the last two components of path), else the whole path.
+  const char* rel =
+      root >= 0 ? path.c_str() + path.size() - (64 + 3 + (executable ? 2 : 0)) : path.c_str();
+  if (::fstatat(root >= 0 ? root : AT_FDCWD, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return BlobState::missing;
   if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != blob_mode(executable) ||
       (size >= 0 && st.st_size != size))
     return BlobState::damaged;

@@ -3,6 +3,8 @@
 // it; everything else holds a store::Store.
 #pragma once
 
+#include <atomic>
+
 #include "store/store.hpp"
 
 namespace lb::store {
@@ -47,8 +49,13 @@ class LocalStore final : public Store {
   Result<std::string> link_into_place(const std::string& tmp, std::string_view sha,
                                       bool executable);
 
+  /// An O_PATH descriptor of blobs/, opened on first use: blob_state looks a blob up by the
+  /// two components "<aa>/<sha>" below it, not by its whole path (-1: not open yet).
+  int blobs_fd() const;
+
   std::string dir_;
   StoreOptions options_;
+  mutable std::atomic<int> blobs_fd_{-1};
   fs::FileLock use_lock_;  // gc.lock, shared or exclusive (StoreOptions::use)
   mutable std::mutex tmp_mutex_;
   mutable std::optional<fs::OwnedDir> tmp_;

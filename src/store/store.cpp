@@ -26,6 +26,7 @@ LocalStore::LocalStore(std::string dir, StoreOptions options)
 }
 
 LocalStore::~LocalStore() {
+  if (int fd = blobs_fd_.load(); fd >= 0) ::close(fd);
   if (tmp_) {
     (void)fs::remove_all(tmp_->path());
     tmp_->release();
