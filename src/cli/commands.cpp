@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cache_gc_command.hpp"
+#include "cli/instance_command.hpp"
 #include "cli/interrupted.hpp"
 #include "cli/options.hpp"
 #include "cli/output.hpp"
@@ -356,6 +357,7 @@ int run(int argc, char** argv) {
                                    : Verbosity::normal);
   if (o.command == "verify") return cmd_verify(o, out);
   if (o.command == "cache") return cmd_cache(o, out);
+  if (o.command == "instance") return cmd_instance(o, out);
 
   Context ctx;
   if (auto st = ctx.init(o, out); !st.ok()) return fail(out, st.error());

@@ -46,6 +46,9 @@ commands:
   cache pull pylock.toml                     fetch what a lock needs from the remote cache
   cache keygen --name NAME --secret-key FILE --public-key FILE
                                              make a key pair to sign remote cache entries
+  instance create NAME -r REQ|pylock.toml [--recipe FILE] [--env KEY=VALUE ...]
+  instance list|generations|upgrade|rollback|gc|start|stop|restart|status|logs|remove ...
+                                             named instances of a service (`instance --help`)
 
 )";
 
@@ -70,7 +73,10 @@ std::vector<std::string> split_whitespace(const std::string& s) {
   return out;
 }
 
-const std::vector<std::string> kCommands = {"env", "plan", "lock", "verify", "cache"};
+const std::vector<std::string> kCommands = {"env", "plan", "lock", "verify", "cache", "instance"};
+const std::vector<std::string> kInstanceActions = {"create",   "list",   "generations", "upgrade",
+                                                   "rollback", "gc",     "start",       "stop",
+                                                   "restart",  "status", "logs",        "remove"};
 const std::vector<std::string> kCacheActions = {"stats", "gc", "verify", "push", "pull", "keygen"};
 
 struct CommandHelp {
@@ -101,6 +107,7 @@ const std::map<std::string, std::string>& variable_help() {
       {"LAVABUILD_OFFLINE", "1/true/yes/on: as --offline"},
       {"LAVABUILD_NO_INDEX", "1/true/yes/on: as --no-index"},
       {"LAVABUILD_OUTPUT", "the env directory, when -o is not given (default .venv)"},
+      {"LAVABUILD_ROOT", "instance: the root of the instances, when --root is not given"},
       {"LAVABUILD_CONFIG", "a config file to read instead of the user's and the project's"},
       {"LAVABUILD_NO_CONFIG", "1/true/yes/on: as --no-config"},
       {"XDG_CONFIG_HOME", "the user's config is $XDG_CONFIG_HOME/lavabuild/config.toml"},
@@ -244,6 +251,48 @@ const CommandHelp* command_help(const std::string& command) {
          "no-index",  "offline",     "name",         "secret-key",     "public-key"},
         {"LAVABUILD_CACHE_DIR", "XDG_CACHE_HOME", "LAVABUILD_REMOTE_CACHE",
          "LAVABUILD_REMOTE_HEADER"}}},
+      {"instance",
+       {"lavabuild instance ACTION [NAME] [OPTIONS]   (--root DIR, $LAVABUILD_ROOT, default "
+        "/srv/lavabuild)\n"
+        "  create NAME -r REQ|pylock.toml [--recipe FILE] [--env KEY=VALUE ...] [env options]\n"
+        "  list [--json]                    instances, live generations, disk, processes\n"
+        "  generations NAME [--json]        the generations and which one is live\n"
+        "  upgrade NAME [-r REQ|pylock.toml] [-U] [-P NAME]   a new generation, switched to\n"
+        "  rollback NAME [--to N]           switch back (default: the previous generation)\n"
+        "  gc NAME --keep K                 remove all but the K newest generations\n"
+        "  start|stop|restart NAME [PROCESS]   the recipe's processes\n"
+        "  status NAME [PROCESS] [--json]   pid, state, uptime, restarts\n"
+        "  logs NAME [PROCESS] [-n N]       the end of the processes' logs\n"
+        "  remove NAME [--yes]              stop it and delete it with its data",
+        "named instances of a service (production, staging, branches): each a series of "
+        "generations (an env built from a lock, its recipe and requirements) with one live, "
+        "its processes run by systemd or lavabuild's supervisor; see recipes/instances/README.md",
+        {"help",
+         "root",
+         "requirement",
+         "recipe",
+         "env",
+         "upgrade",
+         "upgrade-package",
+         "to",
+         "keep",
+         "lines",
+         "yes",
+         "json",
+         "quiet",
+         "python",
+         "index-url",
+         "extra-index-url",
+         "find-links",
+         "no-index",
+         "offline",
+         "cache-dir",
+         "jobs",
+         "no-compile",
+         "remote-cache",
+         "trusted-key",
+         "signing-key"},
+        with(net_vars, {"LAVABUILD_ROOT", "LAVABUILD_JOBS", "LAVABUILD_REMOTE_CACHE"})}},
       {"cache keygen",
        {"lavabuild cache keygen --name NAME --secret-key FILE --public-key FILE",
         "make an Ed25519 key pair to sign remote cache entries: the secret key goes to FILE "
@@ -338,6 +387,7 @@ struct RawArgs {
   // The remote cache (engine::RemoteOptions), over the config's [remote] table.
   std::string remote_cache, remote_ca, signing_key;
   std::vector<std::string> remote_headers, trusted_keys;
+  std::vector<std::string> instance_env;
   double remote_timeout = 0;
   bool remote_read_only = false;
 };
@@ -421,6 +471,16 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "cache keygen: new file for the secret key")("public-key",
                                                    po::value<std::string>(&o.public_key_file),
                                                    "cache keygen: new file for the public key")(
+      "root", po::value<std::string>(&o.root),
+      "instance: where instances live (default $LAVABUILD_ROOT, else /srv/lavabuild)")(
+      "recipe", po::value<std::string>(&o.recipe),
+      "instance create: the recipe (processes, environment, hooks; recipes/instances/)")(
+      "env", po::value<std::vector<std::string>>(&raw.instance_env),
+      "instance create: KEY=VALUE over the recipe's [environment] (repeatable)")(
+      "to", po::value<int>(), "instance rollback: the generation to switch to")(
+      "keep", po::value<int>(&o.keep), "instance gc: how many generations to keep")(
+      "lines,n", po::value<size_t>(&o.lines), "instance logs: how many lines (default 50)")(
+      "yes", po::bool_switch(&o.yes), "instance remove: do not ask")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs")(
       "quiet,q", po::bool_switch(&o.quiet),
@@ -460,6 +520,51 @@ Status take_command(Options& o, std::vector<std::string>& args) {
                           (near.empty() ? "" : "; did you mean '" + near + "'?"),
                       "run `lavabuild --help`");
   }
+  return {};
+}
+
+/// `instance ACTION ...`: the action (checked), --root, --env, --to.
+Status take_instance_action(Options& o, const RawArgs& raw, const po::variables_map& vm,
+                            std::vector<std::string>& args) {
+  if (args.empty())
+    return make_error(
+        "usage: lavabuild instance ACTION [NAME] (" + join(kInstanceActions, ", ") + ")",
+        "`lavabuild instance --help` shows each action's options");
+  o.instance_action = args.front();
+  args.erase(args.begin());
+  if (std::find(kInstanceActions.begin(), kInstanceActions.end(), o.instance_action) ==
+      kInstanceActions.end()) {
+    std::string near = closest_word(o.instance_action, kInstanceActions);
+    return make_error("usage: unknown instance action '" + o.instance_action + "'" +
+                          (near.empty() ? "" : "; did you mean '" + near + "'?"),
+                      "the actions: " + join(kInstanceActions, ", "));
+  }
+  if (o.root.empty()) o.root = env_or("LAVABUILD_ROOT", "/srv/lavabuild");
+  for (const auto& kv : raw.instance_env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error("usage: --env " + kv + " is not KEY=VALUE");
+    o.instance_env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (vm.count("to")) o.to = vm["to"].as<int>();
+  bool needs_name = o.instance_action != "list";
+  if (needs_name && args.empty())
+    return make_error("usage: lavabuild instance " + o.instance_action + " NAME");
+  size_t max_args = o.instance_action == "list" ? 0
+                    : (o.instance_action == "start" || o.instance_action == "stop" ||
+                       o.instance_action == "restart" || o.instance_action == "status" ||
+                       o.instance_action == "logs")
+                        ? 2
+                        : 1;
+  if (args.size() > max_args)
+    return make_error("usage: lavabuild instance " + o.instance_action + ": unexpected '" +
+                      args[max_args] + "'");
+  if (o.instance_action == "create" && raw.reqs.size() != 1)
+    return make_error("usage: lavabuild instance create NAME -r REQ|pylock.toml (one file)");
+  if (o.instance_action == "upgrade" && raw.reqs.size() > 1)
+    return make_error("usage: lavabuild instance upgrade NAME [-r REQ|pylock.toml] (one file)");
+  if (o.instance_action == "gc" && !vm.count("keep"))
+    return make_error("usage: lavabuild instance gc NAME --keep K");
   return {};
 }
 
@@ -685,8 +790,9 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
     o.cache_action = args.front();
     args.erase(args.begin());
   }
+  if (o.command == "instance") LB_TRY(take_instance_action(o, raw, vm, args));
   o.inputs = args;
-  for (auto& r : raw.reqs) o.inputs.push_back(r);
+  for (auto& r : raw.reqs) (o.command == "instance" ? o.requirement_files : o.inputs).push_back(r);
   if (!raw.index_url.empty()) o.index_url = raw.index_url;
   // Config files fill what the command line and LAVABUILD_* variables leave unset, and rank
   // above pip's variables (the order is in config.hpp).

@@ -73,6 +73,16 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> config_settings;
   long build_timeout = 3600;  ///< --build-timeout SECONDS: a backend hook is stopped after it
   std::string recipes_dir;    ///< --recipes DIR: per-project build recipes (absolute)
+  // `instance` (instance/instance.hpp); the command layer's alone.
+  std::string instance_action;                 ///< create, list, upgrade, ...
+  std::string root;                            ///< --root, $LAVABUILD_ROOT, default /srv/lavabuild
+  std::vector<std::string> requirement_files;  ///< instance: -r (not in inputs)
+  std::vector<std::pair<std::string, std::string>> instance_env;  ///< --env KEY=VALUE
+  std::string recipe;                                             ///< --recipe FILE
+  int keep = 0;                                                   ///< gc --keep K
+  std::optional<int> to;                                          ///< rollback --to N
+  size_t lines = 50;                                              ///< logs -n N
+  bool yes = false;                                               ///< remove --yes
 };
 
 }  // namespace lb::engine

@@ -1,0 +1,652 @@
+#include "instance/instance.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <toml++/toml.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/context.hpp"
+#include "engine/env_build.hpp"
+#include "engine/lock_build.hpp"
+#include "engine/pipeline.hpp"
+#include "instance/recipe.hpp"
+#include "instance/systemd.hpp"
+#include "pep/name.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+#include "util/strings.hpp"
+
+extern char** environ;
+
+namespace lb::instance {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kInstanceFormat = "lavabuild.instance.v1";
+constexpr const char* kGenerationFormat = "lavabuild.generation.v1";
+constexpr std::chrono::seconds kHookTimeout{3600};
+constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string read_or_empty(const std::string& path) {
+  auto text = fs::read_file(path);
+  return text.ok() ? *text : std::string();
+}
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string toml_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+struct InstanceConfig {
+  std::string name, requirements;
+  Variables env;
+};
+
+std::string render_instance_toml(const InstanceConfig& c) {
+  std::string out = "format = " + toml_quote(kInstanceFormat) + "\n";
+  out += "name = " + toml_quote(c.name) + "\n";
+  out += "requirements = " + toml_quote(c.requirements) + "\n";
+  out += "\n[environment]\n";
+  for (const auto& [k, v] : c.env) out += k + " = " + toml_quote(v) + "\n";
+  return out;
+}
+
+Result<InstanceConfig> read_instance_toml(const std::string& path) {
+  LB_ASSIGN(std::string text, fs::read_file(path));
+  InstanceConfig c;
+  try {
+    toml::table t = toml::parse(text, path);
+    if (t["format"].value_or(std::string()) != kInstanceFormat)
+      return make_error(path + " is not " + std::string(kInstanceFormat),
+                        "it was written by another version of lavabuild");
+    c.name = t["name"].value_or(std::string());
+    c.requirements = t["requirements"].value_or(std::string());
+    if (const toml::table* env = t["environment"].as_table())
+      for (const auto& [k, v] : *env)
+        c.env.emplace_back(std::string(k.str()), v.value_or(std::string()));
+  } catch (const toml::parse_error& e) {
+    return make_error(path + ": " + std::string(e.description()));
+  }
+  return c;
+}
+
+/// One mutating command at a time per instance: ROOT/instances/.NAME.lock.
+Result<fs::FileLock> lock_instance(const std::string& root, const std::string& name,
+                                   engine::Output& out) {
+  return fs::FileLock::acquire_or_wait(fs::absolute(root) + "/instances/." + name + ".lock", [&] {
+    out.warn("waiting for another lavabuild command on instance " + name);
+  });
+}
+
+Recipe recipe_or_empty(const std::string& path) {
+  auto r = read_recipe(path);
+  return r.ok() ? *r : Recipe{};
+}
+
+/// What processes and hooks get: the instance's paths, then the recipe's [environment], then
+/// the instance's --env overrides. `env_dir`: the env they run in.
+Variables variables_for(const Paths& p, const std::string& name, const Recipe& recipe,
+                        const Variables& overrides, int generation, const std::string& env_dir) {
+  Variables v = {{"INSTANCE_NAME", name},  {"INSTANCE_DIR", p.dir},
+                 {"INSTANCE_VAR", p.var},  {"INSTANCE_RUN", p.run},
+                 {"INSTANCE_LOG", p.log},  {"INSTANCE_GENERATION", std::to_string(generation)},
+                 {"VIRTUAL_ENV", env_dir}, {"PATH", env_dir + "/bin:" + kSystemPath}};
+  for (const auto& [k, val] : recipe.environment) set_variable(v, k, val);
+  for (const auto& [k, val] : overrides) set_variable(v, k, val);
+  return v;
+}
+
+/// etc/environment and etc/systemd/ for the live generation `live` (installing the units
+/// where systemd runs).
+Status write_live_files(const Paths& p, const InstanceConfig& cfg, int live) {
+  Recipe r = recipe_or_empty(p.generation(live) + "/recipe.toml");
+  LB_TRY(fs::write_file_atomic(
+      p.env_file(),
+      render_env_file(variables_for(p, cfg.name, r, cfg.env, live, p.current + "/env"))));
+  std::string units = p.etc + "/systemd";
+  LB_TRY(fs::create_dirs(units));
+  if (auto old = fs::list_dir(units); old.ok())
+    for (const auto& f : *old) (void)fs::remove_all(units + "/" + f);
+  for (const auto& [proc, cmd] : r.processes) {
+    std::string text = render_unit(p, cfg.name, proc, cmd, "");
+    LB_TRY(fs::write_file_atomic(units + "/" + unit_name(cfg.name, proc), text));
+    if (systemd_running())
+      LB_TRY(fs::write_file_atomic("/etc/systemd/system/" + unit_name(cfg.name, proc), text));
+  }
+  if (systemd_running()) (void)run_process({"systemctl", "daemon-reload"});
+  return {};
+}
+
+/// Run a hook with exactly `vars` (and HOME, LANG), in var/, its output appended to
+/// log/hooks.log; a failure quotes the hook's last lines.
+Status run_hook(const Paths& p, const std::string& hook, const std::string& command,
+                const Variables& vars) {
+  std::string log_path = p.log + "/hooks.log";
+  (void)fs::create_dirs(p.log);
+  {
+    std::string head = "==> lavabuild: " + hook + " hook (" + iso_now() + "): " + command + "\n";
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      (void)!::write(fd, head.data(), head.size());
+      ::close(fd);
+    }
+  }
+  ProcessOptions po;
+  po.cwd = p.var;
+  po.output_path = log_path;
+  po.timeout = kHookTimeout;
+  po.own_process_group = true;
+  std::set<std::string> keep = {"HOME", "LANG"};
+  for (const auto& [k, v] : vars) {
+    po.env[k] = v;
+    keep.insert(k);
+  }
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    std::string k = kv.substr(0, kv.find('='));
+    if (!keep.count(k)) po.unset_env.push_back(k);
+  }
+  LB_ASSIGN(ProcessResult r, run_process({"/bin/sh", "-c", command}, po));
+  if (r.exit_code == 0 && !r.timed_out && !r.cancelled) return {};
+  std::string why = r.timed_out   ? "ran longer than " + std::to_string(kHookTimeout.count()) + " s"
+                    : r.cancelled ? "was interrupted"
+                                  : "exited with status " + std::to_string(r.exit_code);
+  std::string tail;
+  for (const auto& l : tail_log(log_path, 10)) tail += "\n  " + l;
+  return make_error("the " + hook + " hook (" + command + ") " + why + "; its last lines in " +
+                        log_path + ":" + tail,
+                    "fix the hook in the recipe, then run the command again");
+}
+
+struct Built {
+  GenerationInfo info;
+  std::string lock_text;
+};
+
+Status copy_text(const std::string& from, const std::string& to) {
+  LB_ASSIGN(std::string text, fs::read_file(from));
+  return fs::write_file_atomic(to, text);
+}
+
+/// Step one of a generation: its directory, requirements, recipe and lock (pins of
+/// `prev_lock` kept unless upgrading).
+Status lock_generation(const Paths& p, int n, const std::string& reqs, const std::string& prev_lock,
+                       const std::string& recipe, bool upgrade,
+                       const std::vector<std::string>& upgrade_packages,
+                       const engine::Options& base, engine::Output& out) {
+  std::string gen = p.generation(n);
+  LB_TRY(fs::remove_all(gen));
+  LB_TRY(fs::create_dirs(gen));
+  LB_TRY(fs::write_file_atomic(gen + "/recipe.toml",
+                               recipe.empty() ? std::string() : read_or_empty(recipe)));
+  std::string lock = gen + "/pylock.toml";
+  if (ends_with(reqs, ".toml")) return copy_text(reqs, lock);
+  LB_TRY(copy_text(reqs, gen + "/requirements.txt"));
+  if (!prev_lock.empty() && fs::exists(prev_lock)) LB_TRY(copy_text(prev_lock, lock));
+  engine::Options o = base;
+  o.command = "lock";
+  o.inputs = {reqs};
+  o.output = lock;
+  o.upgrade = upgrade;
+  o.upgrade_packages = upgrade_packages;
+  o.json = false;
+  engine::Context ctx;
+  LB_TRY(ctx.init(o, out));
+  engine::Pipeline pipe(ctx);
+  LB_TRY(pipe.load_inputs());
+  LB_TRY(ctx.init_index());
+  LB_ASSIGN(auto rep, engine::build_lock(ctx, pipe));
+  (void)rep;
+  return {};
+}
+
+/// Step two: the env from the lock, then generation.json (last: the generation is complete).
+Result<GenerationInfo> build_generation_env(const Paths& p, int n, const std::string& reqs,
+                                            const engine::Options& base, engine::Output& out) {
+  std::string gen = p.generation(n);
+  engine::Options o = base;
+  o.command = "env";
+  o.inputs = {gen + "/pylock.toml"};
+  o.output = gen + "/env";
+  o.upgrade = false;
+  o.upgrade_packages.clear();
+  o.json = false;
+  engine::Context ctx;
+  LB_TRY(ctx.init(o, out));
+  engine::Pipeline pipe(ctx);
+  LB_TRY(pipe.load_inputs());
+  LB_ASSIGN(auto rep, engine::build_env(ctx, pipe));
+  if (rep.interrupted)
+    return make_error("interrupted while building generation " + std::to_string(n));
+  GenerationInfo g{n, iso_now(), rep.digest, reqs, rep.packages};
+  json pk = json::array();
+  for (const auto& pin : g.packages) pk.push_back({{"name", pin.name}, {"version", pin.version}});
+  json j = {{"format", kGenerationFormat}, {"generation", n},      {"created", g.created},
+            {"digest", g.digest},          {"requirements", reqs}, {"packages", pk}};
+  LB_TRY(fs::write_file_atomic(gen + "/generation.json", j.dump(2) + "\n"));
+  return g;
+}
+
+Result<GenerationInfo> read_generation(const Paths& p, int n) {
+  std::string path = p.generation(n) + "/generation.json";
+  LB_ASSIGN(std::string text, fs::read_file(path));
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || j.value("format", std::string()) != kGenerationFormat)
+    return make_error(path + " is not a " + std::string(kGenerationFormat) + " file");
+  GenerationInfo g;
+  g.generation = n;
+  g.created = j.value("created", std::string());
+  g.digest = j.value("digest", std::string());
+  g.requirements = j.value("requirements", std::string());
+  if (j.contains("packages") && j["packages"].is_array())
+    for (const auto& pk : j["packages"])
+      if (pk.is_object())
+        g.packages.push_back({pk.value("name", std::string()), pk.value("version", std::string())});
+  return g;
+}
+
+std::string describe_changes(const GenerationInfo& from, const GenerationInfo& to) {
+  std::map<std::string, std::string> a, b;
+  for (const auto& pin : from.packages) a[pep::normalize_name(pin.name)] = pin.version;
+  for (const auto& pin : to.packages) b[pep::normalize_name(pin.name)] = pin.version;
+  auto d = engine::diff_packages(a, b);
+  std::vector<std::string> parts;
+  for (const auto& c : d.changed) parts.push_back(c.name + " " + c.from + " -> " + c.to);
+  for (const auto& c : d.added) parts.push_back("+" + c.name + " " + c.to);
+  for (const auto& c : d.removed) parts.push_back("-" + c.name + " " + c.from);
+  return parts.empty() ? "no package changed" : join(parts, ", ");
+}
+
+Status check_overrides(const Variables& env) {
+  for (const auto& [k, v] : env) {
+    if (!is_variable_name(k))
+      return make_error("usage: --env " + k + "=...: '" + k + "' is not a variable name");
+    if (v.find('\n') != std::string::npos)
+      return make_error("usage: --env " + k + ": the value must be one line");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Paths> existing(const std::string& root, const std::string& name) {
+  LB_TRY(check_name(name));
+  LB_TRY(check_root(root));
+  Paths p = paths_of(root, name);
+  if (!fs::exists(p.instance_toml()))
+    return make_error("no instance " + name + " under " + p.root,
+                      "`lavabuild instance list --root " + p.root + "` shows the instances");
+  return p;
+}
+
+Result<std::vector<std::string>> process_names(const Paths& p) {
+  LB_ASSIGN(Recipe r, read_recipe(p.current + "/recipe.toml"));
+  std::vector<std::string> names;
+  for (const auto& [n, cmd] : r.processes) names.push_back(n);
+  return names;
+}
+
+Result<Outcome> create(const std::string& root, const CreateRequest& req,
+                       const engine::Options& base, engine::Output& out) {
+  LB_TRY(check_name(req.name));
+  LB_TRY(check_overrides(req.env));
+  std::string reqs = fs::absolute(req.requirements);
+  if (!fs::exists(reqs)) return make_error("cannot read " + reqs + ": no such file");
+  std::string recipe = req.recipe.empty() ? "" : fs::absolute(req.recipe);
+  if (!recipe.empty())
+    if (auto r = read_recipe(recipe); !r.ok()) return r.error();
+  LB_TRY(ensure_root(root));
+  LB_ASSIGN(auto guard, lock_instance(root, req.name, out));
+  Paths p = paths_of(root, req.name);
+  if (fs::exists(p.dir))
+    return make_error(
+        "instance " + req.name + " already exists in " + p.dir,
+        "upgrade it (`lavabuild instance upgrade " + req.name + "`) or pick another name");
+  InstanceConfig cfg{req.name, reqs, req.env};
+  auto made = [&]() -> Result<GenerationInfo> {
+    for (const auto& d : {p.etc, p.var, p.run, p.log, p.generations}) LB_TRY(fs::create_dirs(d));
+    LB_TRY(
+        fs::write_file_atomic(p.recipe(), recipe.empty() ? std::string() : read_or_empty(recipe)));
+    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg)));
+    LB_TRY(lock_generation(p, 1, reqs, "", p.recipe(), false, {}, base, out));
+    LB_ASSIGN(GenerationInfo g, build_generation_env(p, 1, reqs, base, out));
+    Recipe r = recipe_or_empty(p.generation(1) + "/recipe.toml");
+    if (auto it = r.hooks.find("setup"); it != r.hooks.end())
+      LB_TRY(run_hook(p, "setup", it->second,
+                      variables_for(p, req.name, r, req.env, 1, p.generation(1) + "/env")));
+    LB_TRY(switch_current(p, 1));
+    LB_TRY(write_live_files(p, cfg, 1));
+    return g;
+  }();
+  if (!made.ok()) {
+    (void)fs::remove_all(p.dir);  // nothing of a failed create is left
+    return made.error();
+  }
+  return Outcome{"created instance " + req.name + " in " + p.dir + ": generation 1, " +
+                     std::to_string(made->packages.size()) + " packages (env " +
+                     made->digest.substr(0, 12) + ")",
+                 1};
+}
+
+Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
+                        const engine::Options& base, engine::Output& out) {
+  LB_ASSIGN(Paths p, existing(root, req.name));
+  LB_ASSIGN(auto guard, lock_instance(root, req.name, out));
+  remove_unfinished_generations(p);
+  LB_ASSIGN(InstanceConfig cfg, read_instance_toml(p.instance_toml()));
+  LB_ASSIGN(int live, live_generation(p));
+  LB_ASSIGN(GenerationInfo live_info, read_generation(p, live));
+  std::string reqs = req.requirements.empty() ? cfg.requirements : fs::absolute(req.requirements);
+  if (!fs::exists(reqs)) {
+    std::string kept = p.generation(live) + "/requirements.txt";
+    if (!req.requirements.empty() || !fs::exists(kept))
+      return make_error("cannot read " + reqs + ": no such file", "give the requirements with -r");
+    out.warn(reqs + " is gone; locking again the copy in generation " + std::to_string(live));
+    reqs = kept;
+  }
+  auto gens = list_generations(p);
+  int next = (gens.empty() ? live : std::max(live, gens.back())) + 1;
+  std::string gen = p.generation(next);
+  bool from_lock = ends_with(reqs, ".toml");
+  auto fail = [&](const Error& e) -> Error {
+    (void)fs::remove_all(gen);
+    return e;
+  };
+  if (auto st = lock_generation(p, next, reqs, from_lock ? "" : p.generation(live) + "/pylock.toml",
+                                p.recipe(), req.upgrade, req.upgrade_packages, base, out);
+      !st.ok())
+    return fail(st.error().context("generation " + std::to_string(live) + " stays live"));
+  // The same lock, recipe and requirements: nothing to build.
+  auto same = [&](const std::string& f) {
+    auto a = fs::read_file(p.generation(live) + "/" + f), b = fs::read_file(gen + "/" + f);
+    return a.ok() == b.ok() && (!a.ok() || *a == *b);
+  };
+  if (same("pylock.toml") && same("recipe.toml") && same("requirements.txt")) {
+    (void)fs::remove_all(gen);
+    return Outcome{req.name + " is up to date (generation " + std::to_string(live) + ")", live};
+  }
+  auto built = build_generation_env(p, next, reqs, base, out);
+  if (!built.ok())
+    return fail(built.error().context("generation " + std::to_string(live) + " stays live"));
+  Recipe r = recipe_or_empty(gen + "/recipe.toml");
+  if (auto it = r.hooks.find("pre-upgrade"); it != r.hooks.end())
+    if (auto st = run_hook(p, "pre-upgrade", it->second,
+                           variables_for(p, req.name, r, cfg.env, next, gen + "/env"));
+        !st.ok())
+      return fail(st.error().context("generation " + std::to_string(live) + " stays live"));
+  if (!req.requirements.empty() && reqs != cfg.requirements) {
+    cfg.requirements = reqs;
+    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg)));
+  }
+  auto switch_to = [&](int n) -> Status {
+    LB_TRY(switch_current(p, n));
+    LB_TRY(write_live_files(p, cfg, n));
+    return restart(root, req.name, "");
+  };
+  Status switched = switch_to(next);
+  if (switched.ok())
+    if (auto it = r.hooks.find("post-upgrade"); it != r.hooks.end())
+      switched = run_hook(p, "post-upgrade", it->second,
+                          variables_for(p, req.name, r, cfg.env, next, p.current + "/env"));
+  if (!switched.ok()) {
+    Status back = switch_to(live);
+    std::string what = back.ok() ? "switched back to generation " + std::to_string(live)
+                                 : "could not switch back to generation " + std::to_string(live) +
+                                       ": " + back.error().message;
+    return switched.error().context(what);
+  }
+  return Outcome{"upgraded " + req.name + " to generation " + std::to_string(next) + " (" +
+                     describe_changes(live_info, *built) + ")",
+                 next};
+}
+
+Result<Outcome> rollback(const std::string& root, const std::string& name, std::optional<int> to,
+                         engine::Output& out) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_ASSIGN(auto guard, lock_instance(root, name, out));
+  LB_ASSIGN(InstanceConfig cfg, read_instance_toml(p.instance_toml()));
+  LB_ASSIGN(int live, live_generation(p));
+  auto gens = list_generations(p);
+  int target = 0;
+  if (to) {
+    target = *to;
+  } else {
+    for (int g : gens)
+      if (g < live) target = g;
+    if (!target)
+      return make_error("instance " + name + " has no generation older than the live one (" +
+                            std::to_string(live) + ")",
+                        "`lavabuild instance generations " + name + "` lists them");
+  }
+  if (std::find(gens.begin(), gens.end(), target) == gens.end())
+    return make_error("instance " + name + " has no generation " + std::to_string(target),
+                      "`lavabuild instance generations " + name + "` lists them");
+  if (target == live)
+    return Outcome{name + ": generation " + std::to_string(live) + " is already live", live};
+  LB_TRY(switch_current(p, target));
+  LB_TRY(write_live_files(p, cfg, target));
+  LB_TRY(restart(root, name, ""));
+  return Outcome{name + ": generation " + std::to_string(target) + " is live (was " +
+                     std::to_string(live) + ")",
+                 target};
+}
+
+Result<std::vector<int>> collect_generations(const std::string& root, const std::string& name,
+                                             int keep) {
+  if (keep < 1) return make_error("usage: --keep must be at least 1");
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(
+                            fs::absolute(root) + "/instances/." + name + ".lock", [] {}));
+  remove_unfinished_generations(p);
+  LB_ASSIGN(int live, live_generation(p));
+  auto gens = list_generations(p);
+  std::vector<int> removed;
+  for (size_t i = 0; i + size_t(keep) < gens.size(); ++i) {
+    if (gens[i] == live) continue;
+    LB_TRY(fs::remove_all(p.generation(gens[i])));
+    removed.push_back(gens[i]);
+  }
+  return removed;
+}
+
+Status remove(const std::string& root, const std::string& name) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(
+                            fs::absolute(root) + "/instances/." + name + ".lock", [] {}));
+  LB_TRY(stop(root, name, ""));
+  if (systemd_running())
+    if (auto names = process_names(p); names.ok())
+      for (const auto& n : *names) {
+        (void)run_process({"systemctl", "disable", unit_name(name, n)});
+        (void)fs::remove_all("/etc/systemd/system/" + unit_name(name, n));
+      }
+  LB_TRY(fs::remove_all(p.dir));
+  (void)fs::remove_all(fs::absolute(root) + "/instances/." + name + ".lock");
+  return {};
+}
+
+Result<std::vector<GenerationInfo>> generations(const std::string& root, const std::string& name) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  std::vector<GenerationInfo> out;
+  for (int g : list_generations(p)) {
+    LB_ASSIGN(GenerationInfo info, read_generation(p, g));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+namespace {
+
+/// Every inode under `dir` once: inode -> bytes on disk.
+void walk(int dirfd, std::unordered_map<ino_t, uint64_t>& seen) {
+  DIR* d = ::fdopendir(dirfd);
+  if (!d) {
+    ::close(dirfd);
+    return;
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    seen.emplace(st.st_ino, uint64_t(st.st_blocks) * 512);
+    if (S_ISDIR(st.st_mode)) {
+      int fd = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0) walk(fd, seen);
+    }
+  }
+  ::closedir(d);
+}
+
+std::vector<ProcessStatus> systemd_status(const std::string& name,
+                                          const std::vector<std::string>& procs) {
+  std::vector<ProcessStatus> out;
+  for (const auto& proc : procs) {
+    ProcessStatus ps;
+    ps.name = proc;
+    auto r = run_process({"systemctl", "show", "-p", "ActiveState,SubState,MainPID,NRestarts",
+                          unit_name(name, proc)});
+    if (r.ok())
+      for (const auto& line : split(r->out, '\n')) {
+        auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+        if (k == "MainPID" && v != "0") ps.pid = std::atol(v.c_str());
+        if (k == "NRestarts") ps.restarts = std::atoi(v.c_str());
+        if (k == "ActiveState")
+          ps.state = v == "active"       ? "running"
+                     : v == "failed"     ? "failed"
+                     : v == "activating" ? "backoff"
+                                         : "stopped";
+      }
+    out.push_back(ps);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ProcessStatus> process_status(const Paths& p, const std::string& name) {
+  auto names = process_names(p);
+  if (!names.ok()) return {};
+  if (systemd_running()) return systemd_status(name, *names);
+  return supervisor_status(p, *names).processes;
+}
+
+std::vector<ListEntry> list(const std::string& root) {
+  std::vector<ListEntry> out;
+  std::vector<std::unordered_map<ino_t, uint64_t>> inodes;
+  for (const auto& name : list_instances(fs::absolute(root))) {
+    Paths p = paths_of(root, name);
+    ListEntry e;
+    e.name = name;
+    if (auto live = live_generation(p); live.ok()) {
+      e.generation = *live;
+      if (auto g = read_generation(p, *live); g.ok()) e.digest = g->digest;
+    }
+    e.processes = process_status(p, name);
+    std::unordered_map<ino_t, uint64_t> seen;
+    int fd = ::open(p.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) walk(fd, seen);
+    inodes.push_back(std::move(seen));
+    out.push_back(std::move(e));
+  }
+  std::unordered_map<ino_t, int> users;  // inode -> how many instances have it
+  for (const auto& seen : inodes)
+    for (const auto& [ino, bytes] : seen) ++users[ino];
+  for (size_t i = 0; i < out.size(); ++i)
+    for (const auto& [ino, bytes] : inodes[i]) {
+      out[i].disk_bytes += bytes;
+      if (users[ino] > 1) out[i].shared_bytes += bytes;
+    }
+  return out;
+}
+
+Status start(const std::string& root, const std::string& name, const std::string& process) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_ASSIGN(auto names, process_names(p));
+  if (names.empty())
+    return make_error("instance " + name + " has no processes",
+                      "its recipe's [processes] table names them");
+  if (!process.empty() && std::find(names.begin(), names.end(), process) == names.end())
+    return make_error("instance " + name + " has no process '" + process + "'",
+                      "its processes: " + join(names, ", "));
+  if (systemd_running()) {
+    std::vector<std::string> argv = {"systemctl", "start"};
+    for (const auto& n : names)
+      if (process.empty() || n == process) argv.push_back(unit_name(name, n));
+    LB_ASSIGN(auto r, run_process(argv));
+    if (r.exit_code != 0) return make_error("systemctl start failed: " + r.err);
+    return {};
+  }
+  LB_TRY(start_processes(p, names, process));
+  // A process that will not start is reported with its last log lines.
+  for (const auto& ps : supervisor_status(p, names).processes)
+    if ((process.empty() || ps.name == process) && ps.state == "failed") {
+      std::string tail;
+      for (const auto& l : tail_log(p.log + "/" + ps.name + ".log", 10)) tail += "\n  " + l;
+      return make_error("process " + ps.name + " of " + name + " will not start; the end of " +
+                        p.log + "/" + ps.name + ".log:" + tail);
+    }
+  return {};
+}
+
+Status stop(const std::string& root, const std::string& name, const std::string& process) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  if (systemd_running()) {
+    auto names = process_names(p);
+    std::vector<std::string> argv = {"systemctl", "stop"};
+    if (names.ok())
+      for (const auto& n : *names)
+        if (process.empty() || n == process) argv.push_back(unit_name(name, n));
+    if (argv.size() > 2) (void)run_process(argv);
+    return {};
+  }
+  return stop_processes(p, process);
+}
+
+Status restart(const std::string& root, const std::string& name, const std::string& process) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  if (systemd_running()) {
+    auto names = process_names(p);
+    std::vector<std::string> argv = {"systemctl", "try-restart"};
+    if (names.ok())
+      for (const auto& n : *names)
+        if (process.empty() || n == process) argv.push_back(unit_name(name, n));
+    if (argv.size() > 2) (void)run_process(argv);
+    return {};
+  }
+  LB_ASSIGN(bool running, restart_processes(p, process));
+  (void)running;  // not running: nothing to restart (`start` starts it)
+  return {};
+}
+
+}  // namespace lb::instance

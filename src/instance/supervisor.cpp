@@ -1,0 +1,512 @@
+#include "instance/supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "instance/envfile.hpp"
+#include "instance/recipe.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+extern char** environ;
+
+namespace lb::instance {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kStateFormat = "lavabuild.process-state.v1";
+
+double now_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+double mono_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+/// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot).
+std::optional<long long> start_ticks(long pid) {
+  auto text = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text.ok()) return std::nullopt;
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream in(text->substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && (in >> field); ++i)
+    if (i == 22) return std::atoll(field.c_str());
+  return std::nullopt;
+}
+
+void write_pid_file(const std::string& path, long pid) {
+  auto ticks = start_ticks(pid);
+  (void)fs::write_file_atomic(path,
+                              std::to_string(pid) + " " + std::to_string(ticks.value_or(0)) + "\n");
+}
+
+/// The pid in a pid file when that process still lives (same start time: not a reused pid).
+std::optional<long> live_pid(const std::string& path) {
+  auto text = fs::read_file(path);
+  if (!text.ok()) return std::nullopt;
+  std::istringstream in(*text);
+  long pid = 0;
+  long long ticks = 0;
+  if (!(in >> pid >> ticks) || pid <= 1) return std::nullopt;
+  auto now = start_ticks(pid);
+  if (!now || *now != ticks) return std::nullopt;
+  return pid;
+}
+
+std::string supervisor_pid_file(const Paths& p) {
+  return p.run + "/supervisor.pid";
+}
+
+// ------------------------------------------------------------------ the supervisor itself
+
+struct Proc {
+  std::string name, command;
+  pid_t pid = 0;
+  double started = 0;       // wall clock, for status
+  double started_mono = 0;  // for the fast-exit rule
+  int restarts = 0, fast_exits = 0;
+  std::string state = "stopped";
+  double next_start = 0;  // monotonic; for backoff
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(Paths p) : p_(std::move(p)) {}
+  [[noreturn]] void run();
+
+ private:
+  void log(const std::string& line);
+  void load_recipe();
+  void spawn(Proc& pr);
+  void stop(Proc& pr);
+  void save(const Proc& pr);
+  /// waitpid(-1) until nothing is left: every exit goes to reaped_ (orphans of a group too:
+  /// the supervisor is their subreaper).
+  void collect();
+  /// Whether `pid`'s exit was collected (and take it out of reaped_).
+  bool take_exit(pid_t pid, int* status);
+  void reap();
+  void handle_control();
+  Proc* find(pid_t pid);
+
+  Paths p_;
+  std::vector<Proc> procs_;
+  std::vector<std::pair<pid_t, int>> reaped_;
+};
+
+void Supervisor::collect() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) reaped_.emplace_back(pid, status);
+}
+
+bool Supervisor::take_exit(pid_t pid, int* status) {
+  for (auto it = reaped_.begin(); it != reaped_.end(); ++it)
+    if (it->first == pid) {
+      if (status) *status = it->second;
+      reaped_.erase(it);
+      return true;
+    }
+  return false;
+}
+
+void Supervisor::log(const std::string& line) {
+  std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  std::fprintf(stderr, "%s %s\n", stamp, line.c_str());
+  std::fflush(stderr);
+}
+
+void Supervisor::load_recipe() {
+  auto r = read_recipe(p_.current + "/recipe.toml");
+  if (!r.ok()) {
+    log("cannot read the live recipe: " + r.error().to_string());
+    return;
+  }
+  std::vector<Proc> next;
+  for (const auto& [name, cmd] : r->processes) {
+    Proc pr;
+    pr.name = name;
+    pr.command = cmd;
+    for (const auto& old : procs_)
+      if (old.name == name) pr.restarts = old.restarts;
+    next.push_back(pr);
+  }
+  procs_ = std::move(next);
+}
+
+void Supervisor::save(const Proc& pr) {
+  json j = {{"format", kStateFormat},
+            {"state", pr.state},
+            {"pid", pr.pid > 0 ? json(pr.pid) : json(nullptr)},
+            {"started", pr.pid > 0 ? json(pr.started) : json(nullptr)},
+            {"restarts", pr.restarts}};
+  (void)fs::write_file_atomic(p_.run + "/" + pr.name + ".json", j.dump() + "\n");
+  if (pr.pid > 0)
+    write_pid_file(p_.run + "/" + pr.name + ".pid", pr.pid);
+  else
+    (void)fs::remove_all(p_.run + "/" + pr.name + ".pid");
+}
+
+void Supervisor::spawn(Proc& pr) {
+  std::vector<std::string> env;
+  if (auto text = fs::read_file(p_.env_file()); text.ok()) {
+    if (auto vars = parse_env_file(*text, p_.env_file()); vars.ok())
+      for (const auto& [k, v] : *vars) env.push_back(k + "=" + v);
+    else
+      log(vars.error().to_string());
+  }
+  for (const char* keep : {"HOME", "LANG"})
+    if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string script = "exec " + pr.command;
+  std::string log_path = p_.log + "/" + pr.name + ".log";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) ::signal(s, SIG_DFL);
+    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
+    if (in >= 0) ::dup2(in, 0);
+    if (::chdir(p_.var.c_str()) != 0) _exit(126);
+    const char* argv[] = {"sh", "-c", script.c_str(), nullptr};
+    ::execve("/bin/sh", const_cast<char**>(argv), envp.data());
+    _exit(127);
+  }
+  if (pid < 0) {
+    log("cannot start " + pr.name + ": " + std::strerror(errno));
+    pr.state = "backoff";
+    pr.next_start = mono_s() + 1;
+    return;
+  }
+  ::setpgid(pid, pid);
+  pr.pid = pid;
+  pr.started = now_s();
+  pr.started_mono = mono_s();
+  pr.state = "running";
+  save(pr);
+  log("started " + pr.name + " (pid " + std::to_string(pid) + "): " + pr.command);
+}
+
+Proc* Supervisor::find(pid_t pid) {
+  for (auto& pr : procs_)
+    if (pr.pid == pid) return &pr;
+  return nullptr;
+}
+
+void Supervisor::stop(Proc& pr) {
+  if (pr.pid <= 0) {
+    pr.state = "stopped";
+    save(pr);
+    return;
+  }
+  pid_t pgid = pr.pid;
+  ::kill(-pgid, SIGTERM);
+  double deadline = mono_s() + double(kStopTimeout.count());
+  bool leader_done = false;
+  while (mono_s() < deadline) {
+    collect();
+    leader_done = leader_done || take_exit(pr.pid, nullptr);
+    if (leader_done && ::kill(-pgid, 0) != 0) break;  // the whole group is gone
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (::kill(-pgid, 0) == 0) {
+    log("stopping " + pr.name + ": still running " + std::to_string(kStopTimeout.count()) +
+        " s after SIGTERM; SIGKILL");
+    ::kill(-pgid, SIGKILL);
+  }
+  if (!leader_done && !take_exit(pr.pid, nullptr)) ::waitpid(pr.pid, nullptr, 0);
+  log("stopped " + pr.name + " (pid " + std::to_string(pr.pid) + ")");
+  pr.pid = 0;
+  pr.state = "stopped";
+  save(pr);
+}
+
+void Supervisor::reap() {
+  collect();
+  auto exits = std::move(reaped_);
+  reaped_.clear();
+  for (const auto& [pid, status] : exits) {
+    Proc* pr = find(pid);
+    if (!pr) continue;  // an orphan of a group
+    std::string how = WIFEXITED(status)
+                          ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                          : "was killed by signal " + std::to_string(WTERMSIG(status));
+    ::kill(-pid, SIGKILL);  // what the process left in its group goes with it
+    double ran = mono_s() - pr->started_mono;
+    pr->fast_exits = ran < double(kFastExit.count()) ? pr->fast_exits + 1 : 1;
+    pr->pid = 0;
+    if (pr->fast_exits >= kGiveUpAfter) {
+      pr->state = "failed";
+      log(pr->name + " " + how + "; it exited " + std::to_string(pr->fast_exits) +
+          " times in a row within " + std::to_string(kFastExit.count()) +
+          " s of starting: giving up (see " + p_.log + "/" + pr->name + ".log)");
+    } else {
+      double wait = std::min(double(kMaxBackoff.count()), std::pow(2.0, pr->fast_exits - 1));
+      pr->state = "backoff";
+      pr->next_start = mono_s() + wait;
+      log(pr->name + " " + how + "; starting it again in " + std::to_string(int(wait)) + " s");
+    }
+    save(*pr);
+  }
+}
+
+void Supervisor::handle_control() {
+  auto text = fs::read_file(p_.run + "/control");
+  if (!text.ok()) return;
+  long seq = 0;
+  for (const auto& line : split(*text, '\n')) {
+    auto words = split(std::string(trim(line)), ' ');
+    if (words.size() != 2) continue;
+    if (words[0] == "seq") {
+      seq = std::atol(words[1].c_str());
+      continue;
+    }
+    bool all = words[1] == "*";
+    for (auto& pr : procs_) {
+      if (!all && pr.name != words[1]) continue;
+      if (words[0] == "stop" || words[0] == "restart") stop(pr);
+      if (words[0] == "start" || words[0] == "restart") {
+        pr.fast_exits = 0;
+        if (words[0] == "restart") pr.restarts = 0;
+        spawn(pr);
+      }
+    }
+  }
+  (void)fs::write_file_atomic(p_.run + "/supervisor.json",
+                              json({{"seq", seq}, {"pid", long(::getpid())}}).dump() + "\n");
+}
+
+void Supervisor::run() {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  write_pid_file(supervisor_pid_file(p_), ::getpid());
+  log("supervisor started (pid " + std::to_string(::getpid()) + ")");
+  load_recipe();
+  for (auto& pr : procs_) spawn(pr);
+  (void)fs::write_file_atomic(p_.run + "/supervisor.json",
+                              json({{"seq", 0}, {"pid", long(::getpid())}}).dump() + "\n");
+  for (;;) {
+    timespec wait{0, 200 * 1000 * 1000};
+    siginfo_t info{};
+    int sig = ::sigtimedwait(&set, &info, &wait);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    reap();
+    if (sig == SIGHUP) {
+      // A restart of every process reads the live recipe again (an upgrade switched it).
+      auto text = fs::read_file(p_.run + "/control");
+      if (text.ok() && text->find("restart *") != std::string::npos) {
+        for (auto& pr : procs_) stop(pr);
+        load_recipe();
+      }
+      handle_control();
+    }
+    for (auto& pr : procs_)
+      if (pr.state == "backoff" && mono_s() >= pr.next_start) {
+        ++pr.restarts;
+        spawn(pr);
+      }
+  }
+  for (auto& pr : procs_) stop(pr);
+  log("supervisor stopped");
+  (void)fs::remove_all(supervisor_pid_file(p_));
+  _exit(0);
+}
+
+// ------------------------------------------------------------------ the client side
+
+void close_inherited_fds() {
+  auto names = fs::list_dir("/proc/self/fd");
+  if (!names.ok()) return;
+  for (const auto& n : *names) {
+    int fd = std::atoi(n.c_str());
+    if (fd > 2) ::close(fd);
+  }
+}
+
+Status launch(const Paths& p) {
+  (void)fs::create_dirs(p.run);
+  (void)fs::create_dirs(p.log);
+  (void)fs::remove_all(p.run + "/control");
+  pid_t first = ::fork();
+  if (first < 0)
+    return make_error(std::string("cannot start the supervisor: ") + std::strerror(errno));
+  if (first == 0) {
+    ::setsid();
+    if (::fork() != 0) _exit(0);
+    close_inherited_fds();
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open((p.log + "/supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in >= 0) ::dup2(in, 0);
+    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
+    if (in > 2) ::close(in);
+    if (out > 2) ::close(out);
+    ::umask(022);
+    Supervisor(p).run();
+  }
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  return {};
+}
+
+long control_seq(const Paths& p) {
+  auto text = fs::read_file(p.run + "/supervisor.json");
+  if (!text.ok()) return -1;
+  json j = json::parse(*text, nullptr, false);
+  return j.is_object() && j.contains("seq") && j["seq"].is_number() ? j["seq"].get<long>() : -1;
+}
+
+/// Send the supervisor `lines` and wait for its acknowledgement.
+Status send_control(const Paths& p, long pid, const std::vector<std::string>& lines) {
+  long seq = std::max(0L, control_seq(p)) + 1;
+  std::string text = "seq " + std::to_string(seq) + "\n";
+  for (const auto& l : lines) text += l + "\n";
+  LB_TRY(fs::write_file_atomic(p.run + "/control", text));
+  if (::kill(pid_t(pid), SIGHUP) != 0)
+    return make_error("cannot signal the supervisor of " + p.dir + " (pid " + std::to_string(pid) +
+                      "): " + std::strerror(errno));
+  // Stopping each process may take kStopTimeout.
+  double deadline = mono_s() + 30 + double(kStopTimeout.count()) * 4;
+  while (mono_s() < deadline) {
+    if (control_seq(p) >= seq) return {};
+    if (!live_pid(supervisor_pid_file(p)))
+      return make_error("the supervisor of " + p.dir + " stopped (see " + p.log +
+                        "/supervisor.log)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error("the supervisor of " + p.dir + " did not answer (see " + p.log +
+                    "/supervisor.log)");
+}
+
+}  // namespace
+
+SupervisorStatus supervisor_status(const Paths& p, const std::vector<std::string>& names) {
+  SupervisorStatus st;
+  st.pid = live_pid(supervisor_pid_file(p));
+  st.running = st.pid.has_value();
+  double now = now_s();
+  for (const auto& name : names) {
+    ProcessStatus ps;
+    ps.name = name;
+    auto text = fs::read_file(p.run + "/" + name + ".json");
+    json j = text.ok() ? json::parse(*text, nullptr, false) : json();
+    if (j.is_object()) {
+      ps.restarts = j.value("restarts", 0);
+      if (st.running) ps.state = j.value("state", std::string("stopped"));
+      if (st.running && ps.state == "running") {
+        ps.pid = live_pid(p.run + "/" + name + ".pid");
+        if (!ps.pid)
+          ps.state = "backoff";  // exited a moment ago; the supervisor is about to notice
+        else if (j["started"].is_number())
+          ps.uptime_s = std::max(0.0, now - j["started"].get<double>());
+      }
+    }
+    st.processes.push_back(ps);
+  }
+  return st;
+}
+
+Status start_processes(const Paths& p, const std::vector<std::string>& names,
+                       const std::string& process) {
+  if (auto pid = live_pid(supervisor_pid_file(p))) {
+    std::vector<std::string> lines;
+    for (const auto& ps : supervisor_status(p, names).processes)
+      if ((process.empty() || ps.name == process) && ps.state != "running")
+        lines.push_back("start " + ps.name);
+    return lines.empty() ? Status{} : send_control(p, *pid, lines);
+  }
+  for (const auto& n : names) (void)fs::remove_all(p.run + "/" + n + ".json");
+  LB_TRY(launch(p));
+  double deadline = mono_s() + 15;
+  while (mono_s() < deadline) {
+    auto st = supervisor_status(p, names);
+    bool all = st.running;
+    for (const auto& ps : st.processes) all = all && fs::exists(p.run + "/" + ps.name + ".json");
+    if (all) {
+      if (!process.empty())  // only that one was asked for: stop the others again
+        for (const auto& n : names)
+          if (n != process) LB_TRY(send_control(p, *st.pid, {"stop " + n}));
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error("the supervisor of " + p.dir + " did not start its processes",
+                    "see " + p.log + "/supervisor.log");
+}
+
+Status stop_processes(const Paths& p, const std::string& process) {
+  auto pid = live_pid(supervisor_pid_file(p));
+  if (!pid) return {};
+  if (!process.empty()) return send_control(p, *pid, {"stop " + process});
+  if (::kill(pid_t(*pid), SIGTERM) != 0)
+    return make_error("cannot signal the supervisor (pid " + std::to_string(*pid) +
+                      "): " + std::strerror(errno));
+  double deadline = mono_s() + 30 + double(kStopTimeout.count()) * 4;
+  while (mono_s() < deadline) {
+    if (!live_pid(supervisor_pid_file(p)) && ::kill(pid_t(*pid), 0) != 0) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error("the supervisor of " + p.dir + " (pid " + std::to_string(*pid) +
+                    ") did not stop");
+}
+
+Result<bool> restart_processes(const Paths& p, const std::string& process) {
+  auto pid = live_pid(supervisor_pid_file(p));
+  if (!pid) return false;
+  LB_TRY(send_control(p, *pid, {"restart " + (process.empty() ? std::string("*") : process)}));
+  return true;
+}
+
+std::vector<std::string> tail_log(const std::string& path, size_t lines) {
+  std::vector<std::string> out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  struct stat st {};
+  ::fstat(fd, &st);
+  // The last 1 MiB at most: enough for any sensible number of lines.
+  off_t size = st.st_size, from = size > (off_t(1) << 20) ? size - (off_t(1) << 20) : 0;
+  std::string text(size_t(size - from), '\0');
+  ssize_t n = ::pread(fd, text.data(), text.size(), from);
+  ::close(fd);
+  text.resize(n > 0 ? size_t(n) : 0);
+  auto all = split(text, '\n');
+  if (!all.empty() && all.back().empty()) all.pop_back();
+  if (from > 0 && !all.empty()) all.erase(all.begin());  // a partial first line
+  size_t first = all.size() > lines ? all.size() - lines : 0;
+  out.assign(all.begin() + long(first), all.end());
+  return out;
+}
+
+}  // namespace lb::instance
