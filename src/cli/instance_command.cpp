@@ -187,13 +187,35 @@ int cmd_instance(const engine::Options& o, Reporter& out) {
   if (a == "remove") return cmd_remove(o, name, out);
   Result<instance::Outcome> done = instance::Outcome{};
   if (a == "create") {
-    done = instance::create(o.root, {name, o.requirement_files.at(0), o.recipe, o.instance_env}, o,
-                            out);
+    instance::CreateRequest req;
+    req.name = name;
+    req.requirements = o.requirement_files.at(0);
+    req.recipe = o.recipe;
+    req.env = o.instance_env;
+    req.user = o.instance_user;
+    req.database = o.database;
+    req.db_admin = o.db_admin;
+    done = instance::create(o.root, req, o, out);
   } else if (a == "upgrade") {
     done = instance::upgrade(o.root,
                              {name, o.requirement_files.empty() ? "" : o.requirement_files[0],
                               o.upgrade, o.upgrade_packages},
                              o, out);
+  } else if (a == "backup") {
+    auto path = instance::backup(o.root, name, out);
+    if (!path.ok()) return fail(out, path.error());
+    if (o.verify)
+      if (auto st = instance::verify_backup(o.root, name, *path, o, out); !st.ok()) {
+        std::printf("%s\n", path->c_str());
+        return fail(out, st.error());
+      }
+    out.finish();
+    std::printf("%s\n", path->c_str());
+    std::fflush(stdout);
+    out.summary(o.verify ? "backup verified" : "backed up " + name);
+    return 0;
+  } else if (a == "restore") {
+    done = instance::restore(o.root, name, process, o, out);
   } else if (a == "rollback") {
     done = instance::rollback(o.root, name, o.to, out);
   } else if (a == "gc") {

@@ -47,7 +47,8 @@ commands:
   cache keygen --name NAME --secret-key FILE --public-key FILE
                                              make a key pair to sign remote cache entries
   instance create NAME -r REQ|pylock.toml [--recipe FILE] [--env KEY=VALUE ...]
-  instance list|generations|upgrade|rollback|gc|start|stop|restart|status|logs|remove ...
+  instance list|generations|upgrade|rollback|gc|start|stop|restart|status|logs|backup|
+           restore|remove ...
                                              named instances of a service (`instance --help`)
 
 )";
@@ -74,9 +75,9 @@ std::vector<std::string> split_whitespace(const std::string& s) {
 }
 
 const std::vector<std::string> kCommands = {"env", "plan", "lock", "verify", "cache", "instance"};
-const std::vector<std::string> kInstanceActions = {"create",   "list",   "generations", "upgrade",
-                                                   "rollback", "gc",     "start",       "stop",
-                                                   "restart",  "status", "logs",        "remove"};
+const std::vector<std::string> kInstanceActions = {
+    "create", "list",    "generations", "upgrade", "rollback", "gc",      "start",
+    "stop",   "restart", "status",      "logs",    "backup",   "restore", "remove"};
 const std::vector<std::string> kCacheActions = {"stats", "gc", "verify", "push", "pull", "keygen"};
 
 struct CommandHelp {
@@ -254,7 +255,8 @@ const CommandHelp* command_help(const std::string& command) {
       {"instance",
        {"lavabuild instance ACTION [NAME] [OPTIONS]   (--root DIR, $LAVABUILD_ROOT, default "
         "/srv/lavabuild)\n"
-        "  create NAME -r REQ|pylock.toml [--recipe FILE] [--env KEY=VALUE ...] [env options]\n"
+        "  create NAME -r REQ|pylock.toml [--recipe FILE] [--env KEY=VALUE ...] [--user [USER]]\n"
+        "         [--database postgresql] [--db-admin URL] [env options]\n"
         "  list [--json]                    instances, live generations, disk, processes\n"
         "  generations NAME [--json]        the generations and which one is live\n"
         "  upgrade NAME [-r REQ|pylock.toml] [-U] [-P NAME]   a new generation, switched to\n"
@@ -263,6 +265,8 @@ const CommandHelp* command_help(const std::string& command) {
         "  start|stop|restart NAME [PROCESS]   the recipe's processes\n"
         "  status NAME [PROCESS] [--json]   pid, state, uptime, restarts\n"
         "  logs NAME [PROCESS] [-n N]       the end of the processes' logs\n"
+        "  backup NAME [--verify]           lock, etc/, var/, database dump, SHA256SUMS\n"
+        "  restore NAME BACKUP              a backup (of any instance) as a new generation\n"
         "  remove NAME [--yes]              stop it and delete it with its data",
         "named instances of a service (production, staging, branches): each a series of "
         "generations (an env built from a lock, its recipe and requirements) with one live, "
@@ -481,6 +485,14 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "keep", po::value<int>(&o.keep), "instance gc: how many generations to keep")(
       "lines,n", po::value<size_t>(&o.lines), "instance logs: how many lines (default 50)")(
       "yes", po::bool_switch(&o.yes), "instance remove: do not ask")(
+      "user", po::value<std::string>()->implicit_value(""),
+      "instance create: run processes and hooks as this user (alone: a system user lb-NAME)")(
+      "database", po::value<std::string>(&o.database),
+      "instance create: postgresql, a role and database of the instance's own")(
+      "db-admin", po::value<std::string>(&o.db_admin),
+      "instance create: the PostgreSQL superuser connection (libpq URL; default PGHOST, "
+      "PGPORT, PGUSER)")("verify", po::bool_switch(&o.verify),
+                         "instance backup: restore it into a scratch instance and compare")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs")(
       "quiet,q", po::bool_switch(&o.quiet),
@@ -547,13 +559,14 @@ Status take_instance_action(Options& o, const RawArgs& raw, const po::variables_
     o.instance_env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (vm.count("to")) o.to = vm["to"].as<int>();
+  if (vm.count("user")) o.instance_user = vm["user"].as<std::string>();
   bool needs_name = o.instance_action != "list";
   if (needs_name && args.empty())
     return make_error("usage: lavabuild instance " + o.instance_action + " NAME");
   size_t max_args = o.instance_action == "list" ? 0
                     : (o.instance_action == "start" || o.instance_action == "stop" ||
                        o.instance_action == "restart" || o.instance_action == "status" ||
-                       o.instance_action == "logs")
+                       o.instance_action == "logs" || o.instance_action == "restore")
                         ? 2
                         : 1;
   if (args.size() > max_args)
@@ -563,6 +576,8 @@ Status take_instance_action(Options& o, const RawArgs& raw, const po::variables_
     return make_error("usage: lavabuild instance create NAME -r REQ|pylock.toml (one file)");
   if (o.instance_action == "upgrade" && raw.reqs.size() > 1)
     return make_error("usage: lavabuild instance upgrade NAME [-r REQ|pylock.toml] (one file)");
+  if (o.instance_action == "restore" && args.size() != 2)
+    return make_error("usage: lavabuild instance restore NAME BACKUP");
   if (o.instance_action == "gc" && !vm.count("keep"))
     return make_error("usage: lavabuild instance gc NAME --keep K");
   return {};

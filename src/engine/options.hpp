@@ -83,6 +83,9 @@ struct Options {
   std::optional<int> to;                                          ///< rollback --to N
   size_t lines = 50;                                              ///< logs -n N
   bool yes = false;                                               ///< remove --yes
+  std::optional<std::string> instance_user;  ///< create --user [NAME] ("": lb-NAME)
+  std::string database, db_admin;            ///< create --database, --db-admin
+  bool verify = false;                       ///< backup --verify
 };
 
 }  // namespace lb::engine

@@ -6,22 +6,28 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
-#include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/context.hpp"
 #include "engine/env_build.hpp"
 #include "engine/lock_build.hpp"
 #include "engine/pipeline.hpp"
+#include "instance/config.hpp"
+#include "instance/database.hpp"
 #include "instance/recipe.hpp"
 #include "instance/systemd.hpp"
+#include "instance/users.hpp"
 #include "pep/name.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
@@ -31,9 +37,10 @@ namespace lb::instance {
 namespace {
 
 using json = nlohmann::json;
-constexpr const char* kInstanceFormat = "lavabuild.instance.v1";
 constexpr const char* kGenerationFormat = "lavabuild.generation.v1";
 constexpr std::chrono::seconds kHookTimeout{3600};
+/// How long `start` watches new processes for an exit right away.
+constexpr std::chrono::milliseconds kStartWatch{1000};
 constexpr const char* kSystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string read_or_empty(const std::string& path) {
@@ -46,56 +53,6 @@ std::string iso_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-std::string toml_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-struct InstanceConfig {
-  std::string name, requirements;
-  Variables env;
-};
-
-std::string render_instance_toml(const InstanceConfig& c) {
-  std::string out = "format = " + toml_quote(kInstanceFormat) + "\n";
-  out += "name = " + toml_quote(c.name) + "\n";
-  out += "requirements = " + toml_quote(c.requirements) + "\n";
-  out += "\n[environment]\n";
-  for (const auto& [k, v] : c.env) out += k + " = " + toml_quote(v) + "\n";
-  return out;
-}
-
-Result<InstanceConfig> read_instance_toml(const std::string& path) {
-  LB_ASSIGN(std::string text, fs::read_file(path));
-  InstanceConfig c;
-  try {
-    toml::table t = toml::parse(text, path);
-    if (t["format"].value_or(std::string()) != kInstanceFormat)
-      return make_error(path + " is not " + std::string(kInstanceFormat),
-                        "it was written by another version of lavabuild");
-    c.name = t["name"].value_or(std::string());
-    c.requirements = t["requirements"].value_or(std::string());
-    if (const toml::table* env = t["environment"].as_table())
-      for (const auto& [k, v] : *env)
-        c.env.emplace_back(std::string(k.str()), v.value_or(std::string()));
-  } catch (const toml::parse_error& e) {
-    return make_error(path + ": " + std::string(e.description()));
-  }
-  return c;
 }
 
 /// One mutating command at a time per instance: ROOT/instances/.NAME.lock.
@@ -111,32 +68,49 @@ Recipe recipe_or_empty(const std::string& path) {
   return r.ok() ? *r : Recipe{};
 }
 
-/// What processes and hooks get: the instance's paths, then the recipe's [environment], then
-/// the instance's --env overrides. `env_dir`: the env they run in.
-Variables variables_for(const Paths& p, const std::string& name, const Recipe& recipe,
-                        const Variables& overrides, int generation, const std::string& env_dir) {
-  Variables v = {{"INSTANCE_NAME", name},  {"INSTANCE_DIR", p.dir},
-                 {"INSTANCE_VAR", p.var},  {"INSTANCE_RUN", p.run},
-                 {"INSTANCE_LOG", p.log},  {"INSTANCE_GENERATION", std::to_string(generation)},
-                 {"VIRTUAL_ENV", env_dir}, {"PATH", env_dir + "/bin:" + kSystemPath}};
+/// What processes and hooks get: the instance's paths (and DATABASE_URL), then the recipe's
+/// [environment], then the instance's --env overrides. `env_dir`: the env they run in.
+Variables variables_for(const Paths& p, const InstanceConfig& cfg, const Recipe& recipe,
+                        int generation, const std::string& env_dir) {
+  Variables v = {{"INSTANCE_NAME", cfg.name}, {"INSTANCE_DIR", p.dir},
+                 {"INSTANCE_VAR", p.var},     {"INSTANCE_RUN", p.run},
+                 {"INSTANCE_LOG", p.log},     {"INSTANCE_GENERATION", std::to_string(generation)},
+                 {"VIRTUAL_ENV", env_dir},    {"PATH", env_dir + "/bin:" + kSystemPath}};
+  if (!cfg.user.empty()) v.emplace_back("HOME", p.var);
+  if (!cfg.database.engine.empty()) v.emplace_back("DATABASE_URL", database_url(cfg.database));
   for (const auto& [k, val] : recipe.environment) set_variable(v, k, val);
-  for (const auto& [k, val] : overrides) set_variable(v, k, val);
+  for (const auto& [k, val] : cfg.env) set_variable(v, k, val);
   return v;
+}
+
+/// A file only root and the instance's user may read (it may hold the database password).
+Status write_private(const Paths& p, const InstanceConfig& cfg, const std::string& path,
+                     const std::string& text) {
+  if (cfg.user.empty()) return fs::write_file_atomic(path, text, 0600);
+  LB_ASSIGN(User u, find_user(cfg.user));
+  std::string tmp = fs::temp_sibling(path);
+  LB_TRY(fs::write_file_atomic(tmp, text, 0640));
+  if (::chown(tmp.c_str(), 0, u.gid) != 0) {
+    (void)fs::remove_all(tmp);
+    return make_error("cannot give " + path + " to group of " + cfg.user + ": " +
+                      std::strerror(errno));
+  }
+  (void)p;
+  return fs::rename_path(tmp, path);
 }
 
 /// etc/environment and etc/systemd/ for the live generation `live` (installing the units
 /// where systemd runs).
 Status write_live_files(const Paths& p, const InstanceConfig& cfg, int live) {
   Recipe r = recipe_or_empty(p.generation(live) + "/recipe.toml");
-  LB_TRY(fs::write_file_atomic(
-      p.env_file(),
-      render_env_file(variables_for(p, cfg.name, r, cfg.env, live, p.current + "/env"))));
+  LB_TRY(write_private(p, cfg, p.env_file(),
+                       render_env_file(variables_for(p, cfg, r, live, p.current + "/env"))));
   std::string units = p.etc + "/systemd";
   LB_TRY(fs::create_dirs(units));
   if (auto old = fs::list_dir(units); old.ok())
     for (const auto& f : *old) (void)fs::remove_all(units + "/" + f);
   for (const auto& [proc, cmd] : r.processes) {
-    std::string text = render_unit(p, cfg.name, proc, cmd, "");
+    std::string text = render_unit(p, cfg.name, proc, cmd, cfg.user);
     LB_TRY(fs::write_file_atomic(units + "/" + unit_name(cfg.name, proc), text));
     if (systemd_running())
       LB_TRY(fs::write_file_atomic("/etc/systemd/system/" + unit_name(cfg.name, proc), text));
@@ -147,8 +121,8 @@ Status write_live_files(const Paths& p, const InstanceConfig& cfg, int live) {
 
 /// Run a hook with exactly `vars` (and HOME, LANG), in var/, its output appended to
 /// log/hooks.log; a failure quotes the hook's last lines.
-Status run_hook(const Paths& p, const std::string& hook, const std::string& command,
-                const Variables& vars) {
+Status run_hook(const Paths& p, const InstanceConfig& cfg, const std::string& hook,
+                const std::string& command, const Variables& vars) {
   std::string log_path = p.log + "/hooks.log";
   (void)fs::create_dirs(p.log);
   {
@@ -174,7 +148,13 @@ Status run_hook(const Paths& p, const std::string& hook, const std::string& comm
     std::string k = kv.substr(0, kv.find('='));
     if (!keep.count(k)) po.unset_env.push_back(k);
   }
-  LB_ASSIGN(ProcessResult r, run_process({"/bin/sh", "-c", command}, po));
+  std::vector<std::string> argv = {"/bin/sh", "-c", command};
+  if (!cfg.user.empty()) {  // as the instance's user: setpriv keeps the environment as it is
+    LB_ASSIGN(User u, find_user(cfg.user));
+    argv.insert(argv.begin(), {"setpriv", "--reuid=" + std::to_string(u.uid),
+                               "--regid=" + std::to_string(u.gid), "--clear-groups"});
+  }
+  LB_ASSIGN(ProcessResult r, run_process(argv, po));
   if (r.exit_code == 0 && !r.timed_out && !r.cancelled) return {};
   std::string why = r.timed_out   ? "ran longer than " + std::to_string(kHookTimeout.count()) + " s"
                     : r.cancelled ? "was interrupted"
@@ -318,11 +298,16 @@ Result<Outcome> create(const std::string& root, const CreateRequest& req,
                        const engine::Options& base, engine::Output& out) {
   LB_TRY(check_name(req.name));
   LB_TRY(check_overrides(req.env));
+  if (!req.database.empty() && req.database != "postgresql")
+    return make_error("usage: --database " + req.database + ": only postgresql is supported");
   std::string reqs = fs::absolute(req.requirements);
   if (!fs::exists(reqs)) return make_error("cannot read " + reqs + ": no such file");
   std::string recipe = req.recipe.empty() ? "" : fs::absolute(req.recipe);
   if (!recipe.empty())
     if (auto r = read_recipe(recipe); !r.ok()) return r.error();
+  std::string user = req.user ? (req.user->empty() ? "lb-" + req.name : *req.user) : "";
+  if (req.user && !req.user->empty())
+    if (auto u = find_user(user); !u.ok()) return u.error();
   LB_TRY(ensure_root(root));
   LB_ASSIGN(auto guard, lock_instance(root, req.name, out));
   Paths p = paths_of(root, req.name);
@@ -330,24 +315,33 @@ Result<Outcome> create(const std::string& root, const CreateRequest& req,
     return make_error(
         "instance " + req.name + " already exists in " + p.dir,
         "upgrade it (`lavabuild instance upgrade " + req.name + "`) or pick another name");
-  InstanceConfig cfg{req.name, reqs, req.env};
+  InstanceConfig cfg{req.name, reqs, user, req.env, {}};
   auto made = [&]() -> Result<GenerationInfo> {
     for (const auto& d : {p.etc, p.var, p.run, p.log, p.generations}) LB_TRY(fs::create_dirs(d));
+    if (!user.empty()) {
+      LB_ASSIGN(User u, req.user->empty() ? ensure_system_user(user, p.var) : find_user(user));
+      for (const auto& d : {p.var, p.run, p.log}) LB_TRY(chown_tree(d, u.uid, u.gid));
+    }
+    if (!req.database.empty()) {
+      LB_ASSIGN(cfg.database, create_database(req.name, req.db_admin));
+      out.info("created PostgreSQL role and database " + cfg.database.name);
+    }
     LB_TRY(
         fs::write_file_atomic(p.recipe(), recipe.empty() ? std::string() : read_or_empty(recipe)));
-    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg)));
+    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg), 0600));
     LB_TRY(lock_generation(p, 1, reqs, "", p.recipe(), false, {}, base, out));
     LB_ASSIGN(GenerationInfo g, build_generation_env(p, 1, reqs, base, out));
     Recipe r = recipe_or_empty(p.generation(1) + "/recipe.toml");
-    if (auto it = r.hooks.find("setup"); it != r.hooks.end())
-      LB_TRY(run_hook(p, "setup", it->second,
-                      variables_for(p, req.name, r, req.env, 1, p.generation(1) + "/env")));
+    if (auto it = r.hooks.find("setup"); it != r.hooks.end() && req.run_setup)
+      LB_TRY(run_hook(p, cfg, "setup", it->second,
+                      variables_for(p, cfg, r, 1, p.generation(1) + "/env")));
     LB_TRY(switch_current(p, 1));
     LB_TRY(write_live_files(p, cfg, 1));
     return g;
   }();
   if (!made.ok()) {
-    (void)fs::remove_all(p.dir);  // nothing of a failed create is left
+    (void)drop_database(cfg.database);  // nothing of a failed create is left
+    (void)fs::remove_all(p.dir);
     return made.error();
   }
   return Outcome{"created instance " + req.name + " in " + p.dir + ": generation 1, " +
@@ -398,13 +392,13 @@ Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
     return fail(built.error().context("generation " + std::to_string(live) + " stays live"));
   Recipe r = recipe_or_empty(gen + "/recipe.toml");
   if (auto it = r.hooks.find("pre-upgrade"); it != r.hooks.end())
-    if (auto st = run_hook(p, "pre-upgrade", it->second,
-                           variables_for(p, req.name, r, cfg.env, next, gen + "/env"));
+    if (auto st = run_hook(p, cfg, "pre-upgrade", it->second,
+                           variables_for(p, cfg, r, next, gen + "/env"));
         !st.ok())
       return fail(st.error().context("generation " + std::to_string(live) + " stays live"));
   if (!req.requirements.empty() && reqs != cfg.requirements) {
     cfg.requirements = reqs;
-    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg)));
+    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg), 0600));
   }
   auto switch_to = [&](int n) -> Status {
     LB_TRY(switch_current(p, n));
@@ -414,8 +408,8 @@ Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
   Status switched = switch_to(next);
   if (switched.ok())
     if (auto it = r.hooks.find("post-upgrade"); it != r.hooks.end())
-      switched = run_hook(p, "post-upgrade", it->second,
-                          variables_for(p, req.name, r, cfg.env, next, p.current + "/env"));
+      switched = run_hook(p, cfg, "post-upgrade", it->second,
+                          variables_for(p, cfg, r, next, p.current + "/env"));
   if (!switched.ok()) {
     Status back = switch_to(live);
     std::string what = back.ok() ? "switched back to generation " + std::to_string(live)
@@ -488,6 +482,9 @@ Status remove(const std::string& root, const std::string& name) {
         (void)run_process({"systemctl", "disable", unit_name(name, n)});
         (void)fs::remove_all("/etc/systemd/system/" + unit_name(name, n));
       }
+  if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok())
+    if (auto st = drop_database(cfg->database); !st.ok())
+      return st.error().context("instance " + name + " is left as it was");
   LB_TRY(fs::remove_all(p.dir));
   (void)fs::remove_all(fs::absolute(root) + "/instances/." + name + ".lock");
   return {};
@@ -608,14 +605,23 @@ Status start(const std::string& root, const std::string& name, const std::string
     return {};
   }
   LB_TRY(start_processes(p, names, process));
-  // A process that will not start is reported with its last log lines.
-  for (const auto& ps : supervisor_status(p, names).processes)
-    if ((process.empty() || ps.name == process) && ps.state == "failed") {
-      std::string tail;
-      for (const auto& l : tail_log(p.log + "/" + ps.name + ".log", 10)) tail += "\n  " + l;
-      return make_error("process " + ps.name + " of " + name + " will not start; the end of " +
-                        p.log + "/" + ps.name + ".log:" + tail);
-    }
+  // A process that will not start (a taken port, a missing module) exits at once: watch them
+  // for kStartWatch and report one that did with its last log lines.
+  auto until = std::chrono::steady_clock::now() + kStartWatch;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& ps : supervisor_status(p, names).processes)
+      if ((process.empty() || ps.name == process) && ps.state != "running") {
+        std::string tail;
+        for (const auto& l : tail_log(p.log + "/" + ps.name + ".log", 10)) tail += "\n  " + l;
+        return make_error("process " + ps.name + " of " + name +
+                              " exited right after it started; the end of " + p.log + "/" +
+                              ps.name + ".log:" + tail,
+                          "the supervisor starts it again with back-off; fix the cause, or stop "
+                          "it with `lavabuild instance stop " +
+                              name + "`");
+      }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   return {};
 }
 
@@ -647,6 +653,300 @@ Status restart(const std::string& root, const std::string& name, const std::stri
   LB_ASSIGN(bool running, restart_processes(p, process));
   (void)running;  // not running: nothing to restart (`start` starts it)
   return {};
+}
+
+}  // namespace lb::instance
+
+// ------------------------------------------------------------------ backups
+
+namespace lb::instance {
+namespace {
+
+constexpr const char* kBackupFormat = "lavabuild.backup.v1";
+
+std::string utc_stamp() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", std::gmtime(&t));
+  return buf;
+}
+
+/// "SHA256 SIZE PATH" per file under `dir` (relative paths, sorted), "link TARGET PATH" per
+/// symlink, "dir - PATH" per directory.
+void tree_sums(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {
+  auto names = fs::list_dir(rel.empty() ? dir : dir + "/" + rel);
+  if (!names.ok()) return;
+  for (const auto& n : *names) {
+    std::string r = rel.empty() ? n : rel + "/" + n;
+    std::string full = dir + "/" + r;
+    auto info = fs::stat_path(full);
+    if (info.is_symlink) {
+      char buf[4096];
+      ssize_t len = ::readlink(full.c_str(), buf, sizeof buf);
+      out.push_back("link " + std::string(buf, len > 0 ? size_t(len) : 0) + " " + r);
+    } else if (info.is_dir) {
+      out.push_back("dir - " + r);
+      tree_sums(dir, r, out);
+    } else {
+      auto sha = sha256_file_hex(full);
+      out.push_back((sha.ok() ? *sha : std::string("unreadable")) + " " +
+                    std::to_string(info.size) + " " + r);
+    }
+  }
+}
+
+std::string render_tree_sums(const std::string& dir) {
+  std::vector<std::string> lines;
+  tree_sums(dir, "", lines);
+  std::sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(a.find(' ', a.find(' ') + 1) + 1) < b.substr(b.find(' ', b.find(' ') + 1) + 1);
+  });
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  return text;
+}
+
+std::string render_table_sums(const std::vector<std::pair<std::string, std::string>>& sums) {
+  std::string text;
+  for (const auto& [t, s] : sums) text += t + " " + s + "\n";
+  return text;
+}
+
+Status run_tar(const std::vector<std::string>& args, const std::string& what) {
+  std::vector<std::string> argv = {"tar", "--zstd"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  LB_ASSIGN(ProcessResult r, run_process(argv));
+  if (r.exit_code != 0) return make_error(what + " failed: " + std::string(trim(r.err)));
+  return {};
+}
+
+/// Every file SHA256SUMS names must be there with that content, and the files a restore
+/// reads must be named in it. Names are plain file names (a backup is hostile until checked).
+Status check_sums(const std::string& dir) {
+  std::string sums_path = dir + "/SHA256SUMS";
+  auto text = fs::read_file(sums_path);
+  if (!text.ok()) return make_error("backup " + dir + " has no SHA256SUMS", "it is not a backup");
+  std::set<std::string> named;
+  for (const auto& line : split(*text, '\n')) {
+    if (trim(line).empty()) continue;
+    auto sp = line.find("  ");
+    std::string sha = line.substr(0, sp == std::string::npos ? 0 : sp);
+    std::string file = sp == std::string::npos ? "" : line.substr(sp + 2);
+    if (sha.size() != 64 || file.empty() || file.find('/') != std::string::npos || file == "." ||
+        file == "..")
+      return make_error(sums_path + ": not a sha256sum line: " + line, "the backup is damaged");
+    auto got = sha256_file_hex(dir + "/" + file);
+    if (!got.ok())
+      return make_error("backup " + dir + ": " + file + " is missing", "the backup is damaged");
+    if (*got != sha)
+      return make_error("backup " + dir + ": " + file + " does not match SHA256SUMS (expected " +
+                            sha + ", got " + *got + ")",
+                        "the backup is damaged or was changed; use another one");
+    named.insert(file);
+  }
+  for (const char* need : {"backup.json", "pylock.toml", "recipe.toml", "manifest.json",
+                           "etc.tar.zst", "var.tar.zst", "var.sums"})
+    if (!named.count(need))
+      return make_error("backup " + dir + ": " + need + " is not in SHA256SUMS",
+                        "the backup is incomplete");
+  if (fs::exists(dir + "/database.dump") && !named.count("database.dump"))
+    return make_error("backup " + dir + ": database.dump is not in SHA256SUMS",
+                      "the backup is incomplete");
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> backup(const std::string& root, const std::string& name, engine::Output& out) {
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_ASSIGN(auto guard, lock_instance(root, name, out));
+  LB_ASSIGN(InstanceConfig cfg, read_instance_toml(p.instance_toml()));
+  LB_ASSIGN(int live, live_generation(p));
+  std::string gen = p.generation(live);
+  std::string parent = p.root + "/backups/" + name;
+  LB_TRY(fs::create_dirs(parent));
+  std::string tmp = fs::temp_sibling(parent + "/backup");
+  LB_TRY(fs::create_dirs(tmp, 0700));
+  auto made = [&]() -> Status {
+    LB_TRY(copy_text(gen + "/pylock.toml", tmp + "/pylock.toml"));
+    LB_TRY(copy_text(gen + "/recipe.toml", tmp + "/recipe.toml"));
+    if (fs::exists(gen + "/requirements.txt"))
+      LB_TRY(copy_text(gen + "/requirements.txt", tmp + "/requirements.txt"));
+    LB_TRY(copy_text(gen + "/generation.json", tmp + "/manifest.json"));
+    LB_TRY(run_tar({"-C", p.dir, "-cf", tmp + "/etc.tar.zst", "etc"}, "archiving " + p.etc));
+    LB_TRY(run_tar({"-C", p.dir, "-cf", tmp + "/var.tar.zst", "var"}, "archiving " + p.var));
+    LB_TRY(fs::write_file_atomic(tmp + "/var.sums", render_tree_sums(p.var)));
+    if (!cfg.database.engine.empty()) {
+      LB_TRY(dump_database(cfg.database, tmp + "/database.dump"));
+      LB_ASSIGN(auto sums, table_sums(cfg.database));
+      LB_TRY(fs::write_file_atomic(tmp + "/tables.sums", render_table_sums(sums)));
+    }
+    json j = {{"format", kBackupFormat},
+              {"instance", name},
+              {"generation", live},
+              {"created", iso_now()},
+              {"database", cfg.database.engine}};
+    LB_TRY(fs::write_file_atomic(tmp + "/backup.json", j.dump(2) + "\n"));
+    LB_ASSIGN(auto files, fs::list_dir(tmp));
+    std::sort(files.begin(), files.end());
+    std::string sums;
+    for (const auto& f : files) {
+      LB_ASSIGN(std::string sha, sha256_file_hex(tmp + "/" + f));
+      sums += sha + "  " + f + "\n";
+    }
+    return fs::write_file_atomic(tmp + "/SHA256SUMS", sums);
+  }();
+  if (!made.ok()) {
+    (void)fs::remove_all(tmp);
+    return made.error();
+  }
+  std::string dest = parent + "/" + utc_stamp();
+  for (int k = 2; fs::exists(dest); ++k)
+    dest = parent + "/" + utc_stamp() + "-" + std::to_string(k);
+  if (auto st = fs::rename_path(tmp, dest); !st.ok()) {
+    (void)fs::remove_all(tmp);
+    return st.error();
+  }
+  return dest;
+}
+
+Result<Outcome> restore(const std::string& root, const std::string& name,
+                        const std::string& backup_dir, const engine::Options& base,
+                        engine::Output& out) {
+  std::string dir = fs::absolute(backup_dir);
+  LB_ASSIGN(Paths p, existing(root, name));
+  LB_TRY(check_sums(dir));
+  LB_ASSIGN(auto guard, lock_instance(root, name, out));
+  remove_unfinished_generations(p);
+  LB_ASSIGN(InstanceConfig cfg, read_instance_toml(p.instance_toml()));
+  LB_ASSIGN(int live, live_generation(p));
+  bool has_dump = fs::exists(dir + "/database.dump");
+  if (has_dump && cfg.database.engine.empty())
+    return make_error("backup " + dir + " has a database; instance " + name + " has none",
+                      "restore it into an instance created with --database postgresql");
+  if (!has_dump && !cfg.database.engine.empty())
+    out.warn("backup " + dir + " has no database; the database of " + name + " stays as it is");
+  auto gens = list_generations(p);
+  int next = (gens.empty() ? live : std::max(live, gens.back())) + 1;
+  std::string gen = p.generation(next);
+  // The new generation from the backup's lock and recipe (nothing live changes yet).
+  auto built = [&]() -> Result<GenerationInfo> {
+    LB_TRY(lock_generation(p, next, dir + "/pylock.toml", "", dir + "/recipe.toml", false, {}, base,
+                           out));
+    if (fs::exists(dir + "/requirements.txt"))
+      LB_TRY(copy_text(dir + "/requirements.txt", gen + "/requirements.txt"));
+    return build_generation_env(p, next, dir + "/pylock.toml", base, out);
+  }();
+  if (!built.ok()) {
+    (void)fs::remove_all(gen);
+    return built.error().context("instance " + name + " is left as it was");
+  }
+  // var/ unpacked beside the live one.
+  std::string staging = fs::temp_sibling(p.var);
+  auto unpacked = [&]() -> Status {
+    LB_TRY(fs::create_dirs(staging, 0700));
+    LB_TRY(run_tar({"--no-same-owner", "-C", staging, "-xf", dir + "/var.tar.zst", "var"},
+                   "unpacking " + dir + "/var.tar.zst"));
+    if (!fs::is_dir(staging + "/var"))
+      return make_error(dir + "/var.tar.zst has no var/ directory", "the backup is damaged");
+    if (!cfg.user.empty()) {
+      LB_ASSIGN(User u, find_user(cfg.user));
+      LB_TRY(chown_tree(staging + "/var", u.uid, u.gid));
+    }
+    return {};
+  }();
+  auto undo_generation = [&] {
+    (void)fs::remove_all(staging);
+    (void)fs::remove_all(gen);
+  };
+  if (!unpacked.ok()) {
+    undo_generation();
+    return unpacked.error().context("instance " + name + " is left as it was");
+  }
+  auto names = process_names(p);
+  bool was_running = names.ok() && supervisor_status(p, *names).running;
+  if (systemd_running() && names.ok())
+    for (const auto& ps : process_status(p, name))
+      was_running = was_running || ps.state == "running";
+  if (auto st = stop(root, name, ""); !st.ok()) {
+    undo_generation();
+    return st.error().context("instance " + name + " is left as it was");
+  }
+  std::string old_var = fs::temp_sibling(p.var);
+  auto swapped = [&]() -> Status {
+    LB_TRY(fs::rename_path(p.var, old_var));
+    if (auto st = fs::rename_path(staging + "/var", p.var); !st.ok()) {
+      (void)fs::rename_path(old_var, p.var);
+      return st;
+    }
+    if (has_dump && !cfg.database.engine.empty())
+      if (auto st = restore_database(cfg.database, dir + "/database.dump"); !st.ok()) {
+        (void)fs::remove_all(p.var);
+        (void)fs::rename_path(old_var, p.var);
+        return st;
+      }
+    return {};
+  }();
+  if (!swapped.ok()) {
+    undo_generation();
+    if (was_running) (void)start(root, name, "");
+    return swapped.error().context("instance " + name + " is left as it was");
+  }
+  (void)fs::remove_all(old_var);
+  (void)fs::remove_all(staging);
+  LB_TRY(switch_current(p, next));
+  LB_TRY(write_live_files(p, cfg, next));
+  if (was_running) LB_TRY(start(root, name, ""));
+  return Outcome{"restored " + dir + " into " + name + ": generation " + std::to_string(next) +
+                     " is live (was " + std::to_string(live) + ")",
+                 next};
+}
+
+Status verify_backup(const std::string& root, const std::string& name,
+                     const std::string& backup_dir, const engine::Options& base,
+                     engine::Output& out) {
+  std::string dir = fs::absolute(backup_dir);
+  LB_ASSIGN(Paths source, existing(root, name));
+  LB_ASSIGN(InstanceConfig cfg, read_instance_toml(source.instance_toml()));
+  LB_TRY(check_sums(dir));
+  std::string scratch =
+      "verify-" + sha256_hex(dir + iso_now() + std::to_string(::getpid())).substr(0, 12);
+  CreateRequest req;
+  req.name = scratch;
+  req.requirements = dir + "/pylock.toml";
+  req.recipe = dir + "/recipe.toml";
+  req.database = cfg.database.engine;
+  req.db_admin = cfg.database.admin;
+  req.run_setup = false;
+  if (auto r = create(root, req, base, out); !r.ok()) return r.error();
+  auto compared = [&]() -> Status {
+    if (auto r = restore(root, scratch, dir, base, out); !r.ok()) return r.error();
+    Paths p = paths_of(root, scratch);
+    LB_ASSIGN(int live, live_generation(p));
+    LB_ASSIGN(GenerationInfo restored, read_generation(p, live));
+    LB_ASSIGN(std::string manifest_text, fs::read_file(dir + "/manifest.json"));
+    json m = json::parse(manifest_text, nullptr, false);
+    std::string want = m.is_object() ? m.value("digest", std::string()) : "";
+    if (restored.digest != want)
+      return make_error("the restored env's digest is " + restored.digest + ", the backup's " +
+                        want);
+    LB_ASSIGN(std::string var_sums, fs::read_file(dir + "/var.sums"));
+    if (render_tree_sums(p.var) != var_sums)
+      return make_error("the restored var/ differs from what the backup recorded (var.sums)");
+    if (fs::exists(dir + "/tables.sums")) {
+      LB_ASSIGN(InstanceConfig scfg, read_instance_toml(p.instance_toml()));
+      LB_ASSIGN(auto sums, table_sums(scfg.database));
+      LB_ASSIGN(std::string want_tables, fs::read_file(dir + "/tables.sums"));
+      if (render_table_sums(sums) != want_tables)
+        return make_error(
+            "the restored database's tables differ from what the backup recorded "
+            "(tables.sums)");
+    }
+    return {};
+  }();
+  Status removed = remove(root, scratch);
+  if (!compared.ok()) return compared.error().context("backup " + dir + " does not verify");
+  return removed;
 }
 
 }  // namespace lb::instance

@@ -2,13 +2,16 @@
 // remove; what `list` and `generations` show. Layout in layout.hpp, recipe in recipe.hpp,
 // processes in supervisor.hpp / systemd.hpp.
 //
-// etc/instance.toml (format "lavabuild.instance.v1"):
-//   format = "lavabuild.instance.v1"
-//   name = "NAME"
-//   requirements = "/abs/path/requirements.txt"   what `upgrade` without -r locks again
-//   [environment]  KEY = "value"                  --env overrides of the recipe's
-// generations/N/generation.json (format "lavabuild.generation.v1"): generation, created
-// (ISO 8601 UTC), digest (the env's), packages [{name, version}], requirements.
+// etc/instance.toml: config.hpp. generations/N/generation.json (format
+// "lavabuild.generation.v1"): generation, created (ISO 8601 UTC), digest (the env's),
+// packages [{name, version}], requirements.
+//
+// A backup (ROOT/backups/NAME/<UTC timestamp>/, format "lavabuild.backup.v1" in
+// backup.json): pylock.toml, recipe.toml, requirements.txt (when the live generation has
+// one), manifest.json (its generation.json), etc.tar.zst, var.tar.zst, var.sums ("SHA256
+// SIZE PATH" per file of var/), database.dump (pg_dump -Fc) and tables.sums ("TABLE COUNT
+// MD5"), and SHA256SUMS over every other file (sha256sum's format). Written into a temp
+// directory renamed into place.
 #pragma once
 
 #include <optional>
@@ -29,6 +32,11 @@ struct CreateRequest {
   std::string requirements;  ///< a requirements file or a pylock.toml
   std::string recipe;        ///< empty: no processes, no hooks
   Variables env;             ///< --env KEY=VALUE
+  /// --user: none; "" for a system user lb-NAME (made when missing); else an existing user.
+  std::optional<std::string> user;
+  std::string database;   ///< --database: "" or "postgresql"
+  std::string db_admin;   ///< --db-admin CONNINFO; empty: libpq's variables
+  bool run_setup = true;  ///< false for backup --verify's scratch instance
 };
 
 struct UpgradeRequest {
@@ -60,6 +68,20 @@ Result<Outcome> rollback(const std::string& root, const std::string& name, std::
 Result<std::vector<int>> collect_generations(const std::string& root, const std::string& name,
                                              int keep);
 Status remove(const std::string& root, const std::string& name);
+
+/// Write a backup of the live generation, etc/, var/ and the database; its directory.
+Result<std::string> backup(const std::string& root, const std::string& name, engine::Output& out);
+/// Check a backup's sums, then make it the instance's content: a new generation from its
+/// lock and recipe, var/ and the database replaced, processes restarted. Nothing changes on
+/// a failure.
+Result<Outcome> restore(const std::string& root, const std::string& name,
+                        const std::string& backup_dir, const engine::Options& base,
+                        engine::Output& out);
+/// Restore a backup into a scratch instance (own database) and compare the env digest,
+/// var/ and the tables with what the backup recorded; the scratch instance is removed.
+Status verify_backup(const std::string& root, const std::string& name,
+                     const std::string& backup_dir, const engine::Options& base,
+                     engine::Output& out);
 
 Result<std::vector<GenerationInfo>> generations(const std::string& root, const std::string& name);
 /// The live recipe's process names (empty when it has none).

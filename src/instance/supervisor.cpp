@@ -1,6 +1,7 @@
 #include "instance/supervisor.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -18,8 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "instance/config.hpp"
 #include "instance/envfile.hpp"
 #include "instance/recipe.hpp"
+#include "instance/users.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -173,14 +176,31 @@ void Supervisor::save(const Proc& pr) {
 
 void Supervisor::spawn(Proc& pr) {
   std::vector<std::string> env;
+  bool has_home = false;
   if (auto text = fs::read_file(p_.env_file()); text.ok()) {
     if (auto vars = parse_env_file(*text, p_.env_file()); vars.ok())
-      for (const auto& [k, v] : *vars) env.push_back(k + "=" + v);
+      for (const auto& [k, v] : *vars) {
+        env.push_back(k + "=" + v);
+        has_home = has_home || k == "HOME";
+      }
     else
       log(vars.error().to_string());
   }
   for (const char* keep : {"HOME", "LANG"})
-    if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
+    if (const char* v = std::getenv(keep); v && !(has_home && std::string(keep) == "HOME"))
+      env.push_back(std::string(keep) + "=" + v);
+  // The instance's user (etc/instance.toml), looked up at each start.
+  std::optional<User> user;
+  if (auto cfg = read_instance_toml(p_.instance_toml()); cfg.ok() && !cfg->user.empty()) {
+    auto u = find_user(cfg->user);
+    if (!u.ok()) {
+      log("cannot start " + pr.name + ": " + u.error().message);
+      pr.state = "backoff";
+      pr.next_start = mono_s() + 5;
+      return;
+    }
+    user = *u;
+  }
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -197,6 +217,9 @@ void Supervisor::spawn(Proc& pr) {
     int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
     if (in >= 0) ::dup2(in, 0);
+    if (user &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(user->gid) != 0 || ::setuid(user->uid) != 0))
+      _exit(125);
     if (::chdir(p_.var.c_str()) != 0) _exit(126);
     const char* argv[] = {"sh", "-c", script.c_str(), nullptr};
     ::execve("/bin/sh", const_cast<char**>(argv), envp.data());

@@ -1,0 +1,25 @@
+// The instance's Unix user (`--user`): looked up, or made with useradd as a system user
+// (no home directory of its own, no login shell).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "util/result.hpp"
+
+namespace lb::instance {
+
+struct User {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Result<User> find_user(const std::string& name);
+/// find_user, else `useradd --system --user-group` it (its home: `home`, not created).
+Result<User> ensure_system_user(const std::string& name, const std::string& home);
+/// lchown everything under `path` (and `path`).
+Status chown_tree(const std::string& path, uid_t uid, gid_t gid);
+
+}  // namespace lb::instance
