@@ -23,6 +23,7 @@
 #include "instance/config.hpp"
 #include "instance/database.hpp"
 #include "instance/recipe.hpp"
+#include "instance/sums.hpp"
 #include "instance/systemd.hpp"
 #include "instance/users.hpp"
 #include "pep/name.hpp"
@@ -726,23 +727,17 @@ Status check_sums(const std::string& dir) {
   std::string sums_path = dir + "/SHA256SUMS";
   auto text = fs::read_file(sums_path);
   if (!text.ok()) return make_error("backup " + dir + " has no SHA256SUMS", "it is not a backup");
+  LB_ASSIGN(auto lines, parse_sha256sums(*text, sums_path));
   std::set<std::string> named;
-  for (const auto& line : split(*text, '\n')) {
-    if (trim(line).empty()) continue;
-    auto sp = line.find("  ");
-    std::string sha = line.substr(0, sp == std::string::npos ? 0 : sp);
-    std::string file = sp == std::string::npos ? "" : line.substr(sp + 2);
-    if (sha.size() != 64 || file.empty() || file.find('/') != std::string::npos || file == "." ||
-        file == "..")
-      return make_error(sums_path + ": not a sha256sum line: " + line, "the backup is damaged");
-    auto got = sha256_file_hex(dir + "/" + file);
+  for (const auto& l : lines) {
+    auto got = sha256_file_hex(dir + "/" + l.file);
     if (!got.ok())
-      return make_error("backup " + dir + ": " + file + " is missing", "the backup is damaged");
-    if (*got != sha)
-      return make_error("backup " + dir + ": " + file + " does not match SHA256SUMS (expected " +
-                            sha + ", got " + *got + ")",
+      return make_error("backup " + dir + ": " + l.file + " is missing", "the backup is damaged");
+    if (*got != l.sha256)
+      return make_error("backup " + dir + ": " + l.file + " does not match SHA256SUMS (expected " +
+                            l.sha256 + ", got " + *got + ")",
                         "the backup is damaged or was changed; use another one");
-    named.insert(file);
+    named.insert(l.file);
   }
   for (const char* need : {"backup.json", "pylock.toml", "recipe.toml", "manifest.json",
                            "etc.tar.zst", "var.tar.zst", "var.sums"})

@@ -46,7 +46,8 @@ double mono_s() {
   return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
 }
 
-/// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot).
+/// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot); nothing
+/// for a process that is gone or a zombie (dead, not yet reaped by its parent).
 std::optional<long long> start_ticks(long pid) {
   auto text = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!text.ok()) return std::nullopt;
@@ -54,8 +55,10 @@ std::optional<long long> start_ticks(long pid) {
   if (close == std::string::npos) return std::nullopt;
   std::istringstream in(text->substr(close + 2));
   std::string field;
-  for (int i = 3; i <= 22 && (in >> field); ++i)
+  for (int i = 3; i <= 22 && (in >> field); ++i) {
+    if (i == 3 && (field == "Z" || field == "X")) return std::nullopt;
     if (i == 22) return std::atoll(field.c_str());
+  }
   return std::nullopt;
 }
 
@@ -470,6 +473,16 @@ Status start_processes(const Paths& p, const std::vector<std::string>& names,
         lines.push_back("start " + ps.name);
     return lines.empty() ? Status{} : send_control(p, *pid, lines);
   }
+  // Processes a killed supervisor left running (their pid files still name them): stopped
+  // first, or the new ones would find their ports taken.
+  for (const auto& n : names)
+    if (auto orphan = live_pid(p.run + "/" + n + ".pid")) {
+      ::kill(-pid_t(*orphan), SIGTERM);
+      double deadline = mono_s() + double(kStopTimeout.count());
+      while (::kill(-pid_t(*orphan), 0) == 0 && mono_s() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ::kill(-pid_t(*orphan), SIGKILL);
+    }
   for (const auto& n : names) (void)fs::remove_all(p.run + "/" + n + ".json");
   LB_TRY(launch(p));
   double deadline = mono_s() + 15;
