@@ -9,6 +9,7 @@
 #include "instance/envfile.hpp"
 #include "instance/layout.hpp"
 #include "instance/recipe.hpp"
+#include "instance/sums.hpp"
 #include "instance/supervisor.hpp"
 #include "instance/systemd.hpp"
 #include "test_support.hpp"
@@ -135,4 +136,16 @@ TEST_CASE("the log tail gives the last lines") {
   CHECK(tail_log(log, 2) == std::vector<std::string>{"two", "three"});
   CHECK(tail_log(log, 10).size() == 3);
   CHECK(tail_log(t.path + "/missing.log", 3).empty());
+}
+
+TEST_CASE("a backup's SHA256SUMS names plain files once") {
+  std::string sha(64, 'a');
+  auto ok = parse_sha256sums(sha + "  pylock.toml\n" + sha + "  var.tar.zst\n\n", "S");
+  REQUIRE(ok.ok());
+  REQUIRE(ok->size() == 2);
+  CHECK((*ok)[1].file == "var.tar.zst");
+  for (const std::string& bad : {sha + "  ../etc/passwd\n", sha + "  a/b\n", sha + "  ..\n",
+                                 sha + " one-space\n", std::string(63, 'a') + "  x\n",
+                                 std::string(64, 'A') + "  x\n", sha + "  x\n" + sha + "  x\n"})
+    CHECK_FALSE(parse_sha256sums(bad, "S").ok());
 }
