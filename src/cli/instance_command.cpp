@@ -140,17 +140,22 @@ int cmd_logs(const engine::Options& o, const std::string& name, const std::strin
   if (!paths.ok()) return fail(out, paths.error());
   auto names = instance::process_names(*paths);
   if (!names.ok()) return fail(out, names.error());
-  if (!process.empty()) {
-    if (std::find(names->begin(), names->end(), process) == names->end())
-      return fail(out, make_error("instance " + name + " has no process '" + process + "'",
-                                  "its processes: " + join(*names, ", ")));
-    for (const auto& l : instance::tail_log(paths->log + "/" + process + ".log", o.lines))
-      std::printf("%s\n", l.c_str());
-    return 0;
+  if (!process.empty() && std::find(names->begin(), names->end(), process) == names->end())
+    return fail(out, make_error("instance " + name + " has no process '" + process + "'",
+                                "its processes: " + join(*names, ", ")));
+  json lines = json::array();
+  for (const auto& n : *names) {
+    if (!process.empty() && n != process) continue;
+    for (const auto& l : instance::tail_log(paths->log + "/" + n + ".log", o.lines)) {
+      if (o.json)
+        lines.push_back({{"process", n}, {"line", l}});
+      else if (process.empty())
+        std::printf("%s | %s\n", n.c_str(), l.c_str());
+      else
+        std::printf("%s\n", l.c_str());
+    }
   }
-  for (const auto& n : *names)
-    for (const auto& l : instance::tail_log(paths->log + "/" + n + ".log", o.lines))
-      std::printf("%s | %s\n", n.c_str(), l.c_str());
+  if (o.json) std::printf("%s\n", json({{"name", name}, {"lines", lines}}).dump().c_str());
   return 0;
 }
 

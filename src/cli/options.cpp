@@ -264,7 +264,7 @@ const CommandHelp* command_help(const std::string& command) {
         "  gc NAME --keep K                 remove all but the K newest generations\n"
         "  start|stop|restart NAME [PROCESS]   the recipe's processes\n"
         "  status NAME [PROCESS] [--json]   pid, state, uptime, restarts\n"
-        "  logs NAME [PROCESS] [-n N]       the end of the processes' logs\n"
+        "  logs NAME [PROCESS] [-n N] [--json]   the end of the processes' logs\n"
         "  backup NAME [--verify]           lock, etc/, var/, database dump, SHA256SUMS\n"
         "  restore NAME BACKUP              a backup (of any instance) as a new generation\n"
         "  remove NAME [--yes]              stop it and delete it with its data",
