@@ -480,9 +480,10 @@ Status remove(const std::string& root, const std::string& name) {
   if (systemd_running())
     if (auto names = process_names(p); names.ok())
       for (const auto& n : *names) {
-        (void)run_process({"systemctl", "disable", unit_name(name, n)});
+        (void)run_process({"systemctl", "disable", "--now", unit_name(name, n)});
         (void)fs::remove_all("/etc/systemd/system/" + unit_name(name, n));
       }
+  if (systemd_running()) (void)run_process({"systemctl", "daemon-reload"});
   if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok())
     if (auto st = drop_database(cfg->database); !st.ok())
       return st.error().context("instance " + name + " is left as it was");
@@ -598,11 +599,15 @@ Status start(const std::string& root, const std::string& name, const std::string
     return make_error("instance " + name + " has no process '" + process + "'",
                       "its processes: " + join(names, ", "));
   if (systemd_running()) {
-    std::vector<std::string> argv = {"systemctl", "start"};
+    // Enabled too: a started instance comes back after a reboot.
+    std::vector<std::string> argv = {"systemctl", "enable", "--now"};
     for (const auto& n : names)
       if (process.empty() || n == process) argv.push_back(unit_name(name, n));
     LB_ASSIGN(auto r, run_process(argv));
-    if (r.exit_code != 0) return make_error("systemctl start failed: " + r.err);
+    if (r.exit_code != 0)
+      return make_error("systemctl enable --now failed: " + std::string(trim(r.err)),
+                        "`journalctl -u " + unit_name(name, process.empty() ? names[0] : process) +
+                            "` says more");
     return {};
   }
   LB_TRY(start_processes(p, names, process));
@@ -630,7 +635,7 @@ Status stop(const std::string& root, const std::string& name, const std::string&
   LB_ASSIGN(Paths p, existing(root, name));
   if (systemd_running()) {
     auto names = process_names(p);
-    std::vector<std::string> argv = {"systemctl", "stop"};
+    std::vector<std::string> argv = {"systemctl", "disable", "--now"};
     if (names.ok())
       for (const auto& n : *names)
         if (process.empty() || n == process) argv.push_back(unit_name(name, n));
