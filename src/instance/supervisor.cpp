@@ -63,21 +63,34 @@ std::optional<long long> start_ticks(long pid) {
 }
 
 void write_pid_file(const std::string& path, long pid) {
-  auto ticks = start_ticks(pid);
-  (void)fs::write_file_atomic(path,
-                              std::to_string(pid) + " " + std::to_string(ticks.value_or(0)) + "\n");
+  (void)fs::write_file_atomic(path, std::to_string(pid) + "\n");
 }
 
-/// The pid in a pid file when that process still lives (same start time: not a reused pid).
+/// When the system booted (seconds since the epoch): "btime" of /proc/stat.
+double boot_time() {
+  static const double btime = [] {
+    auto text = fs::read_file("/proc/stat");
+    if (!text.ok()) return 0.0;
+    for (const auto& line : split(*text, '\n'))
+      if (starts_with(line, "btime ")) return std::atof(line.c_str() + 6);
+    return 0.0;
+  }();
+  return btime;
+}
+
+/// The pid in a pid file when that process still lives and is the one the file was written
+/// for: it started before the file was written (a pid reused later belongs to a process
+/// that started after).
 std::optional<long> live_pid(const std::string& path) {
   auto text = fs::read_file(path);
   if (!text.ok()) return std::nullopt;
-  std::istringstream in(*text);
-  long pid = 0;
-  long long ticks = 0;
-  if (!(in >> pid >> ticks) || pid <= 1) return std::nullopt;
-  auto now = start_ticks(pid);
-  if (!now || *now != ticks) return std::nullopt;
+  long pid = std::atol(text->c_str());
+  if (pid <= 1) return std::nullopt;
+  auto ticks = start_ticks(pid);
+  if (!ticks) return std::nullopt;
+  double started = boot_time() + double(*ticks) / double(::sysconf(_SC_CLK_TCK));
+  double written = double(fs::stat_path(path).mtime_ns) / 1e9;
+  if (started > written + 1.0) return std::nullopt;  // 1 s: btime and ticks are coarse
   return pid;
 }
 
@@ -207,7 +220,9 @@ void Supervisor::spawn(Proc& pr) {
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string script = "exec " + pr.command;
+  // The command line as the user wrote it (compound commands, assignments, cd && ...): the
+  // process group, not the shell's pid, is what stop signals.
+  std::string script = pr.command;
   std::string log_path = p_.log + "/" + pr.name + ".log";
   pid_t pid = ::fork();
   if (pid == 0) {

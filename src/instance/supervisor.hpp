@@ -1,7 +1,7 @@
 // lavabuild's own supervisor, for hosts where PID 1 is not systemd (containers, CI): one
 // detached process per instance that runs the live generation's processes.
 //
-// Each process runs as `/bin/sh -c "exec COMMAND"` in its own process group, with exactly
+// Each process runs as `/bin/sh -c COMMAND` in its own process group, with exactly
 // the variables of etc/environment (plus HOME and LANG), in var/, its output appended to
 // log/PROCESS.log. A process that exits is started again after a back-off of 1 s, 2 s, 4 s ...
 // (at most kMaxBackoff); after kGiveUpAfter exits in a row each within kFastExit of its
@@ -9,9 +9,10 @@
 // to whatever is left kStopTimeout later.
 //
 // Files under run/ (each written atomically):
-//   supervisor.pid     "PID STARTTIME" (STARTTIME: field 22 of /proc/PID/stat, so a reused
-//                      pid is not taken for the supervisor)
-//   PROCESS.pid        the same, for each running process
+//   supervisor.pid     the supervisor's pid ("PID\n"); a pid is believed only while that
+//                      process lives, is no zombie, and started before the file was written
+//                      (so a reused pid is not taken for it)
+//   PROCESS.pid        the same, for each running process (the leader of its group)
 //   PROCESS.json       {"state": running|backoff|failed|stopped, "pid", "started" (epoch s),
 //                       "restarts"} (format lavabuild.process-state.v1)
 //   control            requests: "seq N" then lines "restart|stop|start NAME|*"; the

@@ -52,7 +52,7 @@ std::string render_unit(const Paths& p, const std::string& instance, const std::
   if (!user.empty()) u += "User=" + user + "\n";
   u += "EnvironmentFile=" + unit_path(p.env_file()) + "\n";
   u += "WorkingDirectory=" + unit_path(p.var) + "\n";
-  u += "ExecStart=/bin/sh -c " + exec_quote("exec " + command) + "\n";
+  u += "ExecStart=/bin/sh -c " + exec_quote(command) + "\n";
   u += "Restart=on-failure\n";
   u += "RestartSec=1\n";
   u += "KillMode=control-group\n";

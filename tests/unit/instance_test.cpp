@@ -93,7 +93,7 @@ TEST_CASE("the environment file round-trips values systemd would read the same w
 TEST_CASE("units quote the command for systemd and keep ${VAR} for the shell") {
   Paths p = paths_of("/srv/lb", "prod");
   std::string u = render_unit(p, "prod", "web", "webserve --port ${PORT} --x \"a\" 100%", "");
-  CHECK(u.find("ExecStart=/bin/sh -c \"exec webserve --port $${PORT} --x \\\"a\\\" 100%%\"") !=
+  CHECK(u.find("ExecStart=/bin/sh -c \"webserve --port $${PORT} --x \\\"a\\\" 100%%\"") !=
         std::string::npos);
   CHECK(u.find("EnvironmentFile=/srv/lb/instances/prod/etc/environment") != std::string::npos);
   CHECK(u.find("WorkingDirectory=/srv/lb/instances/prod/var") != std::string::npos);
