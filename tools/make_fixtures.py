@@ -5,7 +5,7 @@ Writes real wheels (RECORD with urlsafe-b64 sha256 + sizes, WHEEL, METADATA with
 Requires-Dist/extras/markers/Requires-Python, entry points, a .data dir, native .so
 built by gcc) and sdists. The same corpus and options give identical bytes.
 
-  make_fixtures.py --out DIR CORPUS [--native-tag TAG]   CORPUS: basic bench hostile versions webapp resolver-SEED
+  make_fixtures.py --out DIR CORPUS [--native-tag TAG]   CORPUS: basic bench hostile instances versions webapp resolver-SEED
   make_fixtures.py --index ROOT [--yanked FILE]           PEP 503 index of ROOT/files into ROOT/simple
   make_fixtures.py --out ROOT/files basic --index ROOT    both
 
@@ -395,6 +395,104 @@ def corpus_webapp() -> list[Dist]:
              files={"greeting/__init__.py": b'def greet(who):\n    return "Hello from " + who + "!"\n'}),
         Dist("colorful", "0.1", files={"colorful/__init__.py": b'RED = "\\x1b[31m"\n'}),
     ]
+
+
+# webserve.app for `lavabuild instance` (the `instances` corpus): a small HTTP service on
+# 127.0.0.1:$PORT (stdlib only) that says which release answers and what its environment holds.
+WEBSERVE_APP = '''\
+"""webserve {version} (lavabuild fixture): an HTTP service for the `lavabuild instance` tests.
+
+GET /            200 "webserve {version}\\n"
+GET /env/NAME    200 the value of the environment variable NAME (no newline), 404 when unset
+GET /whoami      200 os.geteuid() and a newline
+Listens on 127.0.0.1:$PORT (required), prints "listening on PORT" once bound, and on SIGTERM
+stops serving and exits 0.
+"""
+import http.server
+import os
+import signal
+import sys
+import threading
+
+import webtools
+
+VERSION = "{version}"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/":
+            self.reply(200, "webserve " + VERSION + "\\n")
+        elif self.path.startswith("/env/"):
+            value = os.environ.get(self.path[len("/env/"):])
+            if value is None:
+                self.reply(404, "unset\\n")
+            else:
+                self.reply(200, value)
+        elif self.path == "/whoami":
+            self.reply(200, "%d\\n" % os.geteuid())
+        else:
+            self.reply(404, "not found\\n")
+
+    def reply(self, code, text):
+        body = webtools.encode(text)
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):  # one line per request would flood the log
+        pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def main():
+    port = os.environ.get("PORT", "")
+    if not port.isdigit():
+        print("webserve: set PORT to the port to listen on", file=sys.stderr, flush=True)
+        return 2
+    server = Server(("127.0.0.1", int(port)), Handler)
+
+    def on_sigterm(signum, frame):
+        # shutdown() waits for serve_forever() to return: not from its own thread
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    print("listening on " + port, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+'''
+
+CRASHY_MAIN = b'''"""crashy (lavabuild fixture): a service that fails at once, every time."""
+
+
+def main():
+    print("crashy starting", flush=True)
+    return 1
+'''
+
+
+def corpus_instances() -> list[Dist]:
+    """Pure-Python services for `lavabuild instance`: webserve 1.0 and 2.0 (console script
+    `webserve`, requires webtools>=1.0), webtools 1.0, and crashy 1.0 (console script
+    `crashy`: prints "crashy starting" and exits 1)."""
+    out = [Dist("webserve", v, files={"webserve/__init__.py": py_module("webserve", v),
+                                      "webserve/app.py": WEBSERVE_APP.format(version=v).encode()},
+                requires=["webtools>=1.0"], console_scripts={"webserve": "webserve.app:main"})
+           for v in ("1.0", "2.0")]
+    out.append(Dist("webtools", "1.0", files={"webtools/__init__.py": py_module(
+        "webtools", "1.0", '\n\ndef encode(text):\n    return text.encode("utf-8")\n')}))
+    out.append(Dist("crashy", "1.0", files={"crashy/__init__.py": CRASHY_MAIN},
+                    console_scripts={"crashy": "crashy:main"}))
+    return out
 
 
 def corpus_hostile() -> list[tuple[str, list[tuple[str, bytes, int]]]]:
@@ -989,15 +1087,18 @@ def write_corpus(corpus: str, out: str, native_tag: str) -> None:
     elif corpus == "webapp":
         for d in corpus_webapp():
             build_wheel(d, out)
+    elif corpus == "instances":
+        for d in corpus_instances():
+            build_wheel(d, out)
     elif corpus == "sources":
         write_sources(out)
     else:
-        raise SystemExit(f"make_fixtures: unknown corpus {corpus!r} (basic, bench, hostile, versions, webapp, resolver-SEED)")
+        raise SystemExit(f"make_fixtures: unknown corpus {corpus!r} (basic, bench, hostile, instances, sources, versions, webapp, resolver-SEED)")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("corpus", nargs="?", help="basic | bench | hostile | sources | versions | webapp | resolver-SEED")
+    ap.add_argument("corpus", nargs="?", help="basic | bench | hostile | instances | sources | versions | webapp | resolver-SEED")
     ap.add_argument("--out", help="directory to write the corpus's files into")
     ap.add_argument("--index", metavar="ROOT", help="write ROOT/simple for the files in ROOT/files")
     ap.add_argument("--yanked", metavar="FILE", help='lines "filename reason" to mark data-yanked')

@@ -78,8 +78,10 @@ class Run:
             raise AssertionError(f"stdout is not one JSON object ({e})\n" + self.describe()) from None
 
 
-def run(args, env=None, cwd=None, timeout=600, input=None) -> Run:
-    """Run a command to completion and record its peak RSS (os.wait4: this child only)."""
+def run(args, env=None, cwd=None, timeout=600, input=None, pipe_grace=None) -> Run:
+    """Run a command to completion and record its peak RSS (os.wait4: this child only).
+    With `pipe_grace` (seconds), a command that exits while a process it started still holds
+    its stdout or stderr (a daemon that did not detach) fails instead of blocking the test."""
     argv = [str(a) for a in args]
     p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -112,7 +114,10 @@ def run(args, env=None, cwd=None, timeout=600, input=None) -> Run:
         timer.cancel()
     p.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
-        t.join()
+        t.join(pipe_grace)
+    if any(t.is_alive() for t in readers):
+        raise AssertionError(f"$ {shlex.join(argv)} exited {p.returncode}, but its stdout or stderr was "
+                             f"still open {pipe_grace} s later: a process it started kept them")
     p.stdout.close()
     p.stderr.close()
     if expired.is_set():
@@ -139,12 +144,13 @@ class Lavabuild:
             extra += ["--cache-dir", str(cache_dir or self.cache_dir)]
         return [self.binary, *args, *extra]
 
-    def run(self, *args, cache_dir=None, cwd=None, timeout=600, env=None) -> Run:
+    def run(self, *args, cache_dir=None, cwd=None, timeout=600, env=None, pipe_grace=None) -> Run:
         e = dict(self.environ)
         if cache_dir:
             e["LAVABUILD_CACHE_DIR"] = str(cache_dir)
         e.update(env or {})
-        return run(self.argv(*args, cache_dir=cache_dir), env=e, cwd=cwd, timeout=timeout)
+        return run(self.argv(*args, cache_dir=cache_dir), env=e, cwd=cwd, timeout=timeout,
+                   pipe_grace=pipe_grace)
 
     def popen(self, *args, cache_dir=None) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args, cache_dir=cache_dir), env=self.environ,
@@ -226,6 +232,42 @@ def write(path: Path, text: str) -> Path:
 
 # filled by test_resolver_diff, printed by conftest's terminal summary
 RESOLVER_STATS: dict = {}
+# "lines" filled by test_instances (measured unavailability), printed by the terminal summary
+INSTANCE_STATS: dict = {}
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    """GET without proxies: (status, body) for any HTTP answer, 4xx and 5xx included. Raises
+    OSError when nothing answers, the connection breaks or the answer is not HTTP."""
+    import http.client
+    import urllib.error
+    import urllib.request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except http.client.HTTPException as e:  # a broken answer (IncompleteRead, BadStatusLine)
+        raise OSError(f"{url}: {e!r}") from e
+
+
+def wait_for_http(url: str, body: str | None = None, timeout: float = 15.0) -> tuple[int, str]:
+    """Poll `url` until it answers (with exactly `body`, when given); (status, body)."""
+    import time
+    deadline = time.monotonic() + timeout
+    last = "nothing yet"
+    while True:
+        try:
+            got = http_get(url)
+            if body is None or got[1] == body:
+                return got
+            last = f"HTTP {got[0]} {got[1]!r}"
+        except OSError as e:
+            last = repr(e)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url}: no answer {body!r} within {timeout} s (last: {last})")
+        time.sleep(0.05)
 
 
 def incompressible_wheel(out_dir: Path, name: str, size: int, seed: int) -> Path:
