@@ -6,25 +6,13 @@
 #include <toml++/toml.h>
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 namespace lb::instance {
 namespace {
 
 std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  return toml_basic_string(s);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "util/fs.hpp"
 #include "util/strings.hpp"
+#include "util/text.hpp"
 
 namespace lb::instance {
 namespace {
@@ -28,11 +29,7 @@ bool is_process_name(std::string_view name) {
 }
 
 bool is_variable_name(std::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-      return false;
-  return true;
+  return is_env_var_name(name);
 }
 
 Result<Recipe> read_recipe(const std::string& path) {

@@ -6,42 +6,13 @@
 #include "lock/pylock.hpp"
 #include "pep/name.hpp"
 #include "pep/version.hpp"
+#include "util/text.hpp"
 
 namespace lb::lock {
 namespace {
 
-/// A TOML basic string.
 std::string str(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return toml_basic_string(s);
 }
 
 /// RFC 3339 datetimes are written bare; anything else cannot be a TOML datetime.

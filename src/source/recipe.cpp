@@ -13,6 +13,7 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
+#include "util/text.hpp"
 
 namespace lb::source {
 namespace {
@@ -25,14 +26,6 @@ constexpr const char* kFormatHint =
 std::string realpath_of(const std::string& path) {
   char buf[PATH_MAX];
   return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string();
-}
-
-bool is_env_name(std::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-      return false;
-  return true;
 }
 
 std::string type_name(const toml::node& v) {
@@ -185,7 +178,7 @@ Result<Recipe> parse_recipe(std::string_view toml_text, const std::string& file)
       if (!t) return r.fail(node.source(), "'env' must be a table, not " + type_name(node));
       for (const auto& [name, value] : *t) {
         std::string n(name.str());
-        if (!is_env_name(n))
+        if (!is_env_var_name(n))
           return r.fail(name.source(), "'" + n + "' is not an environment variable name",
                         "names are letters, digits and '_', not starting with a digit");
         if (!value.is_string())
