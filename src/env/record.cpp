@@ -132,6 +132,22 @@ std::string canonical_content(std::string_view rel_path, std::string_view conten
                               std::string_view final_dir) {
   std::string s(content);
   if (!final_dir.empty()) s = replace_all(std::move(s), final_dir, kEnvPlaceholder);
+  // A script's shebang names the env's python in a form that depends on the path's length
+  // and spaces (wheel::render_shebang: "#!PATH", or a /bin/sh trampoline past 127 bytes):
+  // one form for the digest, so that it does not depend on where the env lives.
+  const std::string tramp = "#!/bin/sh\n'''exec' ", tail = " \"$0\" \"$@\"", close = "\n' '''\n";
+  if (starts_with(s, tramp)) {
+    auto eol = s.find('\n', tramp.size());
+    std::string line = s.substr(tramp.size(), eol == std::string::npos ? 0 : eol - tramp.size());
+    if (eol != std::string::npos && ends_with(line, tail) &&
+        s.compare(eol, close.size(), close) == 0) {
+      std::string exe = line.substr(0, line.size() - tail.size());
+      if (exe.size() >= 2 && exe.front() == '"' && exe.back() == '"')
+        exe = exe.substr(1, exe.size() - 2);
+      if (starts_with(exe, kEnvPlaceholder) && exe.find('"') == std::string::npos)
+        s = "#!" + exe + "\n" + s.substr(eol + close.size());
+    }
+  }
   auto slash = rel_path.rfind('/');
   std::string_view base = slash == std::string_view::npos ? rel_path : rel_path.substr(slash + 1);
   if (starts_with(base, "activate")) {

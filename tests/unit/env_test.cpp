@@ -16,6 +16,7 @@
 #include "util/hash.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
+#include "wheel/metadata.hpp"
 
 using namespace lb;
 using namespace lb::env;
@@ -772,4 +773,17 @@ TEST_CASE("bytecode paths: importlib's cache_from_source and back") {
   auto c = compiled_pycs(d);
   CHECK(c.size() == 1);
   CHECK(c.count("a/__pycache__/mod.cpython-311.pyc") == 1);
+}
+
+TEST_CASE("a script's canonical content does not depend on how long the env's path is") {
+  wheel::EntryPoint ep{"tool", "pkg.cli", "main"};
+  std::string short_dir = "/srv/e", long_dir = "/srv/" + std::string(130, 'x');
+  std::string a = wheel::render_script(ep, short_dir + "/bin/python");
+  std::string b = wheel::render_script(ep, long_dir + "/bin/python");
+  REQUIRE(b.rfind("#!/bin/sh\n", 0) == 0);  // the trampoline past 127 bytes
+  CHECK(env::canonical_content("bin/tool", a, short_dir) ==
+        env::canonical_content("bin/tool", b, long_dir));
+  // A trampoline naming another interpreter stays as it is.
+  std::string other = wheel::render_script(ep, "/opt/" + std::string(130, 'y') + "/python");
+  CHECK(env::canonical_content("bin/tool", other, long_dir) == other);
 }
