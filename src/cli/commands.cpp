@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "cli/cache_gc_command.hpp"
@@ -148,7 +149,12 @@ int cmd_lock(Context& ctx, Pipeline& pipe, Reporter& out) {
 }
 
 int cmd_verify(const Options& o, Reporter& out) {
+  // Through symlinks (an instance's current/env): the env is where it was built.
   std::string dir = fs::absolute(o.inputs[0]);
+  if (char* real = ::realpath(dir.c_str(), nullptr)) {
+    dir = real;
+    std::free(real);
+  }
   auto diffs = env::verify_env(dir);
   if (!diffs.ok()) return fail(out, diffs.error());
   if (o.json) {

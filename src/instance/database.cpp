@@ -107,11 +107,34 @@ Status dump_database(const Database& d, const std::string& file) {
 }
 
 Status restore_database(const Database& d, const std::string& file) {
-  LB_ASSIGN(ProcessResult r,
-            as_role({"pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                     "--single-transaction", "--exit-on-error", "-d", database_url(d), file}));
-  if (r.exit_code != 0)
-    return make_error("pg_restore into " + d.name + " failed: " + std::string(trim(r.err)));
+  // Into a new database first, then swapped by name: the dump's content replaces all of
+  // the old (tables the dump does not have go too), and a failed restore changes nothing.
+  Database fresh = d;
+  fresh.name = d.name + "_new_" + random_hex(4);
+  std::string old_name = d.name + "_old_" + random_hex(4);
+  LB_TRY(admin_sql(d.admin, "CREATE DATABASE \"" + fresh.name + "\" OWNER \"" + d.role + "\""));
+  auto drop = [&](const std::string& db) {
+    (void)admin_sql(d.admin, "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+  };
+  auto restored = as_role({"pg_restore", "--no-owner", "--no-privileges", "--single-transaction",
+                           "--exit-on-error", "-d", database_url(fresh), file});
+  if (!restored.ok() || restored->exit_code != 0) {
+    drop(fresh.name);
+    return make_error(
+        "pg_restore into " + d.name + " failed: " +
+        (restored.ok() ? std::string(trim(restored->err)) : restored.error().message));
+  }
+  // One transaction: both renames or neither (the instance's processes are stopped; any
+  // other session on the old database is ended first).
+  auto swapped = admin_sql(
+      d.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + d.name +
+                   "'; ALTER DATABASE \"" + d.name + "\" RENAME TO \"" + old_name +
+                   "\"; ALTER DATABASE \"" + fresh.name + "\" RENAME TO \"" + d.name + "\"");
+  if (!swapped.ok()) {
+    drop(fresh.name);
+    return swapped.error();
+  }
+  drop(old_name);
   return {};
 }
 

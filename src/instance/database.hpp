@@ -20,7 +20,8 @@ Status drop_database(const Database& d);
 std::string database_url(const Database& d);
 /// pg_dump -Fc of the database, as its role.
 Status dump_database(const Database& d, const std::string& file);
-/// Replace the database's content by a dump's (objects owned by d's role).
+/// Replace the database's content by a dump's (objects owned by d's role): restored into a
+/// new database, then swapped in by name; nothing changes when the restore fails.
 Status restore_database(const Database& d, const std::string& file);
 /// Per table ("schema.table"): row count and an md5 of the rows in order.
 Result<std::vector<std::pair<std::string, std::string>>> table_sums(const Database& d);

@@ -125,18 +125,9 @@ Status write_live_files(const Paths& p, const InstanceConfig& cfg, int live) {
 Status run_hook(const Paths& p, const InstanceConfig& cfg, const std::string& hook,
                 const std::string& command, const Variables& vars) {
   std::string log_path = p.log + "/hooks.log";
-  (void)fs::create_dirs(p.log);
-  {
-    std::string head = "==> lavabuild: " + hook + " hook (" + iso_now() + "): " + command + "\n";
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      (void)!::write(fd, head.data(), head.size());
-      ::close(fd);
-    }
-  }
+  std::string head = "==> lavabuild: " + hook + " hook (" + iso_now() + "): " + command;
   ProcessOptions po;
   po.cwd = p.var;
-  po.output_path = log_path;
   po.timeout = kHookTimeout;
   po.own_process_group = true;
   std::set<std::string> keep = {"HOME", "LANG"};
@@ -149,11 +140,31 @@ Status run_hook(const Paths& p, const InstanceConfig& cfg, const std::string& ho
     std::string k = kv.substr(0, kv.find('='));
     if (!keep.count(k)) po.unset_env.push_back(k);
   }
-  std::vector<std::string> argv = {"/bin/sh", "-c", command};
-  if (!cfg.user.empty()) {  // as the instance's user: setpriv keeps the environment as it is
+  std::vector<std::string> argv;
+  if (cfg.user.empty()) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+      (void)!::write(fd, (head + "\n").data(), head.size() + 1);
+      ::close(fd);
+    }
+    po.output_path = log_path;
+    argv = {"/bin/sh", "-c", command};
+  } else {
+    // As the instance's user, which owns log/: it opens hooks.log itself (root never writes
+    // through a path that user controls). setpriv keeps the environment as it is.
     LB_ASSIGN(User u, find_user(cfg.user));
-    argv.insert(argv.begin(), {"setpriv", "--reuid=" + std::to_string(u.uid),
-                               "--regid=" + std::to_string(u.gid), "--clear-groups"});
+    argv = {
+        "setpriv",
+        "--reuid=" + std::to_string(u.uid),
+        "--regid=" + std::to_string(u.gid),
+        "--clear-groups",
+        "/bin/sh",
+        "-c",
+        "printf '%s\\n' \"$2\" >>\"$1\" && exec >>\"$1\" 2>&1 </dev/null && exec /bin/sh -c \"$3\"",
+        "sh",
+        log_path,
+        head,
+        command};
   }
   LB_ASSIGN(ProcessResult r, run_process(argv, po));
   if (r.exit_code == 0 && !r.timed_out && !r.cancelled) return {};
@@ -609,6 +620,12 @@ Status start(const std::string& root, const std::string& name, const std::string
                         "`journalctl -u " + unit_name(name, process.empty() ? names[0] : process) +
                             "` says more");
     return {};
+  }
+  if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok() && !cfg->user.empty()) {
+    // What an older lavabuild (or root by hand) left in run/ and log/ becomes the user's:
+    // the supervisor runs as that user and must write there.
+    LB_ASSIGN(User u, find_user(cfg->user));
+    for (const auto& d : {p.run, p.log}) LB_TRY(chown_tree(d, u.uid, u.gid));
   }
   LB_TRY(start_processes(p, names, process));
   // A process that will not start (a taken port, a missing module) exits at once: watch them

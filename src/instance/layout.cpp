@@ -14,11 +14,13 @@
 namespace lb::instance {
 
 Status check_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 32 && name[0] != '-';
+  bool ok = !name.empty() && name.size() <= 29 && name[0] != '-';
   for (char c : name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   if (!ok)
-    return make_error("usage: '" + name + "' is not an instance name",
-                      "use 1-32 of a-z, 0-9 and '-', starting with a letter or digit");
+    return make_error(
+        "usage: '" + name + "' is not an instance name",
+        "use 1-29 of a-z, 0-9 and '-', starting with a letter or digit (the user lb-NAME "
+        "must fit useradd's 32)");
   return {};
 }
 

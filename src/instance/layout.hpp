@@ -34,7 +34,7 @@ struct Paths {
   std::string recipe() const { return etc + "/recipe.toml"; }
 };
 
-/// Instance names: 1-32 of [a-z0-9-], starting with a letter or digit (they become user,
+/// Instance names: 1-29 of [a-z0-9-], starting with a letter or digit (they become user,
 /// unit and database names).
 Status check_name(const std::string& name);
 Paths paths_of(const std::string& root, const std::string& name);

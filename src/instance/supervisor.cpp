@@ -205,9 +205,11 @@ void Supervisor::spawn(Proc& pr) {
   for (const char* keep : {"HOME", "LANG"})
     if (const char* v = std::getenv(keep); v && !(has_home && std::string(keep) == "HOME"))
       env.push_back(std::string(keep) + "=" + v);
-  // The instance's user (etc/instance.toml), looked up at each start.
+  // The instance's user (etc/instance.toml), looked up at each start, when the supervisor
+  // runs as root (launch drops to that user when there is one: then it cannot read the file).
   std::optional<User> user;
-  if (auto cfg = read_instance_toml(p_.instance_toml()); cfg.ok() && !cfg->user.empty()) {
+  if (auto cfg = read_instance_toml(p_.instance_toml());
+      ::getuid() == 0 && cfg.ok() && !cfg->user.empty()) {
     auto u = find_user(cfg->user);
     if (!u.ok()) {
       log("cannot start " + pr.name + ": " + u.error().message);
@@ -231,7 +233,8 @@ void Supervisor::spawn(Proc& pr) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) ::signal(s, SIG_DFL);
-    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int out =
+        ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
     if (in >= 0) ::dup2(in, 0);
@@ -408,8 +411,18 @@ Status launch(const Paths& p) {
     ::setsid();
     if (::fork() != 0) _exit(0);
     close_inherited_fds();
+    // With --user the supervisor itself runs as the instance's user: every file it writes
+    // under run/ and log/ (which that user owns) is the user's, and root never opens a path
+    // there that the user could have made a symlink.
+    if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok() && !cfg->user.empty()) {
+      auto u = find_user(cfg->user);
+      if (!u.ok() || ::setgroups(0, nullptr) != 0 || ::setgid(u->gid) != 0 || ::setuid(u->uid) != 0)
+        _exit(125);
+    }
     int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open((p.log + "/supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int out = ::open((p.log + "/supervisor.log").c_str(),
+                     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
+    if (out < 0) out = ::open("/dev/null", O_WRONLY);  // never the caller's terminal or pipes
     if (in >= 0) ::dup2(in, 0);
     if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
     if (in > 2) ::close(in);
@@ -542,7 +555,9 @@ Result<bool> restart_processes(const Paths& p, const std::string& process) {
 
 std::vector<std::string> tail_log(const std::string& path, size_t lines) {
   std::vector<std::string> out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Never through a symlink: with --user, log/ belongs to the instance's user, and root
+  // reads it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return out;
   struct stat st {};
   ::fstat(fd, &st);

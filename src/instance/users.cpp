@@ -49,12 +49,16 @@ Status chown_below(int dirfd, const std::string& where, uid_t uid, gid_t gid) {
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n == "." || n == "..") continue;
-    if (::fchownat(::dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    struct stat s {};
+    if (::fstatat(::dirfd(d), e->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    // A file with other names may be a hard link the user made to a file that is not theirs
+    // (where fs.protected_hardlinks is off): never given away.
+    bool foreign_link = !S_ISDIR(s.st_mode) && s.st_nlink > 1 && s.st_uid != uid;
+    if (!foreign_link && ::fchownat(::dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
       st = make_error("cannot chown " + where + "/" + n + ": " + std::strerror(errno));
       break;
     }
-    struct stat s {};
-    if (::fstatat(::dirfd(d), e->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode)) {
+    if (S_ISDIR(s.st_mode)) {
       int fd = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) continue;
       st = chown_below(fd, where + "/" + n, uid, gid);
