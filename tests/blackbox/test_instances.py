@@ -329,14 +329,14 @@ def test_create_layout_generations_and_list(inst, reqs, lb, tmp_path):
 
 
 def test_create_refuses_bad_and_existing_names(inst, reqs):
-    for name in ("Shop", "-shop", "shop_1", "shop.1", "a" * 33, "../escape", "sh op"):
+    for name in ("Shop", "-shop", "shop_1", "shop.1", "a" * 30, "../escape", "sh op"):
         r = inst.run("create", name, "-r", reqs[0], *inst.build_opts())
         r.fails(2)
         assert name in r.output, f"the message does not name {name!r}\n" + r.describe()
     assert not (inst.root / "escape").exists() and not (inst.root.parent / "escape").exists()
     assert not (inst.root / "instances").exists() or list((inst.root / "instances").iterdir()) == []
 
-    inst.create("a" * 32, reqs[0])  # the longest name allowed
+    inst.create("a" * 29, reqs[0])  # the longest name allowed (lb-NAME fits useradd's 32)
     inst.create("shop", reqs[0])
     env_ino = (inst.dir("shop") / "generations/1/env").stat().st_ino
     again = inst.run("create", "shop", "-r", reqs[1], *inst.build_opts())
