@@ -233,6 +233,10 @@ int cmd_instance(const engine::Options& o, Reporter& out) {
                            : "removed generations " + join(ns, ", ") + " of " + name);
     return 0;
   } else {
+    auto paths = instance::existing(o.root, name);
+    if (!paths.ok()) return fail(out, paths.error());
+    auto guard = instance::lock_instance(o.root, name, out);
+    if (!guard.ok()) return fail(out, guard.error());
     Status st = a == "start"  ? instance::start(o.root, name, process)
                 : a == "stop" ? instance::stop(o.root, name, process)
                               : instance::restart(o.root, name, process);

@@ -26,34 +26,63 @@ std::string random_hex(size_t bytes) {
   return out;
 }
 
-std::string server_of(const std::string& admin) {
-  if (!admin.empty()) return "the server of --db-admin";
-  const char* host = std::getenv("PGHOST");
-  const char* port = std::getenv("PGPORT");
-  return std::string("the PostgreSQL server at ") + (host && *host ? host : "the default socket") +
-         " port " + (port && *port ? port : "5432");
+/// Where the administrator connects: --db-admin, or libpq's variables (at create), or the
+/// server the database was made on (later: not whatever PGHOST says then).
+struct Admin {
+  std::string conninfo;    ///< --db-admin; empty: libpq's variables
+  std::string host, port;  ///< the database's server, once known
+};
+
+std::string server_of(const Admin& a) {
+  if (!a.conninfo.empty()) return "the server of --db-admin";
+  std::string host = a.host, port = a.port;
+  if (host.empty()) host = std::getenv("PGHOST") ? std::getenv("PGHOST") : "";
+  if (port.empty()) port = std::getenv("PGPORT") ? std::getenv("PGPORT") : "";
+  return "the PostgreSQL server at " + (host.empty() ? std::string("the default socket") : host) +
+         " port " + (port.empty() ? std::string("5432") : port);
 }
 
-/// psql as the administrator: one SQL command, unaligned output.
-Result<std::string> admin_sql(const std::string& admin, const std::string& sql) {
+Admin admin_of(const Database& d) {
+  return {d.admin, d.host, d.port};
+}
+
+/// psql as the administrator, the SQL on stdin (not in any process's argv), unaligned output.
+Result<std::string> admin_sql(const Admin& a, const std::string& sql) {
   ProcessOptions po;
   po.timeout = kDbTimeout;
-  LB_ASSIGN(ProcessResult r, run_process({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
-                                          admin.empty() ? "dbname=postgres" : admin, "-c", sql},
-                                         po));
+  po.stdin_data = sql;
+  if (a.conninfo.empty() && !a.host.empty()) {
+    po.env["PGHOST"] = a.host;
+    po.env["PGPORT"] = a.port;
+  }
+  LB_ASSIGN(ProcessResult r,
+            run_process({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
+                         a.conninfo.empty() ? "dbname=postgres" : a.conninfo, "-f", "-"},
+                        po));
   if (r.exit_code != 0)
-    return make_error("PostgreSQL (" + server_of(admin) + "): " + std::string(trim(r.err)),
+    return make_error("PostgreSQL (" + server_of(a) + "): " + std::string(trim(r.err)),
                       "check that the server runs and that PGHOST, PGPORT and PGUSER (or "
                       "--db-admin) name a superuser connection");
   return r.out;
 }
 
-Result<ProcessResult> as_role(std::vector<std::string> argv) {
+/// A libpq program as the instance's role: the password in PGPASSWORD, not in argv (where
+/// every local user could read it), and nothing of the administrator's libpq variables.
+Result<ProcessResult> as_role(const Database& d, std::vector<std::string> argv,
+                              const std::string& stdin_data = "") {
   ProcessOptions po;
   po.timeout = kDbTimeout;
-  // The connection's own settings: nothing of the administrator's libpq variables.
   po.unset_env_prefixes = {"PG"};
+  po.env["PGPASSWORD"] = d.password;
+  po.stdin_data = stdin_data;
   return run_process(argv, po);
+}
+
+/// The role's connection without its password (that goes in PGPASSWORD).
+std::string role_url(const Database& d) {
+  if (!d.host.empty() && d.host[0] == '/')
+    return "postgresql://" + d.role + "@/" + d.name + "?host=" + d.host + "&port=" + d.port;
+  return "postgresql://" + d.role + "@" + d.host + ":" + d.port + "/" + d.name;
 }
 
 }  // namespace
@@ -71,21 +100,25 @@ Result<Database> create_database(const std::string& name, const std::string& adm
   d.name = d.role = "lb_" + replace_all(name, "-", "_");
   d.password = random_hex(16);
   d.admin = admin;
-  LB_ASSIGN(std::string where, admin_sql(admin, "\\echo :HOST :PORT"));
+  Admin a{admin, "", ""};
+  LB_ASSIGN(std::string where, admin_sql(a, "\\echo :HOST :PORT\n"));
   auto words = split(std::string(trim(where)), ' ');
-  if (words.size() != 2) return make_error("cannot tell where " + server_of(admin) + " listens");
+  if (words.size() != 2) return make_error("cannot tell where " + server_of(a) + " listens");
   d.host = words[0];
   d.port = words[1];
+  a = admin_of(d);
   LB_ASSIGN(std::string exists,
-            admin_sql(admin, "SELECT count(*) FROM pg_roles WHERE rolname = '" + d.role + "'"));
+            admin_sql(a, "SELECT count(*) FROM pg_roles WHERE rolname = '" + d.role + "';\n"));
   if (trim(exists) != "0")
-    return make_error("PostgreSQL role " + d.role + " exists already (" + server_of(admin) + ")",
+    return make_error("PostgreSQL role " + d.role + " exists already (" + server_of(a) + ")",
                       "an instance of this name had one; drop it (DROP DATABASE " + d.name +
                           "; DROP ROLE " + d.role + ") or pick another name");
-  LB_TRY(admin_sql(admin, "CREATE ROLE \"" + d.role + "\" LOGIN PASSWORD '" + d.password + "'"));
-  if (auto r = admin_sql(admin, "CREATE DATABASE \"" + d.name + "\" OWNER \"" + d.role + "\"");
+  // Not in the server's statement log either.
+  LB_TRY(admin_sql(a, "SET log_statement = 'none';\nCREATE ROLE \"" + d.role +
+                          "\" LOGIN PASSWORD '" + d.password + "';\n"));
+  if (auto r = admin_sql(a, "CREATE DATABASE \"" + d.name + "\" OWNER \"" + d.role + "\";\n");
       !r.ok()) {
-    (void)admin_sql(admin, "DROP ROLE IF EXISTS \"" + d.role + "\"");
+    (void)admin_sql(a, "DROP ROLE IF EXISTS \"" + d.role + "\";\n");
     return r.error();
   }
   return d;
@@ -93,56 +126,73 @@ Result<Database> create_database(const std::string& name, const std::string& adm
 
 Status drop_database(const Database& d) {
   if (d.engine.empty()) return {};
-  LB_TRY(admin_sql(d.admin, "DROP DATABASE IF EXISTS \"" + d.name + "\" WITH (FORCE)"));
-  LB_TRY(admin_sql(d.admin, "DROP ROLE IF EXISTS \"" + d.role + "\""));
+  LB_TRY(admin_sql(admin_of(d), "DROP DATABASE IF EXISTS \"" + d.name + "\" WITH (FORCE);\n"));
+  LB_TRY(admin_sql(admin_of(d), "DROP ROLE IF EXISTS \"" + d.role + "\";\n"));
   return {};
 }
 
 Status dump_database(const Database& d, const std::string& file) {
   LB_ASSIGN(ProcessResult r,
-            as_role({"pg_dump", "-Fc", "--no-owner", "-f", file, "-d", database_url(d)}));
+            as_role(d, {"pg_dump", "-Fc", "--no-owner", "-f", file, "-d", role_url(d)}));
   if (r.exit_code != 0)
     return make_error("pg_dump of " + d.name + " failed: " + std::string(trim(r.err)));
   return {};
 }
 
-Status restore_database(const Database& d, const std::string& file) {
-  // Into a new database first, then swapped by name: the dump's content replaces all of
-  // the old (tables the dump does not have go too), and a failed restore changes nothing.
+Status drop_copy(const Database& copy) {
+  auto r =
+      admin_sql(admin_of(copy), "DROP DATABASE IF EXISTS \"" + copy.name + "\" WITH (FORCE);\n");
+  if (!r.ok()) return r.error();
+  return {};
+}
+
+Result<Database> restore_beside(const Database& d, const std::string& file) {
   Database fresh = d;
   fresh.name = d.name + "_new_" + random_hex(4);
-  std::string old_name = d.name + "_old_" + random_hex(4);
-  LB_TRY(admin_sql(d.admin, "CREATE DATABASE \"" + fresh.name + "\" OWNER \"" + d.role + "\""));
-  auto drop = [&](const std::string& db) {
-    (void)admin_sql(d.admin, "DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
-  };
-  auto restored = as_role({"pg_restore", "--no-owner", "--no-privileges", "--single-transaction",
-                           "--exit-on-error", "-d", database_url(fresh), file});
+  LB_TRY(
+      admin_sql(admin_of(d), "CREATE DATABASE \"" + fresh.name + "\" OWNER \"" + d.role + "\";\n"));
+  auto restored = as_role(d, {"pg_restore", "--no-owner", "--no-privileges", "--single-transaction",
+                              "--exit-on-error", "-d", role_url(fresh), file});
   if (!restored.ok() || restored->exit_code != 0) {
-    drop(fresh.name);
+    (void)drop_copy(fresh);
     return make_error(
-        "pg_restore into " + d.name + " failed: " +
+        "pg_restore of " + file + " failed: " +
         (restored.ok() ? std::string(trim(restored->err)) : restored.error().message));
   }
+  return fresh;
+}
+
+Result<std::string> swap_in(const Database& d, const Database& fresh) {
+  std::string old_name = d.name + "_old_" + random_hex(4);
   // One transaction: both renames or neither (the instance's processes are stopped; any
   // other session on the old database is ended first).
-  auto swapped = admin_sql(
-      d.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + d.name +
-                   "'; ALTER DATABASE \"" + d.name + "\" RENAME TO \"" + old_name +
-                   "\"; ALTER DATABASE \"" + fresh.name + "\" RENAME TO \"" + d.name + "\"");
-  if (!swapped.ok()) {
-    drop(fresh.name);
-    return swapped.error();
-  }
-  drop(old_name);
-  return {};
+  LB_TRY(admin_sql(admin_of(d),
+                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('" +
+                       d.name + "', '" + fresh.name + "');\nBEGIN;\nALTER DATABASE \"" + d.name +
+                       "\" RENAME TO \"" + old_name + "\";\nALTER DATABASE \"" + fresh.name +
+                       "\" RENAME TO \"" + d.name + "\";\nCOMMIT;\n"));
+  return old_name;
+}
+
+Status swap_back(const Database& d, const std::string& old_name) {
+  std::string aside = d.name + "_undone_" + random_hex(4);
+  LB_TRY(admin_sql(admin_of(d),
+                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                       d.name + "';\nBEGIN;\nALTER DATABASE \"" + d.name + "\" RENAME TO \"" +
+                       aside + "\";\nALTER DATABASE \"" + old_name + "\" RENAME TO \"" + d.name +
+                       "\";\nCOMMIT;\n"));
+  Database gone = d;
+  gone.name = aside;
+  return drop_copy(gone);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> table_sums(const Database& d) {
   std::vector<std::pair<std::string, std::string>> out;
   auto sql = [&](const std::string& q) -> Result<std::string> {
-    LB_ASSIGN(ProcessResult r, as_role({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
-                                        database_url(d), "-c", q}));
+    LB_ASSIGN(ProcessResult r, as_role(d,
+                                       {"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d",
+                                        role_url(d), "-f", "-"},
+                                       q + ";\n"));
     if (r.exit_code != 0)
       return make_error("reading " + d.name + " failed: " + std::string(trim(r.err)));
     return r.out;
@@ -160,6 +210,14 @@ Result<std::vector<std::pair<std::string, std::string>>> table_sums(const Databa
     out.emplace_back(t, std::string(trim(sum)));
   }
   return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> dump_sums(const Database& d,
+                                                                   const std::string& file) {
+  LB_ASSIGN(Database copy, restore_beside(d, file));
+  auto sums = table_sums(copy);
+  (void)drop_copy(copy);
+  return sums;
 }
 
 }  // namespace lb::instance

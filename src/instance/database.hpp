@@ -18,12 +18,22 @@ Result<Database> create_database(const std::string& name, const std::string& adm
 Status drop_database(const Database& d);
 /// postgresql://ROLE:PASSWORD@HOST:PORT/DB, or @/DB?host=DIR&port=P for a socket directory.
 std::string database_url(const Database& d);
-/// pg_dump -Fc of the database, as its role.
+/// pg_dump -Fc of the database, as its role (its password in PGPASSWORD, never in argv).
 Status dump_database(const Database& d, const std::string& file);
-/// Replace the database's content by a dump's (objects owned by d's role): restored into a
-/// new database, then swapped in by name; nothing changes when the restore fails.
-Status restore_database(const Database& d, const std::string& file);
+/// A dump restored into a new database beside `d` (owned by d's role; objects too).
+Result<Database> restore_beside(const Database& d, const std::string& file);
+/// Drop such a copy.
+Status drop_copy(const Database& copy);
+/// Swap `fresh` in under d's name (both renames in one transaction); the old database stays,
+/// renamed: its name is returned, for swap_back, or drop_copy once all went well.
+Result<std::string> swap_in(const Database& d, const Database& fresh);
+/// Undo swap_in: the old database under d's name again, the restored one dropped.
+Status swap_back(const Database& d, const std::string& old_name);
 /// Per table ("schema.table"): row count and an md5 of the rows in order.
 Result<std::vector<std::pair<std::string, std::string>>> table_sums(const Database& d);
+/// table_sums of what a dump holds (restored beside, summed, dropped): what a restore of it
+/// must give, whatever the live database did meanwhile.
+Result<std::vector<std::pair<std::string, std::string>>> dump_sums(const Database& d,
+                                                                   const std::string& file);
 
 }  // namespace lb::instance

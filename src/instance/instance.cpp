@@ -56,13 +56,16 @@ std::string iso_now() {
   return buf;
 }
 
-/// One mutating command at a time per instance: ROOT/instances/.NAME.lock.
+}  // namespace
+
 Result<fs::FileLock> lock_instance(const std::string& root, const std::string& name,
                                    engine::Output& out) {
   return fs::FileLock::acquire_or_wait(fs::absolute(root) + "/instances/." + name + ".lock", [&] {
     out.warn("waiting for another lavabuild command on instance " + name);
   });
 }
+
+namespace {
 
 Recipe recipe_or_empty(const std::string& path) {
   auto r = read_recipe(path);
@@ -84,19 +87,19 @@ Variables variables_for(const Paths& p, const InstanceConfig& cfg, const Recipe&
   return v;
 }
 
-/// A file only root and the instance's user may read (it may hold the database password).
-Status write_private(const Paths& p, const InstanceConfig& cfg, const std::string& path,
-                     const std::string& text) {
+/// A file only root and the instance's user may read (it may hold the database password):
+/// 0600 root's without --user; 0640 root:the user's group with it (with --user alone that
+/// group is the user's own; etc/ stays root's, so the user cannot replace the file).
+Status write_private(const InstanceConfig& cfg, const std::string& path, const std::string& text) {
   if (cfg.user.empty()) return fs::write_file_atomic(path, text, 0600);
   LB_ASSIGN(User u, find_user(cfg.user));
   std::string tmp = fs::temp_sibling(path);
   LB_TRY(fs::write_file_atomic(tmp, text, 0640));
   if (::chown(tmp.c_str(), 0, u.gid) != 0) {
     (void)fs::remove_all(tmp);
-    return make_error("cannot give " + path + " to group of " + cfg.user + ": " +
+    return make_error("cannot give " + path + " to the group of " + cfg.user + ": " +
                       std::strerror(errno));
   }
-  (void)p;
   return fs::rename_path(tmp, path);
 }
 
@@ -104,12 +107,24 @@ Status write_private(const Paths& p, const InstanceConfig& cfg, const std::strin
 /// where systemd runs).
 Status write_live_files(const Paths& p, const InstanceConfig& cfg, int live) {
   Recipe r = recipe_or_empty(p.generation(live) + "/recipe.toml");
-  LB_TRY(write_private(p, cfg, p.env_file(),
-                       render_env_file(variables_for(p, cfg, r, live, p.current + "/env"))));
+  // The live generation's own env, not current/: a process started before a switch and one
+  // started after see one generation each, never a mix.
+  LB_TRY(
+      write_private(cfg, p.env_file(),
+                    render_env_file(variables_for(p, cfg, r, live, p.generation(live) + "/env"))));
   std::string units = p.etc + "/systemd";
   LB_TRY(fs::create_dirs(units));
+  std::set<std::string> now;
+  for (const auto& [proc, cmd] : r.processes) now.insert(unit_name(cfg.name, proc));
   if (auto old = fs::list_dir(units); old.ok())
-    for (const auto& f : *old) (void)fs::remove_all(units + "/" + f);
+    for (const auto& f : *old) {
+      (void)fs::remove_all(units + "/" + f);
+      // A process the live recipe no longer has: its unit stopped and uninstalled.
+      if (systemd_running() && !now.count(f)) {
+        (void)run_process({"systemctl", "disable", "--now", f});
+        (void)fs::remove_all("/etc/systemd/system/" + f);
+      }
+    }
   for (const auto& [proc, cmd] : r.processes) {
     std::string text = render_unit(p, cfg.name, proc, cmd, cfg.user);
     LB_TRY(fs::write_file_atomic(units + "/" + unit_name(cfg.name, proc), text));
@@ -287,6 +302,22 @@ Status check_overrides(const Variables& env) {
   return {};
 }
 
+/// Remove a directory the instance's user owns (var/, run/, log/, an old var/): its content
+/// as that user (find -delete: no symlink followed, nothing the user could not remove
+/// anyway), then the empty directory as root.
+Status remove_user_tree(const InstanceConfig& cfg, const std::string& path) {
+  if (cfg.user.empty()) return fs::remove_all(path);
+  if (!fs::exists(path)) return {};
+  LB_ASSIGN(User u, find_user(cfg.user));
+  LB_ASSIGN(ProcessResult r, run_process({"setpriv", "--reuid=" + std::to_string(u.uid),
+                                          "--regid=" + std::to_string(u.gid), "--clear-groups",
+                                          "find", path, "-mindepth", "1", "-delete"}));
+  if (r.exit_code != 0 || (::rmdir(path.c_str()) != 0 && errno != ENOENT))
+    return make_error("cannot remove " + path + ": " +
+                      (r.exit_code != 0 ? std::string(trim(r.err)) : std::strerror(errno)));
+  return {};
+}
+
 }  // namespace
 
 Result<Paths> existing(const std::string& root, const std::string& name) {
@@ -329,7 +360,8 @@ Result<Outcome> create(const std::string& root, const CreateRequest& req,
         "upgrade it (`lavabuild instance upgrade " + req.name + "`) or pick another name");
   InstanceConfig cfg{req.name, reqs, user, req.env, {}};
   auto made = [&]() -> Result<GenerationInfo> {
-    for (const auto& d : {p.etc, p.var, p.run, p.log, p.generations}) LB_TRY(fs::create_dirs(d));
+    for (const auto& d : {p.etc, p.generations}) LB_TRY(fs::create_dirs(d));
+    for (const auto& d : {p.var, p.run, p.log}) LB_TRY(fs::create_dirs(d, 0750));
     if (!user.empty()) {
       LB_ASSIGN(User u, req.user->empty() ? ensure_system_user(user, p.var) : find_user(user));
       for (const auto& d : {p.var, p.run, p.log}) LB_TRY(chown_tree(d, u.uid, u.gid));
@@ -408,10 +440,6 @@ Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
                            variables_for(p, cfg, r, next, gen + "/env"));
         !st.ok())
       return fail(st.error().context("generation " + std::to_string(live) + " stays live"));
-  if (!req.requirements.empty() && reqs != cfg.requirements) {
-    cfg.requirements = reqs;
-    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg), 0600));
-  }
   auto switch_to = [&](int n) -> Status {
     LB_TRY(switch_current(p, n));
     LB_TRY(write_live_files(p, cfg, n));
@@ -428,6 +456,11 @@ Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
                                  : "could not switch back to generation " + std::to_string(live) +
                                        ": " + back.error().message;
     return switched.error().context(what);
+  }
+  // Only now: what `upgrade` without -r locks next time.
+  if (!req.requirements.empty() && reqs != cfg.requirements) {
+    cfg.requirements = reqs;
+    LB_TRY(fs::write_file_atomic(p.instance_toml(), render_instance_toml(cfg), 0600));
   }
   return Outcome{"upgraded " + req.name + " to generation " + std::to_string(next) + " (" +
                      describe_changes(live_info, *built) + ")",
@@ -495,9 +528,12 @@ Status remove(const std::string& root, const std::string& name) {
         (void)fs::remove_all("/etc/systemd/system/" + unit_name(name, n));
       }
   if (systemd_running()) (void)run_process({"systemctl", "daemon-reload"});
-  if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok())
+  auto cfg = read_instance_toml(p.instance_toml());
+  if (cfg.ok())
     if (auto st = drop_database(cfg->database); !st.ok())
       return st.error().context("instance " + name + " is left as it was");
+  if (cfg.ok())
+    for (const auto& d : {p.var, p.run, p.log}) LB_TRY(remove_user_tree(*cfg, d));
   LB_TRY(fs::remove_all(p.dir));
   (void)fs::remove_all(fs::absolute(root) + "/instances/." + name + ".lock");
   return {};
@@ -666,11 +702,26 @@ Status restart(const std::string& root, const std::string& name, const std::stri
   LB_ASSIGN(Paths p, existing(root, name));
   if (systemd_running()) {
     auto names = process_names(p);
-    std::vector<std::string> argv = {"systemctl", "try-restart"};
-    if (names.ok())
-      for (const auto& n : *names)
-        if (process.empty() || n == process) argv.push_back(unit_name(name, n));
-    if (argv.size() > 2) (void)run_process(argv);
+    if (!names.ok()) return {};
+    std::vector<std::string> units;
+    bool started = false;  // the instance was started (its units are enabled)
+    for (const auto& n : *names)
+      if (process.empty() || n == process) {
+        units.push_back(unit_name(name, n));
+        auto e = run_process({"systemctl", "is-enabled", "--quiet", units.back()});
+        started = started || (e.ok() && e->exit_code == 0);
+      }
+    if (!started || units.empty()) return {};
+    // enable --now starts what a new recipe added; restart what ran already.
+    for (const char* verb : {"enable", "restart"}) {
+      std::vector<std::string> argv = {"systemctl", verb};
+      if (std::string(verb) == "enable") argv.push_back("--now");
+      argv.insert(argv.end(), units.begin(), units.end());
+      LB_ASSIGN(ProcessResult r, run_process(argv));
+      if (r.exit_code != 0)
+        return make_error("systemctl " + std::string(verb) + " failed: " + std::string(trim(r.err)),
+                          "`journalctl -u " + units.front() + "` says more");
+    }
     return {};
   }
   LB_ASSIGN(bool running, restart_processes(p, process));
@@ -743,6 +794,31 @@ Status run_tar(const std::vector<std::string>& args, const std::string& what) {
   return {};
 }
 
+/// var/ as tar+zstd into `file` (a path in root's own temp dir). With --user, tar reads var/
+/// as that user (root never walks a tree the user controls); root's shell opens `file`.
+/// tar's "file changed as we read it" (exit 1, a live instance) is a warning.
+Status archive_var(const Paths& p, const InstanceConfig& cfg, const std::string& file,
+                   engine::Output& out) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" >\"$0\"", file};
+  if (!cfg.user.empty()) {
+    LB_ASSIGN(User u, find_user(cfg.user));
+    for (const auto& a : {std::string("setpriv"), "--reuid=" + std::to_string(u.uid),
+                          "--regid=" + std::to_string(u.gid), std::string("--clear-groups")})
+      argv.push_back(a);
+  }
+  for (const char* a : {"tar", "--zstd", "-C", "", "-cf", "-", "var"}) argv.push_back(a);
+  argv[argv.size() - 4] = p.dir;
+  LB_ASSIGN(ProcessResult r, run_process(argv));
+  if (r.exit_code == 1) {
+    out.warn("archiving " + p.var + ": " + std::string(trim(r.err)) +
+             " (files changed while the instance ran; the backup holds what tar read)");
+    return {};
+  }
+  if (r.exit_code != 0)
+    return make_error("archiving " + p.var + " failed: " + std::string(trim(r.err)));
+  return {};
+}
+
 /// Every file SHA256SUMS names must be there with that content, and the files a restore
 /// reads must be named in it. Names are plain file names (a backup is hostile until checked).
 Status check_sums(const std::string& dir) {
@@ -791,11 +867,19 @@ Result<std::string> backup(const std::string& root, const std::string& name, eng
       LB_TRY(copy_text(gen + "/requirements.txt", tmp + "/requirements.txt"));
     LB_TRY(copy_text(gen + "/generation.json", tmp + "/manifest.json"));
     LB_TRY(run_tar({"-C", p.dir, "-cf", tmp + "/etc.tar.zst", "etc"}, "archiving " + p.etc));
-    LB_TRY(run_tar({"-C", p.dir, "-cf", tmp + "/var.tar.zst", "var"}, "archiving " + p.var));
-    LB_TRY(fs::write_file_atomic(tmp + "/var.sums", render_tree_sums(p.var)));
+    LB_TRY(archive_var(p, cfg, tmp + "/var.tar.zst", out));
+    // The sums of what the archive holds (unpacked aside), not of var/ a moment later.
+    std::string check = tmp + "/var-check";
+    LB_TRY(fs::create_dirs(check, 0700));
+    LB_TRY(run_tar(
+        {"--no-same-owner", "--no-same-permissions", "-C", check, "-xf", tmp + "/var.tar.zst"},
+        "reading " + tmp + "/var.tar.zst back"));
+    std::string var_sums = render_tree_sums(check + "/var");
+    LB_TRY(fs::remove_all(check));
+    LB_TRY(fs::write_file_atomic(tmp + "/var.sums", var_sums));
     if (!cfg.database.engine.empty()) {
       LB_TRY(dump_database(cfg.database, tmp + "/database.dump"));
-      LB_ASSIGN(auto sums, table_sums(cfg.database));
+      LB_ASSIGN(auto sums, dump_sums(cfg.database, tmp + "/database.dump"));
       LB_TRY(fs::write_file_atomic(tmp + "/tables.sums", render_table_sums(sums)));
     }
     json j = {{"format", kBackupFormat},
@@ -858,26 +942,35 @@ Result<Outcome> restore(const std::string& root, const std::string& name,
     (void)fs::remove_all(gen);
     return built.error().context("instance " + name + " is left as it was");
   }
-  // var/ unpacked beside the live one.
+  // var/ unpacked beside the live one (root's, 0700, until it is swapped in), and the dump
+  // restored into a database beside the instance's.
   std::string staging = fs::temp_sibling(p.var);
+  std::optional<Database> fresh;
   auto unpacked = [&]() -> Status {
     LB_TRY(fs::create_dirs(staging, 0700));
-    LB_TRY(run_tar({"--no-same-owner", "-C", staging, "-xf", dir + "/var.tar.zst", "var"},
+    LB_TRY(run_tar({"--no-same-owner", "--no-same-permissions", "-C", staging, "-xf",
+                    dir + "/var.tar.zst", "var"},
                    "unpacking " + dir + "/var.tar.zst"));
     if (!fs::is_dir(staging + "/var"))
       return make_error(dir + "/var.tar.zst has no var/ directory", "the backup is damaged");
+    LB_TRY(clear_special_bits(staging + "/var"));  // no setuid file comes out of a backup
     if (!cfg.user.empty()) {
       LB_ASSIGN(User u, find_user(cfg.user));
       LB_TRY(chown_tree(staging + "/var", u.uid, u.gid));
     }
+    if (has_dump && !cfg.database.engine.empty()) {
+      LB_ASSIGN(Database d, restore_beside(cfg.database, dir + "/database.dump"));
+      fresh = d;
+    }
     return {};
   }();
-  auto undo_generation = [&] {
+  auto undo_prepared = [&] {
     (void)fs::remove_all(staging);
     (void)fs::remove_all(gen);
+    if (fresh) (void)drop_copy(*fresh);
   };
   if (!unpacked.ok()) {
-    undo_generation();
+    undo_prepared();
     return unpacked.error().context("instance " + name + " is left as it was");
   }
   auto names = process_names(p);
@@ -886,33 +979,50 @@ Result<Outcome> restore(const std::string& root, const std::string& name,
     for (const auto& ps : process_status(p, name))
       was_running = was_running || ps.state == "running";
   if (auto st = stop(root, name, ""); !st.ok()) {
-    undo_generation();
+    undo_prepared();
     return st.error().context("instance " + name + " is left as it was");
   }
+  // The swap: var/, the database, the generation; any failure puts back what was swapped.
   std::string old_var = fs::temp_sibling(p.var);
+  bool var_swapped = false, switched = false;
+  std::string old_db;
   auto swapped = [&]() -> Status {
     LB_TRY(fs::rename_path(p.var, old_var));
     if (auto st = fs::rename_path(staging + "/var", p.var); !st.ok()) {
       (void)fs::rename_path(old_var, p.var);
       return st;
     }
-    if (has_dump && !cfg.database.engine.empty())
-      if (auto st = restore_database(cfg.database, dir + "/database.dump"); !st.ok()) {
-        (void)fs::remove_all(p.var);
-        (void)fs::rename_path(old_var, p.var);
-        return st;
-      }
-    return {};
+    var_swapped = true;
+    if (fresh) {
+      LB_ASSIGN(old_db, swap_in(cfg.database, *fresh));
+      fresh.reset();  // it is the instance's database now
+    }
+    LB_TRY(switch_current(p, next));
+    switched = true;
+    return write_live_files(p, cfg, next);
   }();
   if (!swapped.ok()) {
-    undo_generation();
+    if (switched) {
+      (void)switch_current(p, live);
+      (void)write_live_files(p, cfg, live);
+    }
+    if (!old_db.empty()) (void)swap_back(cfg.database, old_db);
+    if (var_swapped) {
+      (void)fs::rename_path(p.var, staging + "/var");
+      (void)fs::rename_path(old_var, p.var);
+    }
+    undo_prepared();
     if (was_running) (void)start(root, name, "");
     return swapped.error().context("instance " + name + " is left as it was");
   }
-  (void)fs::remove_all(old_var);
+  // Committed: what was there goes.
+  if (!old_db.empty()) {
+    Database old = cfg.database;
+    old.name = old_db;
+    if (auto st = drop_copy(old); !st.ok()) out.warn(st.error().message);
+  }
+  if (auto st = remove_user_tree(cfg, old_var); !st.ok()) out.warn(st.error().message);
   (void)fs::remove_all(staging);
-  LB_TRY(switch_current(p, next));
-  LB_TRY(write_live_files(p, cfg, next));
   if (was_running) LB_TRY(start(root, name, ""));
   return Outcome{"restored " + dir + " into " + name + ": generation " + std::to_string(next) +
                      " is live (was " + std::to_string(live) + ")",

@@ -24,6 +24,7 @@
 #include "instance/envfile.hpp"
 #include "instance/layout.hpp"
 #include "instance/supervisor.hpp"
+#include "util/fs.hpp"
 
 namespace lb::instance {
 
@@ -100,6 +101,11 @@ std::vector<ListEntry> list(const std::string& root);
 
 /// Each process of the live recipe: its state (systemctl show, or the supervisor's files).
 std::vector<ProcessStatus> process_status(const Paths& p, const std::string& name);
+
+/// One mutating command at a time per instance (ROOT/instances/.NAME.lock; not re-entrant:
+/// the operations above take it themselves, start/stop/restart below do not).
+Result<fs::FileLock> lock_instance(const std::string& root, const std::string& name,
+                                   engine::Output& out);
 
 /// Start, stop or restart processes: with systemd through systemctl, else the supervisor.
 Status start(const std::string& root, const std::string& name, const std::string& process);

@@ -22,9 +22,10 @@ Error fail(const std::string& path, const toml::source_region& where, const std:
 }  // namespace
 
 bool is_process_name(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name[0] == '-' || name[0] == '_') return false;
+  // No '-': the unit lavabuild-INSTANCE-PROCESS.service must tell instance and process apart.
+  if (name.empty() || name.size() > 64 || name[0] == '_') return false;
   for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   return true;
 }
 
@@ -65,8 +66,12 @@ Result<Recipe> parse_recipe(std::string_view text, const std::string& path) {
       if (table == "processes") {
         if (!is_process_name(name))
           return fail(path, v.source(),
-                      "'" + where + "': a process name is [a-z0-9][a-z0-9_-]* (at most 64)");
+                      "'" + where + "': a process name is [a-z0-9][a-z0-9_]* (at most 64)");
         if (trim(value).empty()) return fail(path, v.source(), "'" + where + "' is empty");
+        for (char c : value)
+          if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+            return fail(path, v.source(),
+                        "'" + where + "' must be one line (a unit's ExecStart= is one line)");
         r.processes.emplace_back(name, value);
       } else if (table == "environment") {
         if (!is_variable_name(name))

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -78,20 +79,67 @@ double boot_time() {
   return btime;
 }
 
+/// A small state file under run/ (with --user the instance user's directory): never through a
+/// symlink, never a FIFO or device, at most 4 KiB. Its mtime too.
+std::optional<std::pair<std::string, double>> read_state_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::pair<std::string, double>> out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= 4096) {
+    std::string text(size_t(st.st_size), '\0');
+    ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+    if (n >= 0) {
+      text.resize(size_t(n));
+      out.emplace(std::move(text), double(st.st_mtim.tv_sec) + double(st.st_mtim.tv_nsec) / 1e9);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
 /// The pid in a pid file when that process still lives and is the one the file was written
 /// for: it started before the file was written (a pid reused later belongs to a process
 /// that started after).
 std::optional<long> live_pid(const std::string& path) {
-  auto text = fs::read_file(path);
-  if (!text.ok()) return std::nullopt;
-  long pid = std::atol(text->c_str());
+  auto file = read_state_file(path);
+  if (!file) return std::nullopt;
+  long pid = std::atol(file->first.c_str());
   if (pid <= 1) return std::nullopt;
   auto ticks = start_ticks(pid);
   if (!ticks) return std::nullopt;
   double started = boot_time() + double(*ticks) / double(::sysconf(_SC_CLK_TCK));
-  double written = double(fs::stat_path(path).mtime_ns) / 1e9;
-  if (started > written + 1.0) return std::nullopt;  // 1 s: btime and ticks are coarse
+  if (started > file->second + 1.0) return std::nullopt;  // 1 s: btime and ticks are coarse
   return pid;
+}
+
+/// The real uid of a process ("Uid:" in /proc/PID/status).
+std::optional<uid_t> process_uid(long pid) {
+  auto text = fs::read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!text.ok()) return std::nullopt;
+  for (const auto& line : split(*text, '\n'))
+    if (starts_with(line, "Uid:")) return uid_t(std::strtoul(line.c_str() + 4, nullptr, 10));
+  return std::nullopt;
+}
+
+/// Who the instance's processes run as: its user (etc/instance.toml), else root.
+uid_t instance_uid(const Paths& p) {
+  if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok() && !cfg->user.empty())
+    if (auto u = find_user(cfg->user); u.ok()) return u->uid;
+  return 0;
+}
+
+/// Signal a pid read from run/ only when it is a process of the instance's user: with
+/// --user that user writes run/, and root must not signal whatever pid it puts there.
+Status signal_instance_process(const Paths& p, long pid, int sig, bool group) {
+  auto uid = process_uid(pid);
+  if (!uid || *uid != instance_uid(p))
+    return make_error("pid " + std::to_string(pid) + " in " + p.run +
+                          " is not a process of the instance's user; not signalled",
+                      "remove the stale files under " + p.run + " and try again");
+  if (::kill(group ? -pid_t(pid) : pid_t(pid), sig) != 0 && errno != ESRCH)
+    return make_error("cannot signal pid " + std::to_string(pid) + ": " + std::strerror(errno));
+  return {};
 }
 
 std::string supervisor_pid_file(const Paths& p) {
@@ -183,11 +231,12 @@ void Supervisor::save(const Proc& pr) {
             {"pid", pr.pid > 0 ? json(pr.pid) : json(nullptr)},
             {"started", pr.pid > 0 ? json(pr.started) : json(nullptr)},
             {"restarts", pr.restarts}};
-  (void)fs::write_file_atomic(p_.run + "/" + pr.name + ".json", j.dump() + "\n");
+  // The pid file first: a reader that finds the state "running" finds its pid file too.
   if (pr.pid > 0)
     write_pid_file(p_.run + "/" + pr.name + ".pid", pr.pid);
   else
     (void)fs::remove_all(p_.run + "/" + pr.name + ".pid");
+  (void)fs::write_file_atomic(p_.run + "/" + pr.name + ".json", j.dump() + "\n");
 }
 
 void Supervisor::spawn(Proc& pr) {
@@ -274,6 +323,13 @@ void Supervisor::stop(Proc& pr) {
     return;
   }
   pid_t pgid = pr.pid;
+  if (take_exit(pr.pid, nullptr)) {  // exited already: its pid may be another's by now
+    log(pr.name + " (pid " + std::to_string(pr.pid) + ") had exited");
+    pr.pid = 0;
+    pr.state = "stopped";
+    save(pr);
+    return;
+  }
   ::kill(-pgid, SIGTERM);
   double deadline = mono_s() + double(kStopTimeout.count());
   bool leader_done = false;
@@ -306,6 +362,14 @@ void Supervisor::reap() {
                           ? "exited with status " + std::to_string(WEXITSTATUS(status))
                           : "was killed by signal " + std::to_string(WTERMSIG(status));
     ::kill(-pid, SIGKILL);  // what the process left in its group goes with it
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      // As systemd's Restart=on-failure (the units): a clean exit is not a failure.
+      pr->pid = 0;
+      pr->state = "stopped";
+      log(pr->name + " exited with status 0; not started again");
+      save(*pr);
+      continue;
+    }
     double ran = mono_s() - pr->started_mono;
     pr->fast_exits = ran < double(kFastExit.count()) ? pr->fast_exits + 1 : 1;
     pr->pid = 0;
@@ -325,10 +389,10 @@ void Supervisor::reap() {
 }
 
 void Supervisor::handle_control() {
-  auto text = fs::read_file(p_.run + "/control");
-  if (!text.ok()) return;
+  auto file = read_state_file(p_.run + "/control");
+  if (!file) return;
   long seq = 0;
-  for (const auto& line : split(*text, '\n')) {
+  for (const auto& line : split(file->first, '\n')) {
     auto words = split(std::string(trim(line)), ' ');
     if (words.size() != 2) continue;
     if (words[0] == "seq") {
@@ -370,8 +434,8 @@ void Supervisor::run() {
     reap();
     if (sig == SIGHUP) {
       // A restart of every process reads the live recipe again (an upgrade switched it).
-      auto text = fs::read_file(p_.run + "/control");
-      if (text.ok() && text->find("restart *") != std::string::npos) {
+      auto file = read_state_file(p_.run + "/control");
+      if (file && file->first.find("restart *") != std::string::npos) {
         for (auto& pr : procs_) stop(pr);
         load_recipe();
       }
@@ -419,6 +483,11 @@ Status launch(const Paths& p) {
       if (!u.ok() || ::setgroups(0, nullptr) != 0 || ::setgid(u->gid) != 0 || ::setuid(u->uid) != 0)
         _exit(125);
     }
+    // One supervisor per instance: an flock held for its whole life.
+    int lock = ::open((p.run + "/supervisor.lock").c_str(),
+                      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) _exit(0);
+    if (::chdir("/") != 0) _exit(126);
     int in = ::open("/dev/null", O_RDONLY);
     int out = ::open((p.log + "/supervisor.log").c_str(),
                      O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
@@ -436,9 +505,9 @@ Status launch(const Paths& p) {
 }
 
 long control_seq(const Paths& p) {
-  auto text = fs::read_file(p.run + "/supervisor.json");
-  if (!text.ok()) return -1;
-  json j = json::parse(*text, nullptr, false);
+  auto file = read_state_file(p.run + "/supervisor.json");
+  if (!file) return -1;
+  json j = json::parse(file->first, nullptr, false);
   return j.is_object() && j.contains("seq") && j["seq"].is_number() ? j["seq"].get<long>() : -1;
 }
 
@@ -448,9 +517,7 @@ Status send_control(const Paths& p, long pid, const std::vector<std::string>& li
   std::string text = "seq " + std::to_string(seq) + "\n";
   for (const auto& l : lines) text += l + "\n";
   LB_TRY(fs::write_file_atomic(p.run + "/control", text));
-  if (::kill(pid_t(pid), SIGHUP) != 0)
-    return make_error("cannot signal the supervisor of " + p.dir + " (pid " + std::to_string(pid) +
-                      "): " + std::strerror(errno));
+  LB_TRY(signal_instance_process(p, pid, SIGHUP, false));
   // Stopping each process may take kStopTimeout.
   double deadline = mono_s() + 30 + double(kStopTimeout.count()) * 4;
   while (mono_s() < deadline) {
@@ -474,8 +541,8 @@ SupervisorStatus supervisor_status(const Paths& p, const std::vector<std::string
   for (const auto& name : names) {
     ProcessStatus ps;
     ps.name = name;
-    auto text = fs::read_file(p.run + "/" + name + ".json");
-    json j = text.ok() ? json::parse(*text, nullptr, false) : json();
+    auto file = read_state_file(p.run + "/" + name + ".json");
+    json j = file ? json::parse(file->first, nullptr, false) : json();
     if (j.is_object()) {
       ps.restarts = j.value("restarts", 0);
       if (st.running) ps.state = j.value("state", std::string("stopped"));
@@ -505,11 +572,11 @@ Status start_processes(const Paths& p, const std::vector<std::string>& names,
   // first, or the new ones would find their ports taken.
   for (const auto& n : names)
     if (auto orphan = live_pid(p.run + "/" + n + ".pid")) {
-      ::kill(-pid_t(*orphan), SIGTERM);
+      LB_TRY(signal_instance_process(p, *orphan, SIGTERM, true));
       double deadline = mono_s() + double(kStopTimeout.count());
       while (::kill(-pid_t(*orphan), 0) == 0 && mono_s() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      ::kill(-pid_t(*orphan), SIGKILL);
+      (void)signal_instance_process(p, *orphan, SIGKILL, true);
     }
   for (const auto& n : names) (void)fs::remove_all(p.run + "/" + n + ".json");
   LB_TRY(launch(p));
@@ -534,12 +601,10 @@ Status stop_processes(const Paths& p, const std::string& process) {
   auto pid = live_pid(supervisor_pid_file(p));
   if (!pid) return {};
   if (!process.empty()) return send_control(p, *pid, {"stop " + process});
-  if (::kill(pid_t(*pid), SIGTERM) != 0)
-    return make_error("cannot signal the supervisor (pid " + std::to_string(*pid) +
-                      "): " + std::strerror(errno));
+  LB_TRY(signal_instance_process(p, *pid, SIGTERM, false));
   double deadline = mono_s() + 30 + double(kStopTimeout.count()) * 4;
   while (mono_s() < deadline) {
-    if (!live_pid(supervisor_pid_file(p)) && ::kill(pid_t(*pid), 0) != 0) return {};
+    if (!live_pid(supervisor_pid_file(p))) return {};  // gone, or a zombie nobody reaps yet
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return make_error("the supervisor of " + p.dir + " (pid " + std::to_string(*pid) +

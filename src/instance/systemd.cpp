@@ -52,13 +52,16 @@ std::string render_unit(const Paths& p, const std::string& instance, const std::
   if (!user.empty()) u += "User=" + user + "\n";
   u += "EnvironmentFile=" + unit_path(p.env_file()) + "\n";
   u += "WorkingDirectory=" + unit_path(p.var) + "\n";
-  u += "ExecStart=/bin/sh -c " + exec_quote(command) + "\n";
+  // The shell opens the log, as the unit's User=: systemd's own StandardOutput=append: would
+  // open it as root, through whatever symlink that user put in log/ (which it owns).
+  u += "ExecStart=/bin/sh -c " +
+       exec_quote("exec >>\"${INSTANCE_LOG}/" + process + ".log\" 2>&1 </dev/null; " + command) +
+       "\n";
   u += "Restart=on-failure\n";
   u += "RestartSec=1\n";
   u += "KillMode=control-group\n";
   u += "TimeoutStopSec=" + std::to_string(kStopTimeout.count()) + "\n";
-  u += "StandardOutput=append:" + unit_path(p.log + "/" + process + ".log") + "\n";
-  u += "StandardError=inherit\n\n";
+  u += "\n";
   u += "[Install]\n";
   u += "WantedBy=multi-user.target\n";
   return u;

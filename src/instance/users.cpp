@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "util/fs.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
@@ -76,6 +77,24 @@ Status chown_tree(const std::string& path, uid_t uid, gid_t gid) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return {};  // not a directory
   return chown_below(fd, path, uid, gid);
+}
+
+}  // namespace lb::instance
+
+namespace lb::instance {
+
+Status clear_special_bits(const std::string& path) {
+  auto names = fs::list_dir(path);
+  if (!names.ok()) return names.error();
+  for (const auto& n : *names) {
+    std::string full = path + "/" + n;
+    struct stat s {};
+    if (::lstat(full.c_str(), &s) != 0 || S_ISLNK(s.st_mode)) continue;
+    if ((s.st_mode & 07000) && ::chmod(full.c_str(), s.st_mode & 0777) != 0)
+      return make_error("cannot chmod " + full + ": " + std::strerror(errno));
+    if (S_ISDIR(s.st_mode)) LB_TRY(clear_special_bits(full));
+  }
+  return {};
 }
 
 }  // namespace lb::instance

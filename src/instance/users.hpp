@@ -19,7 +19,11 @@ struct User {
 Result<User> find_user(const std::string& name);
 /// find_user, else `useradd --system --user-group` it (its home: `home`, not created).
 Result<User> ensure_system_user(const std::string& name, const std::string& home);
-/// lchown everything under `path` (and `path`).
+/// lchown everything under `path` (and `path`); a hard-linked file not the user's already
+/// is left alone.
 Status chown_tree(const std::string& path, uid_t uid, gid_t gid);
+/// Clear setuid, setgid and sticky bits under `path` (a tree root just unpacked from a
+/// backup, which nobody else can reach yet).
+Status clear_special_bits(const std::string& path);
 
 }  // namespace lb::instance

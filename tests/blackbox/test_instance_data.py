@@ -469,10 +469,12 @@ def test_user_alone_makes_a_system_user_that_runs_processes_and_hooks(data, reqs
     for sub in ("var", "run", "log"):
         assert os.lstat(d / sub).st_uid == pw.pw_uid, f"{sub}/ is not owned by {user}"
     owned_after_create = {sub: not_owned_by(d / sub, pw.pw_uid) for sub in ("var", "run", "log")}
-    # etc/environment: 0640 root:the user's group
+    # etc/environment: 0640 root:the user's group (etc/ stays root's)
     st = os.stat(d / "etc/environment")
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, pw.pw_gid), \
         f"etc/environment is {oct(stat.S_IMODE(st.st_mode))} {st.st_uid}:{st.st_gid}, want 0640 0:{pw.pw_gid}"
+    st = os.stat(d / "etc")
+    assert st.st_uid == 0 and not st.st_mode & 0o022, "etc/ must stay root's"
 
     # the process runs as the user
     data.start(name)
@@ -972,6 +974,11 @@ def test_restore_production_into_staging(data, reqs, tmp_path, postgres):
     now = data.environment("lbt-stage")
     assert now.pop("INSTANCE_GENERATION", "2") == "2", now
     stage_env.pop("INSTANCE_GENERATION", None)
+    # VIRTUAL_ENV and PATH name the live generation's env: generation 2 now
+    gen2 = str(stage / "generations" / "2" / "env")
+    assert now.pop("VIRTUAL_ENV") == gen2 and now.pop("PATH").startswith(gen2 + "/bin:"), now
+    stage_env.pop("VIRTUAL_ENV", None)
+    stage_env.pop("PATH", None)
     assert now == stage_env, "restore changed staging's own etc/environment"
     assert (stage / "etc/instance.toml").read_bytes() == stage_toml, "restore changed staging's etc/instance.toml"
     same_tree(tree(stage / "var"), prod_state["var"], "staging's var/ after restore vs prod's")

@@ -297,9 +297,9 @@ def test_create_layout_generations_and_list(inst, reqs, lb, tmp_path):
     env = parse_environment_file((d / "etc/environment").read_text())
     want = {"INSTANCE_NAME": "shop", "INSTANCE_DIR": str(d), "INSTANCE_VAR": str(d / "var"),
             "INSTANCE_RUN": str(d / "run"), "INSTANCE_LOG": str(d / "log"),
-            "VIRTUAL_ENV": str(d / "current" / "env"), "PORT": str(port), "GREETING": "hello"}
+            "VIRTUAL_ENV": str(d / "generations" / "1" / "env"), "PORT": str(port), "GREETING": "hello"}
     assert {k: env.get(k) for k in want} == want, env
-    assert env["PATH"].startswith(str(d / "current" / "env" / "bin") + ":"), env["PATH"]
+    assert env["PATH"].startswith(str(d / "generations" / "1" / "env" / "bin") + ":"), env["PATH"]
     assert LEAK not in env, env
 
     # generations --json, and the digest is the env's (the same as a plain env of the same lock)
@@ -381,11 +381,11 @@ def test_env_overrides_recipe_and_processes_get_exactly_their_environment(inst, 
     url = f"http://127.0.0.1:{port}/env/"
     expect = {"PORT": str(port), "INSTANCE_NAME": "envy", "INSTANCE_DIR": str(d),
               "INSTANCE_VAR": str(d / "var"), "INSTANCE_RUN": str(d / "run"), "INSTANCE_LOG": str(d / "log"),
-              "VIRTUAL_ENV": str(d / "current" / "env"), "GREETING": "from the recipe", "QUOTED": quoted}
+              "VIRTUAL_ENV": str(d / "generations" / "1" / "env"), "GREETING": "from the recipe", "QUOTED": quoted}
     got = {k: http_get(url + k) for k in expect}
     assert got == {k: (200, v) for k, v in expect.items()}, got
     status, path = http_get(url + "PATH")
-    assert status == 200 and path.startswith(str(d / "current" / "env" / "bin") + ":"), path
+    assert status == 200 and path.startswith(str(d / "generations" / "1" / "env" / "bin") + ":"), path
     # nothing of the shell that ran lavabuild
     for leaked in (LEAK, "LAVABUILD_CACHE_DIR", "no_proxy", "PYTHONDONTWRITEBYTECODE"):
         assert http_get(url + leaked)[0] == 404, f"{leaked} reached the process"

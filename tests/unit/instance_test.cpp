@@ -68,6 +68,9 @@ post-upgrade = "echo done"
   CHECK(unknown_hook.error().message.find("hooks.pre-deploy") != std::string::npos);
   CHECK_FALSE(parse_recipe("[processes]\nweb = 3\n", "r.toml").ok());
   CHECK_FALSE(parse_recipe("[processes]\nWeb = \"x\"\n", "r.toml").ok());
+  // No '-' (units are lavabuild-INSTANCE-PROCESS), and one line (a unit's ExecStart=).
+  CHECK_FALSE(parse_recipe("[processes]\nweb-2 = \"x\"\n", "r.toml").ok());
+  CHECK_FALSE(parse_recipe("[processes]\nweb = \"\"\"\nx\nUser=root\"\"\"\n", "r.toml").ok());
   CHECK_FALSE(parse_recipe("[environment]\n\"1X\" = \"x\"\n", "r.toml").ok());
   CHECK_FALSE(parse_recipe("[processes\n", "r.toml").ok());
 }
@@ -93,8 +96,9 @@ TEST_CASE("the environment file round-trips values systemd would read the same w
 TEST_CASE("units quote the command for systemd and keep ${VAR} for the shell") {
   Paths p = paths_of("/srv/lb", "prod");
   std::string u = render_unit(p, "prod", "web", "webserve --port ${PORT} --x \"a\" 100%", "");
-  CHECK(u.find("ExecStart=/bin/sh -c \"webserve --port $${PORT} --x \\\"a\\\" 100%%\"") !=
-        std::string::npos);
+  // The shell opens the log as User= (systemd would open it as root): the command follows.
+  CHECK(u.find("ExecStart=/bin/sh -c \"exec >>\\\"$${INSTANCE_LOG}/web.log\\\" 2>&1 </dev/null; "
+               "webserve --port $${PORT} --x \\\"a\\\" 100%%\"") != std::string::npos);
   CHECK(u.find("EnvironmentFile=/srv/lb/instances/prod/etc/environment") != std::string::npos);
   CHECK(u.find("WorkingDirectory=/srv/lb/instances/prod/var") != std::string::npos);
   CHECK(u.find("Restart=on-failure") != std::string::npos);
