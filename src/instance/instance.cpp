@@ -385,6 +385,7 @@ Result<Outcome> create(const std::string& root, const CreateRequest& req,
   }();
   if (!made.ok()) {
     (void)drop_database(cfg.database);  // nothing of a failed create is left
+    for (const auto& d : {p.var, p.run, p.log}) (void)remove_user_tree(cfg, d);
     (void)fs::remove_all(p.dir);
     return made.error();
   }
