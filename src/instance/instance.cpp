@@ -450,7 +450,7 @@ Result<Outcome> upgrade(const std::string& root, const UpgradeRequest& req,
   if (switched.ok())
     if (auto it = r.hooks.find("post-upgrade"); it != r.hooks.end())
       switched = run_hook(p, cfg, "post-upgrade", it->second,
-                          variables_for(p, cfg, r, next, p.current + "/env"));
+                          variables_for(p, cfg, r, next, p.generation(next) + "/env"));
   if (!switched.ok()) {
     Status back = switch_to(live);
     std::string what = back.ok() ? "switched back to generation " + std::to_string(live)
