@@ -532,7 +532,9 @@ def test_a_faulty_server_costs_one_warning(mode, dev, sources, keys, reference, 
 
 def test_wrong_blobs_are_rejected(dev, sources, keys, reference, serving_reference):
     server = serving_reference("wrongblobs")
-    r = build(dev("c"), reference.ws, sources, *reading(server.url, keys), "--remote-timeout", "1",
+    # Nothing stalls here: a generous timeout, so that a slow moment of a loaded machine is not
+    # taken for a failing server (the stall fault has its own test).
+    r = build(dev("c"), reference.ws, sources, *reading(server.url, keys), "--remote-timeout", "20",
               env_name="env-wrongblobs")
     rejected_only(r, server, reference)
     rep = r.json()
