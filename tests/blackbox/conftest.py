@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lbtest import TOOLS, Lavabuild, clean_environ, missing_prerequisite  # noqa: E402
+from lbtest import TOOLS, Lavabuild, clean_environ, ensure_system_user, missing_prerequisite  # noqa: E402
 
 sys.path.insert(0, str(TOOLS))
 import serve_index  # noqa: E402
@@ -178,19 +178,6 @@ def _as_pg_user(args, uid: int, gid: int, base: Path, timeout=120):
     return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups", *map(str, args)],
                           env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
-
-
-def ensure_system_user(name: str) -> pwd.struct_passwd:
-    """The system user `name`, made (useradd --system, with its own group) when missing."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    r = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
-    if r.returncode not in (0, 9):  # 9: made meanwhile by another run
-        pytest.fail(f"useradd {name} failed ({r.returncode}): {r.stderr}")
-    return pwd.getpwnam(name)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import glob
 import hashlib
 import json
 import os
+import pwd
 import re
 import shlex
 import stat
@@ -283,3 +284,42 @@ def incompressible_wheel(out_dir: Path, name: str, size: int, seed: int) -> Path
         f"{name}/blob.bin": bytes(rng.getrandbits(8) for _ in range(size))})
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     return Path(make_fixtures.build_wheel(d, str(out_dir)))
+
+
+# ---------------------------------------------------------------- instances (test_instance*.py)
+def toml_str(s: str) -> str:
+    return json.dumps(s)  # a JSON string is a TOML basic string
+
+
+def recipe_text(processes=None, environment=None, hooks=None) -> str:
+    out = []
+    for table, items in (("processes", processes), ("environment", environment), ("hooks", hooks)):
+        if items:
+            out.append(f"[{table}]")
+            out += [f"{toml_str(k)} = {toml_str(v)}" for k, v in items.items()]
+            out.append("")
+    return "\n".join(out)
+
+
+def parse_environment_file(text: str) -> dict:
+    """etc/environment as systemd reads it: KEY="VALUE" lines with backslash escapes."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = re.fullmatch(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', line)
+        assert m, f"etc/environment: not KEY=\"VALUE\": {line!r}\n{text}"
+        out[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
+    return out
+
+
+def ensure_system_user(name: str) -> pwd.struct_passwd:
+    """The system user `name`, made (useradd --system, with its own group) when missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    r = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
+    assert r.returncode in (0, 9), f"useradd {name} failed ({r.returncode}): {r.stderr}"  # 9: made meanwhile
+    return pwd.getpwnam(name)

@@ -30,7 +30,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from lbtest import file_sha, http_get, run, wait_for_http, write
+from lbtest import (ensure_system_user, file_sha, http_get, parse_environment_file, run, toml_str, wait_for_http,
+                    write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
 
@@ -46,10 +47,6 @@ OUR_USERS = re.compile(r"lb-lbt-[a-z0-9-]+|lbtest-svc|lbtest-nosuchuser")
 
 
 # ---------------------------------------------------------------- helpers
-def toml_str(s: str) -> str:
-    return json.dumps(s)  # a JSON string is a TOML basic string
-
-
 def recipe(tmp_path, processes=None, environment=None, hooks=None, name="recipe.toml") -> Path:
     out = []
     for table, items in (("processes", {"web": WEB} if processes is None else processes),
@@ -59,18 +56,6 @@ def recipe(tmp_path, processes=None, environment=None, hooks=None, name="recipe.
             out += [f"{toml_str(k)} = {toml_str(v)}" for k, v in items.items()]
             out.append("")
     return write(tmp_path / name, "\n".join(out))
-
-
-def parse_environment_file(text: str) -> dict:
-    """etc/environment as systemd reads it: KEY="VALUE" lines with backslash escapes."""
-    out = {}
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        m = re.fullmatch(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', line)
-        assert m, f"etc/environment: not KEY=\"VALUE\": {line!r}\n{text}"
-        out[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
-    return out
 
 
 def alive(pid: int) -> bool:
@@ -117,17 +102,6 @@ def get(port: int, path: str) -> str:
     status, body = http_get(f"http://127.0.0.1:{port}{path}")
     assert status == 200, (path, status, body)
     return body
-
-
-def make_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    r = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
-    assert r.returncode in (0, 9), f"useradd {name}: {r.stderr}"
-    return pwd.getpwnam(name)
 
 
 def delete_user(name: str):
@@ -562,7 +536,7 @@ def test_user_existing_is_used_and_a_missing_one_is_refused(data, reqs, tmp_path
     assert not data.dir("lbt-nouser").exists(), "a refused --user left an instance directory"
     assert no_user(missing), "--user USER made the user; it must exist already"
 
-    svc = make_user("lbtest-svc")
+    svc = ensure_system_user("lbtest-svc")
     port = serve_index.free_port()
     rec = recipe(tmp_path, hooks={"setup": 'id -u > "$INSTANCE_VAR/hook-uid"'})
     data.create("lbt-ex", reqs[0], rec, env=[f"PORT={port}"], user="lbtest-svc")

@@ -24,7 +24,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from lbtest import INSTANCE_STATS, REPO, http_get, missing_prerequisite, run, wait_for_http, write
+from lbtest import (INSTANCE_STATS, REPO, http_get, missing_prerequisite, parse_environment_file, recipe_text, run,
+                    wait_for_http, write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
 
@@ -36,32 +37,6 @@ SHELL_VARS = {"PWD", "OLDPWD", "SHLVL", "_"}  # what /bin/sh itself adds to what
 
 
 # ---------------------------------------------------------------- helpers
-def toml_str(s: str) -> str:
-    return json.dumps(s)  # a JSON string is a TOML basic string
-
-
-def recipe_text(processes=None, environment=None, hooks=None) -> str:
-    out = []
-    for table, items in (("processes", processes), ("environment", environment), ("hooks", hooks)):
-        if items:
-            out.append(f"[{table}]")
-            out += [f"{toml_str(k)} = {toml_str(v)}" for k, v in items.items()]
-            out.append("")
-    return "\n".join(out)
-
-
-def parse_environment_file(text: str) -> dict:
-    """etc/environment as systemd reads it: KEY="VALUE" lines with backslash escapes."""
-    out = {}
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        m = re.fullmatch(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', line)
-        assert m, f"etc/environment: not KEY=\"VALUE\": {line!r}\n{text}"
-        out[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2))
-    return out
-
-
 def parse_unit(text: str) -> dict:
     """section -> {key: [values]} of a systemd unit file."""
     out: dict = {}
