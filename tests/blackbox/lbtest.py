@@ -11,6 +11,7 @@ import shlex
 import stat
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -323,3 +324,49 @@ def ensure_system_user(name: str) -> pwd.struct_passwd:
                         "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
     assert r.returncode in (0, 9), f"useradd {name} failed ({r.returncode}): {r.stderr}"  # 9: made meanwhile
     return pwd.getpwnam(name)
+
+
+def alive(pid: int) -> bool:
+    """pid is a live process (not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_under(root: Path) -> dict:
+    """pid -> command line of every live process whose command line, environment or working
+    directory names `root` (the supervisor, the processes, their children)."""
+    key = str(root)
+    out = {}
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) == os.getpid() or not alive(int(p.name)):
+            continue
+        try:
+            cmdline = (p / "cmdline").read_bytes()
+            found = key.encode() in cmdline or key.encode() in (p / "environ").read_bytes() \
+                or os.readlink(p / "cwd").startswith(key)
+        except OSError:
+            continue
+        if found:
+            out[int(p.name)] = cmdline.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    return out
+
+
+def until(what: str, probe, timeout: float, interval: float = 0.1):
+    """Call probe() until it returns something true; that value, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(interval)
+
+
+def serving(port, version, timeout=15.0):
+    """Wait until GET / answers `webserve VERSION` (processes are started, not yet listening)."""
+    status, body = wait_for_http(f"http://127.0.0.1:{port}/", f"webserve {version}\n", timeout)
+    assert status == 200, (status, body)

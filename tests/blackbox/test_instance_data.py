@@ -30,8 +30,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from lbtest import (ensure_system_user, file_sha, http_get, parse_environment_file, run, toml_str, wait_for_http,
-                    write)
+from lbtest import (alive, ensure_system_user, file_sha, http_get, parse_environment_file, processes_under, run,
+                    serving, toml_str, until, wait_for_http, write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
 
@@ -56,46 +56,6 @@ def recipe(tmp_path, processes=None, environment=None, hooks=None, name="recipe.
             out += [f"{toml_str(k)} = {toml_str(v)}" for k, v in items.items()]
             out.append("")
     return write(tmp_path / name, "\n".join(out))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def processes_under(root: Path) -> set:
-    """pids of the live processes whose command line, environment or working directory names root."""
-    key = str(root).encode()
-    out = set()
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit() or int(p.name) == os.getpid() or not alive(int(p.name)):
-            continue
-        try:
-            if key in (p / "cmdline").read_bytes() or key in (p / "environ").read_bytes() \
-                    or os.readlink(p / "cwd").encode().startswith(key):
-                out.add(int(p.name))
-        except OSError:
-            continue
-    return out
-
-
-def until(what: str, probe, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(interval)
-
-
-def serving(port: int, version: str, timeout: float = 20.0):
-    status, body = wait_for_http(f"http://127.0.0.1:{port}/", f"webserve {version}\n", timeout)
-    assert status == 200, (status, body)
 
 
 def get(port: int, path: str) -> str:
@@ -362,9 +322,9 @@ class DataInstances:
                     self.run(*args, timeout=120)
                 except Exception:  # noqa: BLE001  (teardown: kill below whatever is left)
                     pass
-        pids = processes_under(self.root)
+        pids = set(processes_under(self.root))
         for pidfile in self.root.glob("instances/*/run/supervisor.pid"):
-            try:  # "PID STARTTIME"; only if it is lavabuild's (a pid file can be stale)
+            try:  # only if it is lavabuild's (a pid file can be stale)
                 pid = int(pidfile.read_text().split()[0])
                 if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(self.lb.binary):
                     pids.add(pid)

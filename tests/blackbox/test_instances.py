@@ -24,8 +24,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from lbtest import (INSTANCE_STATS, REPO, http_get, missing_prerequisite, parse_environment_file, recipe_text, run,
-                    wait_for_http, write)
+from lbtest import (INSTANCE_STATS, REPO, alive, http_get, missing_prerequisite, parse_environment_file,
+                    processes_under, recipe_text, run, serving, until, wait_for_http, write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
 
@@ -54,34 +54,6 @@ def parse_unit(text: str) -> dict:
     return out
 
 
-def alive(pid: int) -> bool:
-    """pid is a live process (not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def processes_under(root: Path) -> dict:
-    """pid -> command line of every live process whose command line, environment or working
-    directory names `root` (the supervisor, the processes, their children)."""
-    key = str(root)
-    out = {}
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit() or int(p.name) == os.getpid() or not alive(int(p.name)):
-            continue
-        try:
-            cmdline = (p / "cmdline").read_bytes()
-            found = key.encode() in cmdline or key.encode() in (p / "environ").read_bytes() \
-                or os.readlink(p / "cwd").startswith(key)
-        except OSError:
-            continue
-        if found:
-            out[int(p.name)] = cmdline.replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    return out
-
-
 def read_pidfile(path: Path) -> int:
     text = path.read_text()
     assert re.fullmatch(r"[0-9]+\n?", text), \
@@ -107,18 +79,6 @@ def port_closed(port: int) -> bool:
             return False
     except OSError:
         return True
-
-
-def until(what: str, probe, timeout: float, interval: float = 0.1):
-    """Call probe() until it returns something true; that value, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(interval)
 
 
 class Instances:
@@ -225,12 +185,6 @@ def reqs(tmp_path):
 def web_recipe(tmp_path, port, hooks=None, processes=None, name="recipe.toml", **environment) -> Path:
     return write(tmp_path / name, recipe_text(processes or {"web": WEB},
                                               {"PORT": str(port), **environment}, hooks))
-
-
-def serving(port, version, timeout=15.0):
-    """Wait until GET / answers `webserve VERSION` (processes are started, not yet listening)."""
-    status, body = wait_for_http(f"http://127.0.0.1:{port}/", f"webserve {version}\n", timeout)
-    assert status == 200, (status, body)
 
 
 def packages_of(gen: dict) -> dict:
