@@ -99,20 +99,24 @@ int cmd_generations(const engine::Options& o, const std::string& name, Reporter&
   return 0;
 }
 
+/// An instance's paths and its live recipe's process names, `process` (if any) among them.
+Result<std::pair<instance::Paths, std::vector<std::string>>> processes_of(
+    const engine::Options& o, const std::string& name, const std::string& process) {
+  LB_ASSIGN(instance::Paths paths, instance::existing(o.root, name));
+  LB_ASSIGN(auto names, instance::process_names(paths));
+  LB_TRY(instance::check_process(names, name, process));
+  return std::pair{std::move(paths), std::move(names)};
+}
+
 int cmd_status(const engine::Options& o, const std::string& name, const std::string& process,
                Reporter& out) {
-  auto paths = instance::existing(o.root, name);
-  if (!paths.ok()) return fail(out, paths.error());
-  auto names = instance::process_names(*paths);
-  if (!names.ok()) return fail(out, names.error());
-  auto st = instance::supervisor_status(*paths, *names);
-  auto procs = instance::process_status(*paths, name);
+  auto live = processes_of(o, name, process);
+  if (!live.ok()) return fail(out, live.error());
+  const auto& [paths, names] = *live;
+  auto st = instance::supervisor_status(paths, names);
   std::vector<instance::ProcessStatus> shown;
-  for (const auto& ps : procs)
+  for (const auto& ps : instance::process_status(paths, name))
     if (process.empty() || ps.name == process) shown.push_back(ps);
-  if (!process.empty() && shown.empty())
-    return fail(out, make_error("instance " + name + " has no process '" + process + "'",
-                                "its processes: " + join(*names, ", ")));
   if (o.json) {
     json arr = json::array();
     for (const auto& ps : shown) arr.push_back(process_json(ps));
@@ -136,17 +140,13 @@ int cmd_status(const engine::Options& o, const std::string& name, const std::str
 
 int cmd_logs(const engine::Options& o, const std::string& name, const std::string& process,
              Reporter& out) {
-  auto paths = instance::existing(o.root, name);
-  if (!paths.ok()) return fail(out, paths.error());
-  auto names = instance::process_names(*paths);
-  if (!names.ok()) return fail(out, names.error());
-  if (!process.empty() && std::find(names->begin(), names->end(), process) == names->end())
-    return fail(out, make_error("instance " + name + " has no process '" + process + "'",
-                                "its processes: " + join(*names, ", ")));
+  auto live = processes_of(o, name, process);
+  if (!live.ok()) return fail(out, live.error());
+  const auto& [paths, names] = *live;
   json lines = json::array();
-  for (const auto& n : *names) {
+  for (const auto& n : names) {
     if (!process.empty() && n != process) continue;
-    for (const auto& l : instance::tail_log(paths->log + "/" + n + ".log", o.lines)) {
+    for (const auto& l : instance::tail_log(paths.log + "/" + n + ".log", o.lines)) {
       if (o.json)
         lines.push_back({{"process", n}, {"line", l}});
       else if (process.empty())

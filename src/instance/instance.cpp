@@ -56,11 +56,16 @@ std::string iso_now() {
   return buf;
 }
 
+/// ROOT/instances/.NAME.lock: not an instance name (list_instances skips it).
+std::string lock_path(const std::string& root, const std::string& name) {
+  return fs::absolute(root) + "/instances/." + name + ".lock";
+}
+
 }  // namespace
 
 Result<fs::FileLock> lock_instance(const std::string& root, const std::string& name,
                                    engine::Output& out) {
-  return fs::FileLock::acquire_or_wait(fs::absolute(root) + "/instances/." + name + ".lock", [&] {
+  return fs::FileLock::acquire_or_wait(lock_path(root, name), [&] {
     out.warn("waiting for another lavabuild command on instance " + name);
   });
 }
@@ -193,11 +198,6 @@ Status run_hook(const Paths& p, const InstanceConfig& cfg, const std::string& ho
                     "fix the hook in the recipe, then run the command again");
 }
 
-struct Built {
-  GenerationInfo info;
-  std::string lock_text;
-};
-
 Status copy_text(const std::string& from, const std::string& to) {
   LB_ASSIGN(std::string text, fs::read_file(from));
   return fs::write_file_atomic(to, text);
@@ -328,6 +328,14 @@ Result<Paths> existing(const std::string& root, const std::string& name) {
     return make_error("no instance " + name + " under " + p.root,
                       "`lavabuild instance list --root " + p.root + "` shows the instances");
   return p;
+}
+
+Status check_process(const std::vector<std::string>& names, const std::string& name,
+                     const std::string& process) {
+  if (!process.empty() && std::find(names.begin(), names.end(), process) == names.end())
+    return make_error("instance " + name + " has no process '" + process + "'",
+                      "its processes: " + join(names, ", "));
+  return {};
 }
 
 Result<std::vector<std::string>> process_names(const Paths& p) {
@@ -503,8 +511,7 @@ Result<std::vector<int>> collect_generations(const std::string& root, const std:
                                              int keep) {
   if (keep < 1) return make_error("usage: --keep must be at least 1");
   LB_ASSIGN(Paths p, existing(root, name));
-  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(
-                            fs::absolute(root) + "/instances/." + name + ".lock", [] {}));
+  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(lock_path(root, name), [] {}));
   remove_unfinished_generations(p);
   LB_ASSIGN(int live, live_generation(p));
   auto gens = list_generations(p);
@@ -519,8 +526,7 @@ Result<std::vector<int>> collect_generations(const std::string& root, const std:
 
 Status remove(const std::string& root, const std::string& name) {
   LB_ASSIGN(Paths p, existing(root, name));
-  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(
-                            fs::absolute(root) + "/instances/." + name + ".lock", [] {}));
+  LB_ASSIGN(auto guard, fs::FileLock::acquire_or_wait(lock_path(root, name), [] {}));
   LB_TRY(stop(root, name, ""));
   if (systemd_running())
     if (auto names = process_names(p); names.ok())
@@ -536,7 +542,7 @@ Status remove(const std::string& root, const std::string& name) {
   if (cfg.ok())
     for (const auto& d : {p.var, p.run, p.log}) LB_TRY(remove_user_tree(*cfg, d));
   LB_TRY(fs::remove_all(p.dir));
-  (void)fs::remove_all(fs::absolute(root) + "/instances/." + name + ".lock");
+  (void)fs::remove_all(lock_path(root, name));
   return {};
 }
 
@@ -643,9 +649,7 @@ Status start(const std::string& root, const std::string& name, const std::string
   if (names.empty())
     return make_error("instance " + name + " has no processes",
                       "its recipe's [processes] table names them");
-  if (!process.empty() && std::find(names.begin(), names.end(), process) == names.end())
-    return make_error("instance " + name + " has no process '" + process + "'",
-                      "its processes: " + join(names, ", "));
+  LB_TRY(check_process(names, name, process));
   if (systemd_running()) {
     // Enabled too: a started instance comes back after a reboot.
     std::vector<std::string> argv = {"systemctl", "enable", "--now"};

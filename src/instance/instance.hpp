@@ -87,6 +87,9 @@ Status verify_backup(const std::string& root, const std::string& name,
 Result<std::vector<GenerationInfo>> generations(const std::string& root, const std::string& name);
 /// The live recipe's process names (empty when it has none).
 Result<std::vector<std::string>> process_names(const Paths& p);
+/// `process` (when not empty) is one of `names`, else an error naming the instance's processes.
+Status check_process(const std::vector<std::string>& names, const std::string& name,
+                     const std::string& process);
 /// An existing instance's paths (an error naming it when there is no such instance).
 Result<Paths> existing(const std::string& root, const std::string& name);
 

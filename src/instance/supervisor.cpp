@@ -175,7 +175,8 @@ class Supervisor {
   /// Whether `pid`'s exit was collected (and take it out of reaped_).
   bool take_exit(pid_t pid, int* status);
   void reap();
-  void handle_control();
+  /// Act on the control file's requests (`text`), then acknowledge its seq.
+  void handle_control(const std::string& text);
   Proc* find(pid_t pid);
 
   Paths p_;
@@ -388,11 +389,9 @@ void Supervisor::reap() {
   }
 }
 
-void Supervisor::handle_control() {
-  auto file = read_state_file(p_.run + "/control");
-  if (!file) return;
+void Supervisor::handle_control(const std::string& text) {
   long seq = 0;
-  for (const auto& line : split(file->first, '\n')) {
+  for (const auto& line : split(text, '\n')) {
     auto words = split(std::string(trim(line)), ' ');
     if (words.size() != 2) continue;
     if (words[0] == "seq") {
@@ -434,12 +433,13 @@ void Supervisor::run() {
     reap();
     if (sig == SIGHUP) {
       // A restart of every process reads the live recipe again (an upgrade switched it).
-      auto file = read_state_file(p_.run + "/control");
-      if (file && file->first.find("restart *") != std::string::npos) {
-        for (auto& pr : procs_) stop(pr);
-        load_recipe();
+      if (auto file = read_state_file(p_.run + "/control")) {
+        if (file->first.find("restart *") != std::string::npos) {
+          for (auto& pr : procs_) stop(pr);
+          load_recipe();
+        }
+        handle_control(file->first);
       }
-      handle_control();
     }
     for (auto& pr : procs_)
       if (pr.state == "backoff" && mono_s() >= pr.next_start) {

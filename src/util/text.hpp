@@ -9,7 +9,7 @@
 namespace lb {
 
 /// `s` as a TOML basic string, quotes included: \" \\ \n \t \r escaped, other control
-/// characters as \uXXXX.
+/// characters as \u and four hex digits.
 std::string toml_basic_string(std::string_view s);
 
 /// [A-Za-z_][A-Za-z0-9_]*

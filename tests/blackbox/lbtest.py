@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import threading
@@ -370,3 +371,21 @@ def serving(port, version, timeout=15.0):
     """Wait until GET / answers `webserve VERSION` (processes are started, not yet listening)."""
     status, body = wait_for_http(f"http://127.0.0.1:{port}/", f"webserve {version}\n", timeout)
     assert status == 200, (status, body)
+
+
+def kill_instance_leftovers(root: Path, binary: str) -> None:
+    """Teardown: SIGKILL every process under `root` (processes_under) and every supervisor its
+    pid files name that is this lavabuild binary (a pid file can be stale)."""
+    pids = set(processes_under(root))
+    for pidfile in root.glob("instances/*/run/supervisor.pid"):
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(binary):
+                pids.add(pid)
+        except (OSError, ValueError, IndexError):
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass

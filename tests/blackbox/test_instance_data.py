@@ -30,7 +30,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from lbtest import (alive, ensure_system_user, file_sha, http_get, parse_environment_file, processes_under, run,
+from lbtest import (kill_instance_leftovers, alive, ensure_system_user, file_sha, http_get, parse_environment_file, processes_under, run,
                     serving, toml_str, until, wait_for_http, write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
@@ -322,19 +322,7 @@ class DataInstances:
                     self.run(*args, timeout=120)
                 except Exception:  # noqa: BLE001  (teardown: kill below whatever is left)
                     pass
-        pids = set(processes_under(self.root))
-        for pidfile in self.root.glob("instances/*/run/supervisor.pid"):
-            try:  # only if it is lavabuild's (a pid file can be stale)
-                pid = int(pidfile.read_text().split()[0])
-                if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(self.lb.binary):
-                    pids.add(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_instance_leftovers(self.root, self.lb.binary)
 
 
 def open_for_others(path: Path) -> list:

@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from lbtest import (INSTANCE_STATS, REPO, alive, http_get, missing_prerequisite, parse_environment_file,
+from lbtest import (kill_instance_leftovers, INSTANCE_STATS, REPO, alive, http_get, missing_prerequisite, parse_environment_file,
                     processes_under, recipe_text, run, serving, until, wait_for_http, write)
 
 import serve_index  # noqa: E402  (tools/, put on sys.path by conftest)
@@ -154,19 +154,7 @@ class Instances:
                     self.run("stop", d.name, timeout=60)
                 except Exception:  # noqa: BLE001  (teardown: kill below whatever is left)
                     pass
-        pids = set(processes_under(self.root))
-        for pidfile in self.root.glob("instances/*/run/supervisor.pid"):
-            try:  # a supervisor that names the root nowhere /proc shows
-                pid = int(pidfile.read_text().split()[0])
-                if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(self.lb.binary):
-                    pids.add(pid)
-            except (OSError, ValueError):
-                pass
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_instance_leftovers(self.root, self.lb.binary)
 
 
 @pytest.fixture
