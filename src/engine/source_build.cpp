@@ -103,6 +103,21 @@ std::string SourceBuilder::scratch() {
   return scratch_;
 }
 
+std::string SourceBuilder::work_dir(const std::string& prefix) {
+  return fs::join_path(scratch(), prefix + "-" + fs::random_hex(8));
+}
+
+std::unique_lock<std::mutex> SourceBuilder::lock_dest(const std::string& dest) {
+  std::mutex* m;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = dest_mutexes_[dest];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    m = slot.get();
+  }
+  return std::unique_lock<std::mutex>(*m);
+}
+
 std::vector<std::shared_ptr<SourceBuild>> SourceBuilder::all() const {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<SourceBuild>> out;
@@ -180,6 +195,7 @@ Status SourceBuilder::acquire(SourceBuild& s) {
       LB_TRY(check_archive_hashes(r, sha));  // before any of it is read, let alone run
       s.digest = "archive:" + sha;
       std::string dest = fs::join_path(scratch(), "unpacked-" + sha.substr(0, 16));
+      auto held = lock_dest(dest);
       if (!fs::exists(dest)) {
         LB_ASSIGN(s.tree, source::unpack_archive(ctx_.store->blob_path(sha, false), dest));
       } else {
@@ -212,6 +228,7 @@ Status SourceBuilder::acquire(SourceBuild& s) {
                      .field("subdirectory", url.subdirectory)
                      .hex();
       std::string dest = fs::join_path(scratch(), "vcs-" + s.digest.substr(0, 16));
+      auto held = lock_dest(dest);
       if (!fs::exists(dest)) LB_TRY(vcs::export_tree(url, rev, dest, vo));
       s.tree = dest;
       if (r.editable)
@@ -350,7 +367,7 @@ Status SourceBuilder::compute_key(SourceBuild& s) {
     for (size_t i = 1; i < lines.size(); ++i)
       if (!lines[i].empty()) extra.push_back(lines[i]);
   } else {
-    std::string work = fs::join_path(scratch(), "req-" + req_key.substr(0, 16));
+    std::string work = work_dir("req-" + req_key.substr(0, 16));
     LB_TRY(private_copy(s, work));
     ctx_.out->resolving("asking the build backend of " + describe(s.ref) + " what it needs");
     LB_ASSIGN(auto outcome,
@@ -470,7 +487,7 @@ Result<std::string> SourceBuilder::metadata(SourceBuild& s) {
     // is built at once instead: it is installed anyway, and one hook run costs less than two.
     if (ctx_.opt.command == "plan" || !s.ref.build_for_metadata) {
       ctx_.out->resolving("preparing the metadata of " + describe(s.ref));
-      std::string work = fs::join_path(scratch(), "meta-" + s.key.substr(0, 16));
+      std::string work = work_dir("meta-" + s.key.substr(0, 16));
       LB_TRY(private_copy(s, work));
       std::string out = work + ".out";
       (void)fs::remove_all(out);
@@ -592,8 +609,7 @@ Status SourceBuilder::run_build(SourceBuild& s) {
   if (s.key.empty()) LB_TRY(compute_key(s));
   if (!s.wheel_sha.empty()) return {};
   std::string label = s.name.empty() ? describe(s.ref) : s.name;
-  std::string work = fs::join_path(scratch(), "build-" + s.key.substr(0, 16));
-  (void)fs::remove_all(work);
+  std::string work = work_dir("build-" + s.key.substr(0, 16));
   std::string src = work + "/src", out = work + "/out";
   if (s.ref.editable)
     src = s.tree;  // an editable is imported from the user's tree: the backend works there

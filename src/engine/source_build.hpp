@@ -176,11 +176,18 @@ class SourceBuilder {
   Status apply_recipe_patches(const SourceBuild& s, const std::string& tree);
   void explain_rebuild(SourceBuild& s);
   std::string scratch();
+  /// A new directory name of its own under scratch(): `prefix`-<random> (two sources with the
+  /// same key, such as two trees with the same pyproject.toml, never share a work directory).
+  std::string work_dir(const std::string& prefix);
+  /// Held while `dest` under scratch() is checked and filled (an archive or a commit two
+  /// requirements name is unpacked once, never read half-written).
+  std::unique_lock<std::mutex> lock_dest(const std::string& dest);
 
   Context& ctx_;
   Fetcher& fetcher_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<SourceBuild>> sources_;
+  std::map<std::string, std::unique_ptr<std::mutex>> dest_mutexes_;
   std::mutex env_mutex_;  ///< one build env made at a time
   std::mutex reads_mutex_;
   int pauses_ = 0;
