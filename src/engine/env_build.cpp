@@ -197,8 +197,7 @@ void find_old_drift(EnvRun& r) {
   if (!r.old) return;
   r.old_dirs = read_dir_list(r.final_dir);
   if (r.old_dirs) r.old_changed = changed_dirs(r.final_dir, *r.old_dirs);
-  r.old_drift =
-      drift_of_dists(r.old->dists, r.final_dir, r.built_ns, std::nullopt, r.ctx.opt.jobs);
+  r.old_drift = drift_of_dists(r.old->dists, r.final_dir, r.built_ns, std::nullopt, r.ctx.opt.jobs);
 }
 
 void drop_upgraded_preferences(const Options& o, Pipeline& pipe) {
@@ -276,11 +275,30 @@ env::Manifest new_manifest(EnvRun& r) {
   m.interpreter_executable = r.ctx.python.executable;
   m.interpreter_version = r.ctx.python.version;
   m.interpreter_key = r.ctx.python.key;
-  m.dists = r.pipe.installed;
+  m.dists = std::move(r.pipe.installed);  // the buffer moves: pointers into it stay good
   m.venv_files = r.venv_files;
   for (auto& d : m.dists)  // set by the link step; a kept dist has it from its manifest (v2)
     if (d.digest.empty()) d.digest = env::dist_digest(d);
   return m;
+}
+
+/// The manifest at <dir>/.lavabuild/manifest.json. With hard links it is a link to its store
+/// blob (envs of the same requirements share one): serialized and hashed in memory, written
+/// into the store only when no env had it yet, then linked in under a temp name and renamed.
+Status write_manifest_file(store::Store& store, const std::string& dir, const env::Manifest& m,
+                           bool hardlink) {
+  const std::string path = dir + "/" + env::kManifestRel;
+  LB_TRY(fs::create_dirs(fs::dirname(path)));
+  const std::string text = env::serialize_manifest(m);
+  if (hardlink) {
+    auto sha = store.put_blob_hashed(text, false, sha256_hex(text));
+    std::string aside = fs::temp_sibling(path);
+    if (sha.ok() && fs::hard_link(store.blob_path(*sha, false), aside).ok()) {
+      if (fs::rename_path(aside, path).ok()) return {};
+      (void)fs::remove_all(aside);
+    }
+  }
+  return fs::write_file_atomic(path, text);  // another filesystem, or a store that refused it
 }
 
 /// Write the manifest into `dir`; with hard links, the per-env files
@@ -290,9 +308,10 @@ Status write_env_metadata(EnvRun& r, const std::string& dir, const env::Manifest
                           bool fresh_venv_files) {
   r.report.digest = env::manifest_digest(m);
   for (const auto& d : r.resolved.dists) r.report.packages.push_back({d.name, d.version});
-  LB_TRY(env::write_manifest(dir, m));
-  if (r.ctx.opt.link_mode == "hardlink") {
-    std::vector<SharedFile> per_env{{dir + "/" + env::kManifestRel, false}};
+  const bool hardlink = r.ctx.opt.link_mode == "hardlink";
+  LB_TRY(write_manifest_file(*r.ctx.store, dir, m, hardlink));
+  if (hardlink) {
+    std::vector<SharedFile> per_env;
     if (fresh_venv_files)
       for (const auto& f : m.venv_files)
         if (f.mode != env::kModeSymlink)
@@ -415,7 +434,7 @@ Status finish_in_place(EnvRun& r) {
   // between leaves none, and the next run checks every file (env_state.hpp).
   LB_TRY(fs::remove_all(r.final_dir + "/" + kDirsRel));
   j.deletes.assign(deletes.begin(), deletes.end());
-  j.moves.assign(moved.begin(), moved.end());
+  j.moves = plan_moves(r.final_dir, staging, {moved.begin(), moved.end()});
   j.moves.push_back(env::kManifestRel);
   LB_TRY(commit_journal(r.final_dir, j));
   // The new list from the old one: what the journal created or deleted is stat'ed again.

@@ -1,5 +1,6 @@
 #include "engine/journal.hpp"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -56,6 +57,35 @@ void remove_empty_dirs(const std::string& env_dir, std::set<std::string> dirs,
   }
 }
 
+/// How many files (regular files and symlinks) are under `dir`, directories not counted;
+/// -1 when it cannot be read whole.
+long count_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return -1;
+  long n = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      auto st = fs::stat_path(dir + "/" + name);
+      type = st.is_dir ? DT_DIR : DT_REG;
+    }
+    if (type == DT_DIR) {
+      long below = count_files(dir + "/" + name);
+      if (below < 0) {
+        n = -1;
+        break;
+      }
+      n += below;
+    } else {
+      ++n;
+    }
+  }
+  ::closedir(d);
+  return n;
+}
+
 /// For the black-box tests of recovery only: LAVABUILD_TEST_KILL_IN_JOURNAL=N makes the
 /// process SIGKILL itself after N operations of the journal (a deterministic crash point).
 void maybe_die(size_t& done) {
@@ -103,6 +133,44 @@ Status apply_journal(const std::string& env_dir, const Journal& j) {
 }
 
 }  // namespace
+
+std::vector<std::string> plan_moves(const std::string& env_dir, const std::string& staging,
+                                    const std::vector<std::string>& files) {
+  std::map<std::string, bool> env_has;  // directory prefix -> whether env_dir has it
+  auto has = [&](const std::string& rel) {
+    auto [it, fresh] = env_has.emplace(rel, false);
+    if (fresh) it->second = fs::stat_path(env_dir + "/" + rel).exists;
+    return it->second;
+  };
+  std::vector<std::string> out;
+  std::string whole;  // the directory being moved whole: its files are skipped
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i];
+    if (!whole.empty() && starts_with(path, whole + "/")) continue;
+    whole.clear();
+    // The shallowest directory of `path` the env does not have.
+    std::string dir;
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1))
+      if (!has(path.substr(0, slash))) {
+        dir = path.substr(0, slash);
+        break;
+      }
+    if (!dir.empty()) {
+      // The files of `files` below it are the next ones (sorted); all it holds must be among
+      // them, or it moves file by file.
+      long listed = 0;
+      for (size_t k = i; k < files.size() && starts_with(files[k], dir + "/"); ++k) ++listed;
+      if (count_files(staging + "/" + dir) == listed) {
+        out.push_back(dir);
+        whole = dir;
+        continue;
+      }
+    }
+    out.push_back(path);
+  }
+  return out;
+}
 
 std::string render_journal(const Journal& j) {
   std::string out = std::string(kJournalFormat) + "\nstaging " + j.staging + "\n";

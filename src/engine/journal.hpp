@@ -18,7 +18,8 @@
 //   staging <absolute path of the staging directory>
 //   keep <path relative to the env>        (zero or more; never removed when emptied)
 //   delete <path relative to the env>      (zero or more)
-//   move <path relative to the env>        (zero or more; staging/<path> -> env/<path>)
+//   move <path relative to the env>        (zero or more; staging/<path> -> env/<path>; a
+//                                           directory moves whole: see plan_moves)
 // Paths never contain a newline, never start with '/' and have no "." or ".." component.
 #pragma once
 
@@ -44,6 +45,13 @@ struct Journal {
 std::string render_journal(const Journal& j);
 /// Errors name the journal file and what is malformed.
 Result<Journal> parse_journal(const std::string& text, const std::string& where);
+
+/// The moves for `files` (paths relative to the env, each staged under `staging`): a
+/// directory the env does not have moves in one rename when every file staged under it is
+/// one of `files` (a newly added package: one rename, not one per file); every other file
+/// moves alone. `files` sorted (a std::set's order), the moves in the same order.
+std::vector<std::string> plan_moves(const std::string& env_dir, const std::string& staging,
+                                    const std::vector<std::string>& files);
 
 /// Write the journal into `env_dir`, then apply it, then remove it and the staging dir.
 Status commit_journal(const std::string& env_dir, const Journal& j);

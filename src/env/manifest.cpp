@@ -400,6 +400,7 @@ Result<Manifest> read_manifest(const std::string& env_dir, bool lazy_files) {
 
 Status load_files(InstalledDist& d) {
   if (d.files_json.empty()) return {};
+  if (!d.files.empty()) return {};  // loaded before: files_json is their text
   std::vector<FileEntry> files;
   FastReader r(d.files_json);
   if (!r.files(&files) || !r.at_end()) {
@@ -407,14 +408,14 @@ Status load_files(InstalledDist& d) {
     auto parsed = parse_files(j);
     if (!parsed.ok()) return parsed.error().context("env manifest dist " + d.name);
     files = std::move(*parsed);
+    d.files_json.clear();  // another layout: not what put_files gives for these files
   }
   d.files = std::move(files);
-  d.files_json.clear();
   return {};
 }
 
 void for_each_path(const InstalledDist& d, const std::function<void(std::string_view)>& fn) {
-  if (d.files_json.empty()) {
+  if (d.files_json.empty() || !d.files.empty()) {
     for (const auto& f : d.files) fn(f.path);
     return;
   }
@@ -441,7 +442,7 @@ bool by_path(const FileEntry* a, const FileEntry* b) {
 }  // namespace
 
 std::string dist_digest(const InstalledDist& d) {
-  if (!d.files_json.empty()) {
+  if (d.files.empty() && !d.files_json.empty()) {
     InstalledDist loaded;
     loaded.name = d.name;
     loaded.bytecode_tag = d.bytecode_tag;

@@ -70,7 +70,7 @@ Result<Manifest> parse_manifest_json(std::string_view text);
 Status write_manifest(const std::string& dir, const Manifest& m);
 Result<Manifest> read_manifest(const std::string& env_dir, bool lazy_files = false);
 
-/// Parse `d.files_json` into `d.files` (nothing to do when it is empty).
+/// Parse `d.files_json` into `d.files` (nothing to do when it is empty or done before).
 Status load_files(InstalledDist& d);
 /// Call fn(path) for each file of `d` in order, from `files` or, not yet loaded, from
 /// `files_json` (no FileEntry is built).

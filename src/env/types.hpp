@@ -44,8 +44,9 @@ struct InstalledDist {
   /// dist_digest of `files` (env/manifest.hpp); "" when not computed yet.
   std::string digest;
   /// The manifest's JSON text of `files`, kept by read_manifest(dir, lazy_files = true):
-  /// while it is set `files` is empty; load_files parses it (and clears it). A manifest
-  /// written from this dist copies it verbatim.
+  /// `files` stays empty until load_files parses it; the text is kept (it is what put_files
+  /// gives for those files), and a manifest written from this dist copies it verbatim. Code
+  /// that changes `files` of a dist read this way clears it.
   std::string files_json;
 };
 

@@ -237,6 +237,23 @@ TEST_CASE("engine: a journal a killed run left is finished by the next run", "[e
   CHECK(e.out.saw("info: finished an interrupted change"));
 }
 
+TEST_CASE("engine: a new package directory moves in one rename, shared ones file by file",
+          "[engine]") {
+  TempDir t{"plan-moves"};
+  std::string env = t / "env", staging = t / "staging";
+  for (const char* d :
+       {"env/site/old", "staging/site/new/sub", "staging/site/old", "staging/site/mixed"})
+    REQUIRE(fs::create_dirs(t / d).ok());
+  for (const char* f : {"site/new/a.py", "site/new/sub/b.py", "site/old/c.py", "site/mixed/d.py",
+                        "site/mixed/stray.txt"})
+    REQUIRE(fs::write_file(staging + "/" + f, "x").ok());
+  // site/new: new to the env, all staged files listed -> one move. site/old: the env has it
+  // -> per file. site/mixed: new, but holds a file not listed -> per file.
+  auto moves = engine::plan_moves(
+      env, staging, {"site/mixed/d.py", "site/new/a.py", "site/new/sub/b.py", "site/old/c.py"});
+  CHECK(moves == std::vector<std::string>{"site/mixed/d.py", "site/new", "site/old/c.py"});
+}
+
 TEST_CASE("engine: a lock from find-links, without a network or an interpreter", "[engine]") {
   Engine e;
   e.add_wheel("alpha", "1.0", {{"alpha/__init__.py", "A = 1\n"}});
