@@ -157,6 +157,9 @@ class RemoteStore final : public store::Store, public Layer {
   Result<std::string> put_blob_hashed(std::string_view c, bool x, std::string_view sha) override {
     return local_->put_blob_hashed(c, x, sha);
   }
+  Result<std::string> put_missing_blob(std::string_view c, bool x, std::string_view sha) override {
+    return local_->put_missing_blob(c, x, sha);
+  }
   Result<std::string> put_blob_file(const std::string& path, bool x) override {
     return local_->put_blob_file(path, x);
   }
@@ -313,23 +316,27 @@ class RemoteStore final : public store::Store, public Layer {
     std::string bad;  ///< bad_blob: which
   };
 
-  /// Cut `pack` (its digest checked) into the blobs `m` lists, check each and store those
-  /// missing here.
+  /// Cut `pack` into the blobs `m` lists, check each against its digest and store those
+  /// missing here. The pack's own digest is not computed: the signed manifest names every
+  /// blob and its size, so a pack whose size is their sum and whose used parts all match
+  /// their digests is the pack (the parts not used, intact here already, are not read).
   WantedPack::State unpack_pack(const EntryManifest& m, std::string_view pack, std::string& bad) {
     size_t at = 0;
     for (const auto& b : m.blobs) {
       if (b.size > pack.size() - at) return WantedPack::State::wrong;
       std::string_view part = pack.substr(at, b.size);
       at += b.size;
-      if (local_->blob_state(b.sha256, b.executable, int64_t(b.size)) == store::BlobState::intact)
-        continue;
+      const auto state = local_->blob_state(b.sha256, b.executable, int64_t(b.size));
+      if (state == store::BlobState::intact) continue;
       if (sha256_hex(part) != b.sha256) {
         bad = b.sha256;
         return WantedPack::State::bad_blob;
       }
       // put_blob_hashed replaces a damaged local copy.
-      if (!local_->put_blob_hashed(part, b.executable, b.sha256).ok())
-        return WantedPack::State::local_error;
+      auto put = state == store::BlobState::missing
+                     ? local_->put_missing_blob(part, b.executable, b.sha256)
+                     : local_->put_blob_hashed(part, b.executable, b.sha256);
+      if (!put.ok()) return WantedPack::State::local_error;
     }
     return at == pack.size() ? WantedPack::State::stored : WantedPack::State::wrong;
   }
@@ -442,9 +449,10 @@ class RemoteStore final : public store::Store, public Layer {
         WantedPack& w = wanted[j];
         const auto& got = (*packs)[j - first];
         if (got) pack_bytes += got->size();
-        w.state = !got                             ? WantedPack::State::missing
-                  : !(digest_of(*got) == w.digest) ? WantedPack::State::wrong
-                                                   : unpack_pack(*manifests[w.entry], *got, w.bad);
+        w.state = !got ? WantedPack::State::missing
+                  : got->size() != uint64_t(w.digest.size)
+                      ? WantedPack::State::wrong
+                      : unpack_pack(*manifests[w.entry], *got, w.bad);
       }
       return {};
     };

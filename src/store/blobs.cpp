@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "store/local_store.hpp"
@@ -31,6 +32,21 @@ bool is_sha256_hex(std::string_view s) {
 
 // Every stored blob's mtime (see store.hpp).
 const struct timespec kBlobTimes[2] = {{kBlobMtime, 0}, {kBlobMtime, 0}};
+
+/// Whether the process umask leaves the blob modes as they are (0444 and 0555 lose nothing to
+/// the usual 022 or 002): then a file made with the blob mode needs no fchmod. Read once, from
+/// /proc/self/status (umask() itself would change it for a moment under other threads).
+bool umask_keeps_blob_modes() {
+  static const bool keeps = [] {
+    auto status = fs::read_file("/proc/self/status");
+    if (!status.ok()) return false;
+    auto at = status->find("\nUmask:");
+    if (at == std::string::npos) return false;
+    unsigned long mask = std::strtoul(status->c_str() + at + 7, nullptr, 8);
+    return (mask & kModeExec) == 0;
+  }();
+  return keeps;
+}
 
 Error bad_sha(std::string_view sha) {
   return make_error("not a sha256 hex digest: " + quoted(sha),
@@ -122,6 +138,12 @@ Result<std::string> LocalStore::put_blob_hashed(std::string_view content, bool e
     case BlobState::missing:
       break;
   }
+  return put_missing_blob(content, executable, sha);
+}
+
+Result<std::string> LocalStore::put_missing_blob(std::string_view content, bool executable,
+                                                 std::string_view sha) {
+  if (!is_sha256_hex(sha)) return bad_sha(sha);
   // Fast path: an anonymous file in the blob's shard, linked in under its name once written
   // (open, write, link: no temp name to create, chmod and unlink). Unpacking writes
   // thousands of small blobs, so metadata operations are what it costs.
@@ -138,7 +160,8 @@ Result<std::string> LocalStore::put_blob_hashed(std::string_view content, bool e
       ok = n > 0;
       if (ok) off += size_t(n);
     }
-    ok = ok && ::fchmod(fd, blob_mode(executable)) == 0;  // O_TMPFILE modes pass through umask
+    // O_TMPFILE modes pass through the umask: fixed here unless it takes nothing from them.
+    ok = ok && (umask_keeps_blob_modes() || ::fchmod(fd, blob_mode(executable)) == 0);
     ok = ok && ::futimens(fd, kBlobTimes) == 0;
     std::string proc = "/proc/self/fd/" + std::to_string(fd);
     if (ok && ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0)

@@ -17,6 +17,8 @@ class LocalStore final : public Store {
   Result<std::string> put_blob(std::string_view content, bool executable) override;
   Result<std::string> put_blob_hashed(std::string_view content, bool executable,
                                       std::string_view sha256_hex) override;
+  Result<std::string> put_missing_blob(std::string_view content, bool executable,
+                                       std::string_view sha256_hex) override;
   Result<std::string> put_blob_file(const std::string& path, bool executable) override;
   BlobState blob_state(std::string_view sha256_hex, bool executable,
                        int64_t size = -1) const override;

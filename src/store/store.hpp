@@ -147,6 +147,10 @@ class Store {
   /// As put_blob, trusting `sha256_hex` as the hash of `content` (the caller just computed it).
   virtual Result<std::string> put_blob_hashed(std::string_view content, bool executable,
                                               std::string_view sha256_hex) = 0;
+  /// As put_blob_hashed, for a blob blob_state() just found missing: no second look (another
+  /// process storing the same blob meanwhile is fine: same content).
+  virtual Result<std::string> put_missing_blob(std::string_view content, bool executable,
+                                               std::string_view sha256_hex) = 0;
   /// Hash the file at `path`, then move it into the store (link + unlink, copying when it is
   /// on another filesystem); `path` is gone afterwards. Best from a file under tmp_dir().
   virtual Result<std::string> put_blob_file(const std::string& path, bool executable) = 0;

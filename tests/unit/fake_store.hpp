@@ -54,6 +54,10 @@ class FakeStore final : public store::Store {
   Result<std::string> put_blob(std::string_view content, bool exec) override {
     return put_blob_hashed(content, exec, sha256_hex(content));
   }
+  Result<std::string> put_missing_blob(std::string_view content, bool exec,
+                                       std::string_view sha) override {
+    return put_blob_hashed(content, exec, sha);
+  }
   Result<std::string> put_blob_hashed(std::string_view content, bool exec,
                                       std::string_view sha) override {
     std::string path = blob_path(sha, exec);
