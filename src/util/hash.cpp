@@ -8,6 +8,19 @@
 
 namespace lb {
 
+namespace {
+/// SHA-256 fetched from OpenSSL's providers once: EVP_sha256() in a DigestInit makes OpenSSL 3
+/// look the algorithm up again on every call (a lock and a hash-table search per hasher, and
+/// lavabuild makes one per file it stores).
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return fetched ? fetched : EVP_sha256();  // kept for the life of the process
+  }();
+  return md;
+}
+}  // namespace
+
 struct Sha256::Impl {
   EVP_MD_CTX* ctx = nullptr;
   Impl() = default;
@@ -20,7 +33,7 @@ struct Sha256::Impl {
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr) != 1)
     throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
 }
 Sha256::~Sha256() = default;
