@@ -1,8 +1,6 @@
 // Unpacking sdists and source archives (libarchive, private to this file) through directory
 // descriptors: every directory is opened with O_NOFOLLOW and symlinks are made last, so no
 // member can be written through a link.
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <sys/stat.h>
@@ -20,6 +18,7 @@
 #include "source/sdist.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
+#include "wheel/libarchive.hpp"
 #include "wheel/wheel.hpp"
 
 namespace lb::source {
@@ -30,7 +29,7 @@ using detail::Fd;
 constexpr const char* kHostile = "the archive is malformed or hostile; do not build it";
 
 struct ArchiveFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { LA(archive_read_free)(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
@@ -108,7 +107,7 @@ class Unpacker {
     return make_error(label_ + ": member '" + member + "': " + what, kHostile);
   }
   Error libarchive_error(archive* a, const std::string& what) const {
-    const char* msg = archive_error_string(a);
+    const char* msg = LA(archive_error_string)(a);
     return make_error(label_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"),
                       kHostile);
   }
@@ -119,7 +118,7 @@ class Unpacker {
       return make_error("cannot open directory " + dest_ + ": " + std::strerror(errno));
     for (;;) {
       archive_entry* e = nullptr;
-      int rc = archive_read_next_header(a, &e);
+      int rc = LA(archive_read_next_header)(a, &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
         return libarchive_error(
@@ -143,7 +142,8 @@ class Unpacker {
 
   Status member(archive* a, archive_entry* e) {
     bound_open_dirs();
-    const char* raw = name_of_entry(archive_entry_pathname_utf8(e), archive_entry_pathname(e));
+    const char* raw =
+        name_of_entry(LA(archive_entry_pathname_utf8)(e), LA(archive_entry_pathname)(e));
     if (!raw) return fail("a member's name cannot be read");
     auto clean = clean_member_path(raw);
     if (!clean.ok()) return fail(raw, clean.error().message);
@@ -152,8 +152,9 @@ class Unpacker {
     if (depth_of(path) > limits_.max_depth)
       return fail(path, "deeper than " + std::to_string(limits_.max_depth) + " directories");
     LB_TRY(not_through_link(path));
-    const char* hardlink = name_of_entry(archive_entry_hardlink_utf8(e), archive_entry_hardlink(e));
-    auto type = archive_entry_filetype(e);
+    const char* hardlink =
+        name_of_entry(LA(archive_entry_hardlink_utf8)(e), LA(archive_entry_hardlink)(e));
+    auto type = LA(archive_entry_filetype)(e);
     note_top(path, hardlink == nullptr && type == AE_IFDIR);
     if (hardlink) return hard_link(e, path, hardlink);
     switch (type) {
@@ -225,10 +226,10 @@ class Unpacker {
 
   Status file(archive* a, archive_entry* e, const std::string& path) {
     if (dir_paths_.count(path)) return fail(path, "is both a directory and a file");
-    if (archive_entry_size_is_set(e) && limits_.max_member_size &&
-        uint64_t(archive_entry_size(e)) > limits_.max_member_size)
+    if (LA(archive_entry_size_is_set)(e) && limits_.max_member_size &&
+        uint64_t(LA(archive_entry_size)(e)) > limits_.max_member_size)
       return over_limit(path,
-                        "its size " + std::to_string(archive_entry_size(e)) +
+                        "its size " + std::to_string(LA(archive_entry_size)(e)) +
                             " bytes exceeds the " + size_text(limits_.max_member_size) +
                             " limit per member",
                         "LAVABUILD_MAX_MEMBER_SIZE");
@@ -245,7 +246,7 @@ class Unpacker {
       const void* buf = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
-      int rc = archive_read_data_block(a, &buf, &size, &offset);
+      int rc = LA(archive_read_data_block)(a, &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
       if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
         return libarchive_error(a, "member '" + path + "': cannot read its data");
@@ -279,11 +280,11 @@ class Unpacker {
         done += size_t(n);
       }
     }
-    if (::fchmod(fd.get(), (archive_entry_perm(e) & 0111) ? 0755 : 0644) != 0)
+    if (::fchmod(fd.get(), (LA(archive_entry_perm)(e) & 0111) ? 0755 : 0644) != 0)
       return fail(path, std::string("cannot chmod: ") + std::strerror(errno));
-    if (archive_entry_mtime_is_set(e)) {
+    if (LA(archive_entry_mtime_is_set)(e)) {
       struct timespec times[2] = {{0, UTIME_OMIT},
-                                  {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+                                  {LA(archive_entry_mtime)(e), LA(archive_entry_mtime_nsec)(e)}};
       if (times[1].tv_nsec < 0 || times[1].tv_nsec > 999'999'999) times[1].tv_nsec = 0;
       (void)::futimens(fd.get(), times);  // a date the filesystem cannot hold is not an error
     }
@@ -295,7 +296,7 @@ class Unpacker {
     if (!target.ok())
       return fail(path,
                   "hard link to '" + std::string(raw_target) + "': " + target.error().message);
-    if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+    if (LA(archive_entry_size_is_set)(e) && LA(archive_entry_size)(e) > 0)
       return fail(path, "is a hard link with data of its own, which is not supported");
     if (!files_.count(*target) || *target == path)
       return fail(path, "is a hard link to '" + *target +
@@ -313,7 +314,8 @@ class Unpacker {
   }
 
   Status symlink(archive_entry* e, const std::string& path) {
-    const char* target = name_of_entry(archive_entry_symlink_utf8(e), archive_entry_symlink(e));
+    const char* target =
+        name_of_entry(LA(archive_entry_symlink_utf8)(e), LA(archive_entry_symlink)(e));
     if (!target) return fail(path, "is a symlink whose target cannot be read");
     for (const char* c = target; *c; ++c)
       if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f)
@@ -327,7 +329,7 @@ class Unpacker {
     auto parent = directory(parent_of(path));
     if (!parent.ok()) return parent.error();
     links_.emplace(path, target);
-    link_mtimes_[path] = {archive_entry_mtime_is_set(e) ? archive_entry_mtime(e) : 0, 0};
+    link_mtimes_[path] = {LA(archive_entry_mtime_is_set)(e) ? LA(archive_entry_mtime)(e) : 0, 0};
     return {};
   }
 
@@ -398,13 +400,13 @@ class Utf8Names {
 };
 
 ArchivePtr new_reader() {
-  ArchivePtr a(archive_read_new());
+  ArchivePtr a(LA(archive_read_new)());
   if (!a) return a;
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_bzip2(a.get());
-  archive_read_support_filter_xz(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_zip_seekable(a.get());
+  LA(archive_read_support_filter_gzip)(a.get());
+  LA(archive_read_support_filter_bzip2)(a.get());
+  LA(archive_read_support_filter_xz)(a.get());
+  LA(archive_read_support_format_tar)(a.get());
+  LA(archive_read_support_format_zip_seekable)(a.get());
   return a;
 }
 
@@ -422,11 +424,12 @@ Result<ArchiveLimits> ArchiveLimits::from_env() {
 
 Result<std::string> unpack_archive_bytes(std::string_view bytes, const std::string& label,
                                          const std::string& dest, const ArchiveLimits& limits) {
+  LB_TRY(libarchive::load());
   Utf8Names utf8;
   ArchivePtr a = new_reader();
   if (!a) return make_error(label + ": out of memory");
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    const char* msg = archive_error_string(a.get());
+  if (LA(archive_read_open_memory)(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
+    const char* msg = LA(archive_error_string)(a.get());
     return make_error(
         label + ": not a readable tar or zip archive: " + (msg ? msg : "unknown libarchive error"),
         kHostile);
@@ -446,11 +449,12 @@ Result<std::string> unpack_archive(const std::string& path, const std::string& d
   if (::stat(path.c_str(), &st) != 0)
     return make_error("cannot read " + path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
+  LB_TRY(libarchive::load());
   Utf8Names utf8;
   ArchivePtr a = new_reader();
   if (!a) return make_error(path + ": out of memory");
-  if (archive_read_open_filename(a.get(), path.c_str(), size_t(1) << 16) != ARCHIVE_OK) {
-    const char* msg = archive_error_string(a.get());
+  if (LA(archive_read_open_filename)(a.get(), path.c_str(), size_t(1) << 16) != ARCHIVE_OK) {
+    const char* msg = LA(archive_error_string)(a.get());
     return make_error(
         path + ": not a readable tar or zip archive: " + (msg ? msg : "unknown libarchive error"),
         kHostile);

@@ -1,8 +1,8 @@
 // libarchive behind ZipReader; mmap behind MappedFile.
 #include "wheel/zip_reader.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "wheel/libarchive.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -224,10 +224,10 @@ struct ZipReader::Impl {
   std::vector<CdEntry> cd;  // in local-header order, like libarchive's iteration
   size_t next = 0;
   ~Impl() {
-    if (a) archive_read_free(a);
+    if (a) LA(archive_read_free)(a);
   }
   Error fail(const std::string& what) const {
-    const char* msg = archive_error_string(a);
+    const char* msg = LA(archive_error_string)(a);
     return make_error(what + ": " + (msg ? msg : "unknown libarchive error"),
                       "the wheel is malformed or hostile; do not install it");
   }
@@ -238,20 +238,21 @@ ZipReader::ZipReader(ZipReader&&) noexcept = default;
 ZipReader::~ZipReader() = default;
 
 Result<ZipReader> ZipReader::open(std::string_view bytes, const std::string& label) {
+  LB_TRY(libarchive::load());
   auto impl = std::make_unique<Impl>();
   auto cd = read_central_directory(bytes);
   if (!cd.ok()) return cd.error().context(label + ": not a readable zip archive");
   impl->cd = std::move(*cd);
-  impl->a = archive_read_new();
+  impl->a = LA(archive_read_new)();
   if (!impl->a) return make_error(label + ": out of memory");
-  archive_read_support_format_zip_seekable(impl->a);
-  if (archive_read_open_memory(impl->a, bytes.data(), bytes.size()) != ARCHIVE_OK)
+  LA(archive_read_support_format_zip_seekable)(impl->a);
+  if (LA(archive_read_open_memory)(impl->a, bytes.data(), bytes.size()) != ARCHIVE_OK)
     return impl->fail("not a readable zip archive").context(label);
   return ZipReader(std::move(impl));
 }
 
 Result<std::optional<ZipEntry>> ZipReader::next() {
-  int rc = archive_read_next_header(impl_->a, &impl_->entry);
+  int rc = LA(archive_read_next_header)(impl_->a, &impl_->entry);
   if (rc == ARCHIVE_EOF) {
     if (impl_->next != impl_->cd.size())
       return make_error("the archive has " + std::to_string(impl_->cd.size()) +
@@ -297,24 +298,24 @@ Result<std::optional<ZipEntry>> ZipReader::next() {
     default:
       z.type = ZipEntry::Type::other, z.kind = "a special file";
   }
-  auto type = archive_entry_filetype(e);
+  auto type = LA(archive_entry_filetype)(e);
   if (z.type != ZipEntry::Type::other &&
-      ((type != AE_IFREG && type != AE_IFDIR) || archive_entry_hardlink(e))) {
+      ((type != AE_IFREG && type != AE_IFDIR) || LA(archive_entry_hardlink)(e))) {
     z.type = ZipEntry::Type::other;
     z.kind = type == AE_IFLNK ? "a symlink" : "a link or special file";
   }
-  z.mode = unix_mode ? (unix_mode & 07777) : uint32_t(archive_entry_perm(e));
+  z.mode = unix_mode ? (unix_mode & 07777) : uint32_t(LA(archive_entry_perm)(e));
   z.size_known = true;
   z.size = cd.usize;
   z.compressed_size = cd.csize;
   // libarchive reads from the local headers in this same order: the sizes must agree.
-  if (z.type == ZipEntry::Type::file && archive_entry_size_is_set(e) &&
-      uint64_t(archive_entry_size(e)) != cd.usize)
+  if (z.type == ZipEntry::Type::file && LA(archive_entry_size_is_set)(e) &&
+      uint64_t(LA(archive_entry_size)(e)) != cd.usize)
     return make_error("member '" + z.path + "': the central directory says " +
                           std::to_string(cd.usize) + " bytes, the local header " +
-                          std::to_string(archive_entry_size(e)),
+                          std::to_string(LA(archive_entry_size)(e)),
                       kHostileHint);
-  z.encrypted = (cd.flags & 1) != 0 || archive_entry_is_encrypted(e) != 0;
+  z.encrypted = (cd.flags & 1) != 0 || LA(archive_entry_is_encrypted)(e) != 0;
   return std::optional<ZipEntry>(std::move(z));
 }
 
@@ -324,7 +325,7 @@ Status ZipReader::read_impl(uint64_t limit, void* ctx, void (*fn)(void*, std::st
     const void* buf = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
-    int rc = archive_read_data_block(impl_->a, &buf, &size, &offset);
+    int rc = LA(archive_read_data_block)(impl_->a, &buf, &size, &offset);
     if (rc == ARCHIVE_EOF) return {};
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return impl_->fail("cannot read member data");
     if (offset < 0 || uint64_t(offset) != total)
