@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -149,9 +150,18 @@ Result<std::string> LocalStore::put_missing_blob(std::string_view content, bool 
   // thousands of small blobs, so metadata operations are what it costs.
   std::string target = blob_path(sha, executable);
   std::string shard = fs::dirname(target);
-  int fd = ::open(shard.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, blob_mode(executable));
-  if (fd < 0 && errno == ENOENT && fs::create_dirs(shard).ok())
-    fd = ::open(shard.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, blob_mode(executable));
+  // Below blobs/ by its descriptor: "<aa>" and "<aa>/<sha>[.x]", not the whole paths.
+  const int root = blobs_fd();
+  const char* rel = target.c_str() + target.size() - (64 + 3 + (executable ? 2 : 0));
+  const std::string shard_rel(rel, 2);
+  auto open_tmp = [&] {
+    return root >= 0
+               ? ::openat(root, shard_rel.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC,
+                          blob_mode(executable))
+               : ::open(shard.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, blob_mode(executable));
+  };
+  int fd = open_tmp();
+  if (fd < 0 && errno == ENOENT && fs::create_dirs(shard).ok()) fd = open_tmp();
   if (fd >= 0) {
     bool ok = true;
     for (size_t off = 0; ok && off < content.size();) {
@@ -163,9 +173,26 @@ Result<std::string> LocalStore::put_missing_blob(std::string_view content, bool 
     // O_TMPFILE modes pass through the umask: fixed here unless it takes nothing from them.
     ok = ok && (umask_keeps_blob_modes() || ::fchmod(fd, blob_mode(executable)) == 0);
     ok = ok && ::futimens(fd, kBlobTimes) == 0;
-    std::string proc = "/proc/self/fd/" + std::to_string(fd);
-    if (ok && ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0)
-      ok = errno == EEXIST;  // the same content arrived meanwhile: fine
+    if (ok) {
+      // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH (root has it); without it,
+      // the /proc/self/fd link, which costs a walk of /proc.
+      static std::atomic<bool> empty_path_refused{false};
+      int err = -1;  // -1: not tried yet; else 0 or the errno of the last try
+      if (root >= 0 && !empty_path_refused.load(std::memory_order_relaxed)) {
+        err = ::linkat(fd, "", root, rel, AT_EMPTY_PATH) == 0 ? 0 : errno;
+        if (err != 0 && err != EEXIST) {
+          empty_path_refused = true;
+          err = -1;
+        }
+      }
+      if (err == -1) {
+        std::string proc = "/proc/self/fd/" + std::to_string(fd);
+        err = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) == 0
+                  ? 0
+                  : errno;
+      }
+      ok = err == 0 || err == EEXIST;  // EEXIST: the same content arrived meanwhile: fine
+    }
     ::close(fd);
     if (ok) return std::string(sha);
   }
