@@ -17,6 +17,7 @@
 #include "engine/pipeline.hpp"
 #include "env/manifest.hpp"
 #include "graph/graph.hpp"
+#include "instance/supervisor.hpp"
 #include "pep/name.hpp"
 #include "remote/layer.hpp"
 #include "remote/sign.hpp"
@@ -347,6 +348,9 @@ int cmd_cache(const Options& o, Reporter& out) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // The supervisor `instance start` launches: not a user command (instance/supervisor.hpp).
+  if ((argc == 4 || argc == 5) && std::string(argv[1]) == instance::kSuperviseCommand)
+    return instance::supervise_main(argv[2], argv[3], argc == 5 ? argv[4] : "");
   std::string help;
   auto parsed = parse_options(argc, argv, help);
   if (!parsed.ok()) {

@@ -160,7 +160,8 @@ struct Proc {
 
 class Supervisor {
  public:
-  explicit Supervisor(Paths p) : p_(std::move(p)) {}
+  /// `only`: start that process alone (the others stay stopped); empty: every process.
+  Supervisor(Paths p, std::string only) : p_(std::move(p)), only_(std::move(only)) {}
   [[noreturn]] void run();
 
  private:
@@ -180,6 +181,7 @@ class Supervisor {
   Proc* find(pid_t pid);
 
   Paths p_;
+  std::string only_;
   std::vector<Proc> procs_;
   std::vector<std::pair<pid_t, int>> reaped_;
 };
@@ -422,7 +424,14 @@ void Supervisor::run() {
   write_pid_file(supervisor_pid_file(p_), ::getpid());
   log("supervisor started (pid " + std::to_string(::getpid()) + ")");
   load_recipe();
-  for (auto& pr : procs_) spawn(pr);
+  for (auto& pr : procs_) {
+    if (only_.empty() || pr.name == only_) {
+      spawn(pr);
+    } else {
+      pr.state = "stopped";
+      save(pr);
+    }
+  }
   (void)fs::write_file_atomic(p_.run + "/supervisor.json",
                               json({{"seq", 0}, {"pid", long(::getpid())}}).dump() + "\n");
   for (;;) {
@@ -464,43 +473,49 @@ void close_inherited_fds() {
   }
 }
 
-Status launch(const Paths& p) {
+/// Start the supervisor of `p` (running `only`, or every process) as a new program: the
+/// double fork detaches it, and the exec of this executable (/proc/self/exe, `lavabuild
+/// __supervise ROOT NAME [PROCESS]`) leaves nothing of this process behind in it (locks held
+/// by other threads at the fork, the caller's descriptors): between fork and exec only
+/// async-signal-safe calls run.
+Status launch(const Paths& p, const std::string& only) {
   (void)fs::create_dirs(p.run);
   (void)fs::create_dirs(p.log);
   (void)fs::remove_all(p.run + "/control");
+  const std::string name = fs::basename(p.dir);
+  std::vector<const char*> argv{"lavabuild", kSuperviseCommand, p.root.c_str(), name.c_str()};
+  if (!only.empty()) argv.push_back(only.c_str());
+  argv.push_back(nullptr);
   pid_t first = ::fork();
   if (first < 0)
     return make_error(std::string("cannot start the supervisor: ") + std::strerror(errno));
   if (first == 0) {
     ::setsid();
     if (::fork() != 0) _exit(0);
-    close_inherited_fds();
-    // With --user the supervisor itself runs as the instance's user: every file it writes
-    // under run/ and log/ (which that user owns) is the user's, and root never opens a path
-    // there that the user could have made a symlink.
-    if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok() && !cfg->user.empty()) {
-      auto u = find_user(cfg->user);
-      if (!u.ok() || ::setgroups(0, nullptr) != 0 || ::setgid(u->gid) != 0 || ::setuid(u->uid) != 0)
-        _exit(125);
-    }
-    // One supervisor per instance: an flock held for its whole life.
-    int lock = ::open((p.run + "/supervisor.lock").c_str(),
-                      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) _exit(0);
-    if (::chdir("/") != 0) _exit(126);
-    int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open((p.log + "/supervisor.log").c_str(),
-                     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
-    if (out < 0) out = ::open("/dev/null", O_WRONLY);  // never the caller's terminal or pipes
-    if (in >= 0) ::dup2(in, 0);
-    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
-    if (in > 2) ::close(in);
-    if (out > 2) ::close(out);
-    ::umask(022);
-    Supervisor(p).run();
+    ::execv("/proc/self/exe", const_cast<char* const*>(argv.data()));
+    _exit(127);
   }
   int status = 0;
   ::waitpid(first, &status, 0);
+  return {};
+}
+
+/// Stop the processes a killed supervisor left running (`process`, or all): their pid files
+/// in run/ still name them. SIGTERM to each group, SIGKILL to what is left kStopTimeout later.
+Status stop_orphans(const Paths& p, const std::string& process) {
+  auto files = fs::list_dir(p.run);
+  if (!files.ok()) return {};
+  for (const auto& f : *files) {
+    if (!ends_with(f, ".pid") || f == "supervisor.pid") continue;
+    if (!process.empty() && f != process + ".pid") continue;
+    if (auto orphan = live_pid(p.run + "/" + f)) {
+      LB_TRY(signal_instance_process(p, *orphan, SIGTERM, true));
+      double deadline = mono_s() + double(kStopTimeout.count());
+      while (::kill(-pid_t(*orphan), 0) == 0 && mono_s() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      (void)signal_instance_process(p, *orphan, SIGKILL, true);
+    }
+  }
   return {};
 }
 
@@ -533,6 +548,35 @@ Status send_control(const Paths& p, long pid, const std::vector<std::string>& li
 
 }  // namespace
 
+int supervise_main(const std::string& root, const std::string& name, const std::string& only) {
+  if (!check_name(name).ok()) return 2;
+  const Paths p = paths_of(root, name);
+  close_inherited_fds();
+  // With --user the supervisor itself runs as the instance's user: every file it writes
+  // under run/ and log/ (which that user owns) is the user's, and root never opens a path
+  // there that the user could have made a symlink.
+  if (auto cfg = read_instance_toml(p.instance_toml()); cfg.ok() && !cfg->user.empty()) {
+    auto u = find_user(cfg->user);
+    if (!u.ok() || ::setgroups(0, nullptr) != 0 || ::setgid(u->gid) != 0 || ::setuid(u->uid) != 0)
+      return 125;
+  }
+  // One supervisor per instance: an flock held for its whole life.
+  int lock =
+      ::open((p.run + "/supervisor.lock").c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) return 0;
+  if (::chdir("/") != 0) return 126;
+  int in = ::open("/dev/null", O_RDONLY);
+  int out =
+      ::open((p.log + "/supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
+  if (out < 0) out = ::open("/dev/null", O_WRONLY);  // never the caller's terminal or pipes
+  if (in >= 0) ::dup2(in, 0);
+  if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
+  if (in > 2) ::close(in);
+  if (out > 2) ::close(out);
+  ::umask(022);
+  Supervisor(p, only).run();
+}
+
 SupervisorStatus supervisor_status(const Paths& p, const std::vector<std::string>& names) {
   SupervisorStatus st;
   st.pid = live_pid(supervisor_pid_file(p));
@@ -543,6 +587,14 @@ SupervisorStatus supervisor_status(const Paths& p, const std::vector<std::string
     ps.name = name;
     auto file = read_state_file(p.run + "/" + name + ".json");
     json j = file ? json::parse(file->first, nullptr, false) : json();
+    if (!st.running) {
+      // A killed supervisor's processes may still run: shown, so that nobody starts a
+      // second copy by hand (start and stop stop them first).
+      if (auto orphan = live_pid(p.run + "/" + name + ".pid")) {
+        ps.state = "orphaned";
+        ps.pid = orphan;
+      }
+    }
     if (j.is_object()) {
       ps.restarts = j.value("restarts", 0);
       if (st.running) ps.state = j.value("state", std::string("stopped"));
@@ -568,29 +620,17 @@ Status start_processes(const Paths& p, const std::vector<std::string>& names,
         lines.push_back("start " + ps.name);
     return lines.empty() ? Status{} : send_control(p, *pid, lines);
   }
-  // Processes a killed supervisor left running (their pid files still name them): stopped
-  // first, or the new ones would find their ports taken.
-  for (const auto& n : names)
-    if (auto orphan = live_pid(p.run + "/" + n + ".pid")) {
-      LB_TRY(signal_instance_process(p, *orphan, SIGTERM, true));
-      double deadline = mono_s() + double(kStopTimeout.count());
-      while (::kill(-pid_t(*orphan), 0) == 0 && mono_s() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      (void)signal_instance_process(p, *orphan, SIGKILL, true);
-    }
+  // Processes a killed supervisor left running: stopped first, or the new ones would find
+  // their ports taken.
+  LB_TRY(stop_orphans(p, ""));
   for (const auto& n : names) (void)fs::remove_all(p.run + "/" + n + ".json");
-  LB_TRY(launch(p));
+  LB_TRY(launch(p, process));
   double deadline = mono_s() + 15;
   while (mono_s() < deadline) {
     auto st = supervisor_status(p, names);
     bool all = st.running;
     for (const auto& ps : st.processes) all = all && fs::exists(p.run + "/" + ps.name + ".json");
-    if (all) {
-      if (!process.empty())  // only that one was asked for: stop the others again
-        for (const auto& n : names)
-          if (n != process) LB_TRY(send_control(p, *st.pid, {"stop " + n}));
-      return {};
-    }
+    if (all) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return make_error("the supervisor of " + p.dir + " did not start its processes",
@@ -599,7 +639,7 @@ Status start_processes(const Paths& p, const std::vector<std::string>& names,
 
 Status stop_processes(const Paths& p, const std::string& process) {
   auto pid = live_pid(supervisor_pid_file(p));
-  if (!pid) return {};
+  if (!pid) return stop_orphans(p, process);  // no supervisor: only what a killed one left
   if (!process.empty()) return send_control(p, *pid, {"stop " + process});
   LB_TRY(signal_instance_process(p, *pid, SIGTERM, false));
   double deadline = mono_s() + 30 + double(kStopTimeout.count()) * 4;

@@ -38,7 +38,9 @@ inline constexpr std::chrono::seconds kStopTimeout{10};
 
 struct ProcessStatus {
   std::string name;
-  std::string state = "stopped";  ///< running, backoff, failed, stopped
+  /// running, backoff, failed, stopped; orphaned: still running, left by a supervisor that
+  /// was killed (start and stop stop it first)
+  std::string state = "stopped";
   std::optional<long> pid;
   std::optional<double> uptime_s;
   int restarts = 0;
@@ -50,13 +52,22 @@ struct SupervisorStatus {
   std::vector<ProcessStatus> processes;
 };
 
+/// The hidden command `start` execs to become an instance's supervisor:
+/// `lavabuild __supervise ROOT NAME [PROCESS]` (cli/commands.cpp hands it to supervise_main).
+inline constexpr const char* kSuperviseCommand = "__supervise";
+/// The supervisor's program: detach from the caller's descriptors, become the instance's
+/// user, take run/supervisor.lock (another supervisor holds it: exit 0), log to
+/// log/supervisor.log, then run `only` (or every process) until SIGTERM. Returns only when it
+/// cannot start.
+int supervise_main(const std::string& root, const std::string& name, const std::string& only);
 /// The state of the supervisor and of each of `names` (the live recipe's processes).
 SupervisorStatus supervisor_status(const Paths& p, const std::vector<std::string>& names);
 /// Start the supervisor unless it runs (then: start `process`, or every stopped one), and
 /// wait until each process was started once. `names` must not be empty.
 Status start_processes(const Paths& p, const std::vector<std::string>& names,
                        const std::string& process);
-/// Stop `process`, or (empty) every process and the supervisor. Nothing running: nothing to do.
+/// Stop `process`, or (empty) every process and the supervisor; without a supervisor, the
+/// processes a killed one left running. Nothing running: nothing to do.
 Status stop_processes(const Paths& p, const std::string& process);
 /// Restart `process` (or every process) when the supervisor runs; false when it does not.
 Result<bool> restart_processes(const Paths& p, const std::string& process);

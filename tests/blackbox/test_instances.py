@@ -417,6 +417,38 @@ def test_supervisor_starts_restarts_and_stops(inst, reqs, tmp_path, lb):
         assert st["by_name"][p]["state"] == "stopped" and st["by_name"][p]["pid"] is None, st
 
 
+def test_start_one_process_and_orphans_of_a_killed_supervisor(inst, reqs, tmp_path):
+    """`start NAME PROCESS` with no supervisor starts that process alone; the supervisor is a
+    program of its own (exec'd, not a fork of the caller); processes a SIGKILLed supervisor
+    left are shown as orphaned, and `stop` stops them."""
+    port = serve_index.free_port()
+    rec = web_recipe(tmp_path, port, processes={"web": WEB, "worker": "sleep 3600"})
+    inst.create("one", reqs[0], rec)
+    d = inst.dir("one")
+    inst.start("one", "web")
+    st = inst.status("one")
+    assert st["by_name"]["web"]["state"] == "running", st
+    assert st["by_name"]["worker"]["state"] == "stopped" and st["by_name"]["worker"]["pid"] is None, st
+    assert not (d / "log" / "worker.log").exists(), "the worker was started although only web was asked for"
+    sup_pid = read_pidfile(d / "run" / "supervisor.pid")
+    cmdline = Path(f"/proc/{sup_pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:4] == [b"__supervise", str(inst.root).encode(), b"one"], cmdline
+    serving(port, "1.0")
+
+    web_pid = st["by_name"]["web"]["pid"]
+    os.kill(sup_pid, signal.SIGKILL)
+    until("the supervisor is gone", lambda: not alive(sup_pid), 5)
+    assert alive(web_pid)
+    st = inst.status("one")
+    assert st["supervisor"]["running"] is False, st
+    assert st["by_name"]["web"]["state"] == "orphaned" and st["by_name"]["web"]["pid"] == web_pid, st
+    assert st["by_name"]["worker"]["state"] == "stopped", st
+    inst.run("stop", "one").ok()
+    until("the orphan is stopped", lambda: not alive(web_pid), 12)
+    until(f"port {port} closed", lambda: port_closed(port), 12)
+    assert inst.status("one")["by_name"]["web"]["state"] == "stopped"
+
+
 def test_process_that_always_fails_is_given_up(inst, tmp_path):
     req = write(tmp_path / "req.txt", "crashy==1.0\n")
     rec = write(tmp_path / "recipe.toml", recipe_text({"crash": "crashy"}))
