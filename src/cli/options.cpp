@@ -490,9 +490,10 @@ po::options_description define_options(Options& o, RawArgs& raw) {
       "database", po::value<std::string>(&o.database),
       "instance create: postgresql, a role and database of the instance's own")(
       "db-admin", po::value<std::string>(&o.db_admin),
-      "instance create: the PostgreSQL superuser connection (libpq URL; default PGHOST, "
-      "PGPORT, PGUSER)")("verify", po::bool_switch(&o.verify),
-                         "instance backup: restore it into a scratch instance and compare")(
+      "instance create: the PostgreSQL superuser connection (libpq URL without a password: "
+      "that goes in ~/.pgpass or PGPASSWORD; default PGHOST, PGPORT, PGUSER)")(
+      "verify", po::bool_switch(&o.verify),
+      "instance backup: restore it into a scratch instance and compare")(
       "verbose,v", po::value<int>()->implicit_value(1)->zero_tokens(),
       "explain why each step runs")(
       "quiet,q", po::bool_switch(&o.quiet),

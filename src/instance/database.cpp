@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include <cctype>
+
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
@@ -94,7 +96,35 @@ std::string database_url(const Database& d) {
   return "postgresql://" + d.role + ":" + d.password + "@" + d.host + ":" + d.port + "/" + d.name;
 }
 
+bool conninfo_has_password(const std::string& conninfo) {
+  std::string c = conninfo;
+  for (auto& ch : c) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* scheme : {"postgresql://", "postgres://"})
+    if (starts_with(c, scheme)) {
+      std::string rest = c.substr(std::string(scheme).size());
+      auto at = rest.find('@');
+      auto end = rest.find_first_of("/?");
+      if (at != std::string::npos && (end == std::string::npos || at < end) &&
+          rest.substr(0, at).find(':') != std::string::npos)
+        return true;                                    // postgresql://USER:PASSWORD@...
+      return c.find("password=") != std::string::npos;  // ...?password=
+    }
+  // key=value conninfo: a password keyword (spaces around '=' are allowed by libpq)
+  for (size_t at = c.find("password"); at != std::string::npos; at = c.find("password", at + 1)) {
+    size_t k = at + 8;
+    while (k < c.size() && c[k] == ' ') ++k;
+    if (k < c.size() && c[k] == '=' && (at == 0 || c[at - 1] == ' ')) return true;
+  }
+  return false;
+}
+
 Result<Database> create_database(const std::string& name, const std::string& admin) {
+  if (conninfo_has_password(admin))
+    return make_error(
+        "--db-admin carries a password: every local user can read a command "
+        "line, and the connection is kept in etc/instance.toml",
+        "give the connection without it and the password in ~/.pgpass or "
+        "PGPASSWORD");
   Database d;
   d.engine = "postgresql";
   d.name = d.role = "lb_" + replace_all(name, "-", "_");

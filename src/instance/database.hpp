@@ -13,7 +13,11 @@
 
 namespace lb::instance {
 
-/// Create role and database for instance `name`; nothing is left on failure.
+/// Whether a libpq connection string (URL or key=value) carries a password.
+bool conninfo_has_password(const std::string& conninfo);
+/// Create role and database for instance `name`; nothing is left on failure. An `admin`
+/// connection with a password in it is refused (command lines are public; ~/.pgpass or
+/// PGPASSWORD carry it instead).
 Result<Database> create_database(const std::string& name, const std::string& admin);
 Status drop_database(const Database& d);
 /// postgresql://ROLE:PASSWORD@HOST:PORT/DB, or @/DB?host=DIR&port=P for a socket directory.

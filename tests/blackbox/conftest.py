@@ -145,9 +145,11 @@ class Postgres:
         """libpq's variables that reach the cluster as its superuser (for lavabuild runs)."""
         return {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user}
 
-    def admin_url(self) -> str:
-        """The superuser over TCP, with its password (a --db-admin URL)."""
-        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/postgres"
+    def admin_url(self, with_password: bool = False) -> str:
+        """The superuser over TCP (a --db-admin URL; its password goes in PGPASSWORD, unless
+        with_password puts it in the URL, which lavabuild refuses)."""
+        secret = f":{self.password}" if with_password else ""
+        return f"postgresql://{self.user}{secret}@127.0.0.1:{self.port}/postgres"
 
     def client_environ(self) -> dict:
         env = {k: v for k, v in clean_environ().items() if not k.startswith("PG")}

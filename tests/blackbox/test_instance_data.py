@@ -582,18 +582,26 @@ def test_user_and_database_together(data, reqs, tmp_path, postgres):
 
 def test_db_admin_url_over_tcp(data, reqs, postgres):
     """--db-admin wins over libpq's variables (here pointing at a closed port); the URL is then
-    host:port, and remove drops the database without any PG variable."""
+    host:port, and remove drops the database with the admin password from PGPASSWORD alone.
+    A --db-admin URL with a password in it is refused: command lines are public."""
     pg = postgres
     name, db = "lbt-adm", "lb_lbt_adm"
     closed = serve_index.closed_port()
+    wrong_pg = {"PGHOST": pg.host, "PGPORT": str(closed), "PGUSER": "nobody"}
+    r = data.create(name, reqs[0], database=True, db_admin=pg.admin_url(with_password=True),
+                    pg_env=False, run_env=wrong_pg, check=False)
+    r.fails(1)
+    assert "--db-admin carries a password" in r.output and "PGPASSWORD" in r.output, r.describe()
+    assert pg.password not in r.output, "the password was echoed\n" + r.describe()
+    assert not data.dir(name).exists() and db not in pg.databases()
     data.create(name, reqs[0], database=True, db_admin=pg.admin_url(), pg_env=False,
-                run_env={"PGHOST": pg.host, "PGPORT": str(closed), "PGUSER": "nobody"})
+                run_env={**wrong_pg, "PGPASSWORD": pg.password})
     url = data.database_url(name)
     u = urllib.parse.urlsplit(url)
     assert (u.scheme, u.username, u.hostname, u.port, u.path) == ("postgresql", db, "127.0.0.1", pg.port, f"/{db}"), url
     assert not u.query, url
     assert pg.psql(url, "SELECT current_user, current_database()") == f"{db}|{db}"  # TCP: the password works
-    r = data.run("remove", name, "--yes", pg_env=False)
+    r = data.run("remove", name, "--yes", pg_env=False, env={"PGPASSWORD": pg.password})
     r.ok()
     assert db not in pg.databases() and db not in pg.roles(), \
         "remove --yes of an instance made with --db-admin left its database or role\n" + r.describe()

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "instance/database.hpp"
 #include "instance/envfile.hpp"
 #include "instance/layout.hpp"
 #include "instance/recipe.hpp"
@@ -131,6 +132,21 @@ TEST_CASE("generations: finished ones are listed, current switches, unfinished o
   CHECK(list_instances(root) == std::vector<std::string>{"prod"});
   REQUIRE(fs::write_file_atomic(root + "/LAYOUT", "lavabuild-instances 9\n").ok());
   CHECK_FALSE(ensure_root(root).ok());
+}
+
+TEST_CASE("an administrator connection with a password is told apart") {
+  using lb::instance::conninfo_has_password;
+  CHECK(conninfo_has_password("postgresql://admin:s3cret@db.example:5432/postgres"));
+  CHECK(conninfo_has_password("postgres://admin:@localhost/postgres"));
+  CHECK(conninfo_has_password("POSTGRESQL://admin@localhost/postgres?password=x"));
+  CHECK(conninfo_has_password("host=/run/postgresql user=admin password=x"));
+  CHECK(conninfo_has_password("password = x host=db"));
+  CHECK_FALSE(conninfo_has_password(""));
+  CHECK_FALSE(conninfo_has_password("postgresql://admin@localhost:5432/postgres"));
+  CHECK_FALSE(conninfo_has_password("postgresql:///postgres?host=/tmp/sock&port=5433"));
+  CHECK_FALSE(conninfo_has_password("postgresql://[::1]:5432/postgres"));
+  CHECK_FALSE(conninfo_has_password("host=/run/postgresql user=admin dbname=postgres"));
+  CHECK_FALSE(conninfo_has_password("host=db passfile=/root/.pgpass"));
 }
 
 TEST_CASE("the log tail gives the last lines") {
