@@ -170,6 +170,10 @@ std::string canonical_content(std::string_view rel_path, std::string_view conten
       };
       for (const auto& [from, to] : forms) s = replace_all(std::move(s), from, to);
     }
+    // venv writes the env's path shell-quoted where the shell needs it (gh-124651: a path
+    // with a space comes out '/srv/a b/env'): one form for the digest.
+    const std::string ph = kEnvPlaceholder;
+    s = replace_all(std::move(s), "'" + ph + "'", ph);
   }
   return s;
 }

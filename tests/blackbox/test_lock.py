@@ -55,10 +55,11 @@ def test_lock_is_deterministic(lb, basic, tmp_path):
 def test_same_lock_same_digest_on_two_caches(lb, basic, tmp_path, environ):
     _, out = lock(lb, tmp_path, basic)
     r1 = lb.env_json(out, "-o", tmp_path / "e1", cache_dir=tmp_path / "c1")
-    r2 = lb.env_json(out, "-o", tmp_path / "e2", cache_dir=tmp_path / "c2")
+    # elsewhere: a path with a space (venv quotes it in the activate scripts)
+    r2 = lb.env_json(out, "-o", tmp_path / "sp ace" / "e2", cache_dir=tmp_path / "c2")
     assert r1["digest"] == r2["digest"], "same lock gave different env digests"
     assert {normalize(p["name"]): p["version"] for p in r1["packages"]} == ALPHA_CLOSURE
-    for e in ("e1", "e2"):
+    for e in ("e1", "sp ace/e2"):
         run([tmp_path / e / "bin" / "alpha-cli"], env=environ).ok()
         lb.run("verify", tmp_path / e).ok()
 

@@ -787,6 +787,9 @@ TEST_CASE("a script's canonical content does not depend on how long the env's pa
   REQUIRE(b.rfind("#!/bin/sh\n", 0) == 0);  // the trampoline past 127 bytes
   CHECK(env::canonical_content("bin/tool", a, short_dir) ==
         env::canonical_content("bin/tool", b, long_dir));
+  // An activate script quotes a path with a space (venv's shlex.quote): the same content.
+  CHECK(env::canonical_content("bin/activate", "VIRTUAL_ENV='/srv/a b/env'\n", "/srv/a b/env") ==
+        env::canonical_content("bin/activate", "VIRTUAL_ENV=/srv/ab/env\n", "/srv/ab/env"));
   // A trampoline naming another interpreter stays as it is.
   std::string other = wheel::render_script(ep, "/opt/" + std::string(130, 'y') + "/python");
   CHECK(env::canonical_content("bin/tool", other, long_dir) == other);
