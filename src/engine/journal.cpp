@@ -143,7 +143,8 @@ std::vector<std::string> plan_moves(const std::string& env_dir, const std::strin
     return it->second;
   };
   std::vector<std::string> out;
-  std::string whole;  // the directory being moved whole: its files are skipped
+  std::set<std::string> split;  // directories found to hold more: their files move one by one
+  std::string whole;            // the directory being moved whole: its files are skipped
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
     if (!whole.empty() && starts_with(path, whole + "/")) continue;
@@ -156,9 +157,9 @@ std::vector<std::string> plan_moves(const std::string& env_dir, const std::strin
         dir = path.substr(0, slash);
         break;
       }
-    if (!dir.empty()) {
+    if (!dir.empty() && !split.count(dir)) {
       // The files of `files` below it are the next ones (sorted); all it holds must be among
-      // them, or it moves file by file.
+      // them, or it moves file by file (decided once per directory).
       long listed = 0;
       for (size_t k = i; k < files.size() && starts_with(files[k], dir + "/"); ++k) ++listed;
       if (count_files(staging + "/" + dir) == listed) {
@@ -166,6 +167,7 @@ std::vector<std::string> plan_moves(const std::string& env_dir, const std::strin
         whole = dir;
         continue;
       }
+      split.insert(dir);
     }
     out.push_back(path);
   }
