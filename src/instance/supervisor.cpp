@@ -550,6 +550,9 @@ Status send_control(const Paths& p, long pid, const std::vector<std::string>& li
 
 int supervise_main(const std::string& root, const std::string& name, const std::string& only) {
   if (!check_name(name).ok()) return 2;
+  // main() installed lavabuild's cancellation handlers: a SIGTERM before run() blocks it
+  // must stop the supervisor, not set a flag nobody reads.
+  for (int s : {SIGTERM, SIGINT}) ::signal(s, SIG_DFL);
   const Paths p = paths_of(root, name);
   close_inherited_fds();
   // With --user the supervisor itself runs as the instance's user: every file it writes
