@@ -192,27 +192,30 @@ Result<Database> restore_beside(const Database& d, const std::string& file) {
   return fresh;
 }
 
+namespace {
+/// d's database renamed to `aside` and `other` renamed to d's name, in one transaction (both
+/// or neither), once every session on either is ended (the instance's processes are stopped).
+Status rename_pair(const Database& d, const std::string& aside, const std::string& other) {
+  auto r = admin_sql(admin_of(d),
+                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('" +
+                         d.name + "', '" + other + "');\nBEGIN;\nALTER DATABASE \"" + d.name +
+                         "\" RENAME TO \"" + aside + "\";\nALTER DATABASE \"" + other +
+                         "\" RENAME TO \"" + d.name + "\";\nCOMMIT;\n");
+  if (!r.ok()) return r.error();
+  return {};
+}
+}  // namespace
+
 Result<std::string> swap_in(const Database& d, const Database& fresh) {
   std::string old_name = d.name + "_old_" + random_hex(4);
-  // One transaction: both renames or neither (the instance's processes are stopped; any
-  // other session on the old database is ended first).
-  LB_TRY(admin_sql(admin_of(d),
-                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('" +
-                       d.name + "', '" + fresh.name + "');\nBEGIN;\nALTER DATABASE \"" + d.name +
-                       "\" RENAME TO \"" + old_name + "\";\nALTER DATABASE \"" + fresh.name +
-                       "\" RENAME TO \"" + d.name + "\";\nCOMMIT;\n"));
+  LB_TRY(rename_pair(d, old_name, fresh.name));
   return old_name;
 }
 
 Status swap_back(const Database& d, const std::string& old_name) {
-  std::string aside = d.name + "_undone_" + random_hex(4);
-  LB_TRY(admin_sql(admin_of(d),
-                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
-                       d.name + "';\nBEGIN;\nALTER DATABASE \"" + d.name + "\" RENAME TO \"" +
-                       aside + "\";\nALTER DATABASE \"" + old_name + "\" RENAME TO \"" + d.name +
-                       "\";\nCOMMIT;\n"));
   Database gone = d;
-  gone.name = aside;
+  gone.name = d.name + "_undone_" + random_hex(4);
+  LB_TRY(rename_pair(d, gone.name, old_name));
   return drop_copy(gone);
 }
 

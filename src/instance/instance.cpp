@@ -173,18 +173,11 @@ Status run_hook(const Paths& p, const InstanceConfig& cfg, const std::string& ho
     // As the instance's user, which owns log/: it opens hooks.log itself (root never writes
     // through a path that user controls). setpriv keeps the environment as it is.
     LB_ASSIGN(User u, find_user(cfg.user));
-    argv = {
-        "setpriv",
-        "--reuid=" + std::to_string(u.uid),
-        "--regid=" + std::to_string(u.gid),
-        "--clear-groups",
-        "/bin/sh",
-        "-c",
-        "printf '%s\\n' \"$2\" >>\"$1\" && exec >>\"$1\" 2>&1 </dev/null && exec /bin/sh -c \"$3\"",
-        "sh",
-        log_path,
-        head,
-        command};
+    argv = as_user(u);
+    argv.insert(argv.end(), {"/bin/sh", "-c",
+                             "printf '%s\\n' \"$2\" >>\"$1\" && exec >>\"$1\" 2>&1 </dev/null && "
+                             "exec /bin/sh -c \"$3\"",
+                             "sh", log_path, head, command});
   }
   LB_ASSIGN(ProcessResult r, run_process(argv, po));
   if (r.exit_code == 0 && !r.timed_out && !r.cancelled) return {};
@@ -309,9 +302,9 @@ Status remove_user_tree(const InstanceConfig& cfg, const std::string& path) {
   if (cfg.user.empty()) return fs::remove_all(path);
   if (!fs::exists(path)) return {};
   LB_ASSIGN(User u, find_user(cfg.user));
-  LB_ASSIGN(ProcessResult r, run_process({"setpriv", "--reuid=" + std::to_string(u.uid),
-                                          "--regid=" + std::to_string(u.gid), "--clear-groups",
-                                          "find", path, "-mindepth", "1", "-delete"}));
+  std::vector<std::string> argv = as_user(u);
+  argv.insert(argv.end(), {"find", path, "-mindepth", "1", "-delete"});
+  LB_ASSIGN(ProcessResult r, run_process(argv));
   if (r.exit_code != 0 || (::rmdir(path.c_str()) != 0 && errno != ENOENT))
     return make_error("cannot remove " + path + ": " +
                       (r.exit_code != 0 ? std::string(trim(r.err)) : std::strerror(errno)));
@@ -807,12 +800,10 @@ Status archive_var(const Paths& p, const InstanceConfig& cfg, const std::string&
   std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" >\"$0\"", file};
   if (!cfg.user.empty()) {
     LB_ASSIGN(User u, find_user(cfg.user));
-    for (const auto& a : {std::string("setpriv"), "--reuid=" + std::to_string(u.uid),
-                          "--regid=" + std::to_string(u.gid), std::string("--clear-groups")})
-      argv.push_back(a);
+    auto prefix = as_user(u);
+    argv.insert(argv.end(), prefix.begin(), prefix.end());
   }
-  for (const char* a : {"tar", "--zstd", "-C", "", "-cf", "-", "var"}) argv.push_back(a);
-  argv[argv.size() - 4] = p.dir;
+  argv.insert(argv.end(), {"tar", "--zstd", "-C", p.dir, "-cf", "-", "var"});
   LB_ASSIGN(ProcessResult r, run_process(argv));
   if (r.exit_code == 1) {
     out.warn("archiving " + p.var + ": " + std::string(trim(r.err)) +

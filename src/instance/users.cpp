@@ -79,9 +79,10 @@ Status chown_tree(const std::string& path, uid_t uid, gid_t gid) {
   return chown_below(fd, path, uid, gid);
 }
 
-}  // namespace lb::instance
-
-namespace lb::instance {
+std::vector<std::string> as_user(const User& u) {
+  return {"setpriv", "--reuid=" + std::to_string(u.uid), "--regid=" + std::to_string(u.gid),
+          "--clear-groups"};
+}
 
 Status clear_special_bits(const std::string& path) {
   auto names = fs::list_dir(path);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -17,6 +18,9 @@ struct User {
 };
 
 Result<User> find_user(const std::string& name);
+/// The argv prefix that runs a command as `u` (its uid and gid, no supplementary groups; the
+/// environment as it is): setpriv --reuid=UID --regid=GID --clear-groups.
+std::vector<std::string> as_user(const User& u);
 /// find_user, else `useradd --system --user-group` it (its home: `home`, not created).
 Result<User> ensure_system_user(const std::string& name, const std::string& home);
 /// lchown everything under `path` (and `path`); a hard-linked file not the user's already
