@@ -472,7 +472,7 @@ Status build(EnvRun& r) {
     return st;
   };
   find_old_drift(r);
-  const std::vector<env::InstalledDist>* old_dists = r.old ? &r.old->dists : nullptr;
+  std::vector<env::InstalledDist>* old_dists = r.old ? &r.old->dists : nullptr;
   if (auto st = r.pipe.build_graph(r.resolved, r.final_dir, r.staging->path(), old_dists,
                                    r.old ? &r.old_drift : nullptr, r.g);
       !st.ok())

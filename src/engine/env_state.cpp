@@ -237,15 +237,18 @@ class DirStat {
 std::string changed_since_built(const env::InstalledDist& dist, const std::string& env_dir,
                                 int64_t built_ns) {
   DirStat stat(env_dir);
-  for (const auto& f : dist.files) {
-    if (is_shipped_bytecode(f.path) && !env::is_compiled_pyc(dist, f.path)) continue;
-    std::string problem = file_problem(stat.lstat(f.path), f.path, kind_of(f), f.size, built_ns);
-    if (!problem.empty()) return problem;
-  }
-  return "";
+  std::string problem;
+  env::for_each_file(dist, [&](const env::FileEntry& f) {
+    if (!problem.empty()) return;
+    // Python may rewrite a shipped pyc of another cache tag than the one lavabuild compiled
+    // for; those of that tag are lavabuild's (checked-hash: Python never rewrites them).
+    if (is_shipped_bytecode(f.path) && env::pyc_source(f.path, dist.bytecode_tag).empty()) return;
+    problem = file_problem(stat.lstat(f.path), f.path, kind_of(f), f.size, built_ns);
+  });
+  return problem;
 }
 
-std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
+std::vector<std::string> drift_of_dists(const std::vector<env::InstalledDist>& dists,
                                         const std::string& env_dir, int64_t built_ns,
                                         const std::optional<std::vector<std::string>>& changed,
                                         int jobs) {
@@ -255,10 +258,7 @@ std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
   if (changed) dirs.insert(changed->begin(), changed->end());
   (void)graph::parallel_for(dists.size(), jobs, [&](size_t k) -> Status {
     if (changed && !owns_file_in(dists[k], dirs)) return {};
-    if (auto st = env::load_files(dists[k]); !st.ok())
-      out[k] = "its manifest entry is unreadable (" + st.error().message + ")";
-    else
-      out[k] = changed_since_built(dists[k], env_dir, built_ns);
+    out[k] = changed_since_built(dists[k], env_dir, built_ns);
     return {};
   });
   return out;

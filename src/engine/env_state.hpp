@@ -84,9 +84,8 @@ std::string update_dir_list(const std::string& dir, const DirList& old,
 /// `env_dir`, built at `built_ns`): changed_since_built for the distributions owning a file
 /// directly in one of `changed` (the changed directories of the env's "dirs" list), or for
 /// every one when `changed` is nullopt (no list); "" for the others. Spread over `jobs`
-/// threads of the executor. The files of the distributions it checks are loaded
-/// (env::load_files); the others may stay as read (lazily).
-std::vector<std::string> drift_of_dists(std::vector<env::InstalledDist>& dists,
+/// threads of the executor. File lists read lazily stay text (env::for_each_file).
+std::vector<std::string> drift_of_dists(const std::vector<env::InstalledDist>& dists,
                                         const std::string& env_dir, int64_t built_ns,
                                         const std::optional<std::vector<std::string>>& changed,
                                         int jobs);

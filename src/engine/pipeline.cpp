@@ -718,7 +718,7 @@ void Pipeline::use_built_wheel(Planned& d) {
 }
 
 Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
-                             const std::vector<env::InstalledDist>* old_dists,
+                             std::vector<env::InstalledDist>* old_dists,
                              const std::vector<std::string>* old_drift, graph::Graph& g) {
   installed.assign(r.dists.size(), {});
   auto blobs = std::make_shared<StoreBlobs>(*ctx_.store);
@@ -805,7 +805,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     // Whether the existing env keeps this distribution as it is (same link key, files
     // intact): then nothing of it is loaded or checked in the store, and nothing is linked.
     auto link_key_of = [this, &d]() { return link_key(ctx_, d, d.unpack_key); };
-    const env::InstalledDist* old = nullptr;
+    env::InstalledDist* old = nullptr;
     const std::string* old_problem = nullptr;
     if (old_dists)
       for (size_t k = 0; k < old_dists->size(); ++k)
@@ -885,7 +885,14 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
       } else if (kept) {
         link.needs_run = false;
         link.reason = "unchanged in the existing env; its files stay as they are";
+        // Moved, not copied (thousands of entries); `old` keeps its name and dist-info dir.
+        std::vector<env::FileEntry> files = std::move(old->files);
+        std::string files_json = std::move(old->files_json);
+        old->files.clear();
+        old->files_json.clear();
         installed[i] = *old;
+        installed[i].files = std::move(files);
+        installed[i].files_json = std::move(files_json);
       } else if (old && old->link_key == d.link_key) {
         link.reason = "repair: " + drift + " in the existing env since it was built";
         repaired.push_back(d.name + " (" + drift + ")");

@@ -83,9 +83,10 @@ class Pipeline {
   Result<Resolved> resolve();
   /// Build the step graph for `dists` into env `final_dir` given the old env's manifest and
   /// what changed in each of its distributions since it was built (env_state.hpp
-  /// drift_of_dists, indexed like `old_dists`; both null when there is no old env).
+  /// drift_of_dists, indexed like `old_dists`; both null when there is no old env). The file
+  /// lists of the distributions the env keeps move from `old_dists` into `installed`.
   Status build_graph(Resolved& r, const std::string& final_dir, const std::string& work_dir,
-                     const std::vector<env::InstalledDist>* old_dists,
+                     std::vector<env::InstalledDist>* old_dists,
                      const std::vector<std::string>* old_drift, graph::Graph& g);
 
   Fetcher& fetcher() { return fetcher_; }

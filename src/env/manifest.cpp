@@ -196,16 +196,16 @@ class FastReader {
     return m;
   }
 
-  /// A FILE list (the whole text): into `out`, or only checked when `out` is null; `on_path`
-  /// is called with each file's path.
+  /// A FILE list (the whole text): into `out`, or only checked when `out` is null; `on_entry`
+  /// is called with each file (one entry reused: its sha256 and link_target are not read).
   bool files(std::vector<FileEntry>* out,
-             const std::function<void(std::string_view)>* on_path = nullptr) {
+             const std::function<void(const FileEntry&)>* on_entry = nullptr) {
     if (!lit("[")) return false;
     FileEntry f;
     const bool keep = out != nullptr;
     for (bool first = true; !peek(']'); first = false) {
       uint64_t per_env = 0;
-      if ((!first && !lit(",")) || !lit("[") || !str(keep || on_path ? &f.path : nullptr) ||
+      if ((!first && !lit(",")) || !lit("[") || !str(keep || on_entry ? &f.path : nullptr) ||
           !lit(",") || !str(&mode_) || !lit(",") || !str(keep ? &f.sha256 : nullptr) || !lit(",") ||
           !num(f.size) || !lit(",") || !num(per_env) || per_env > 1)
         return false;
@@ -217,7 +217,7 @@ class FastReader {
       if (f.mode == kModeSymlink && (!lit(",") || !str(keep ? &f.link_target : nullptr)))
         return false;
       if (!lit("]")) return false;
-      if (on_path) (*on_path)(f.path);
+      if (on_entry) (*on_entry)(f);
       if (keep) out->push_back(std::move(f));
     }
     ++i_;
@@ -415,8 +415,12 @@ Status load_files(InstalledDist& d) {
 }
 
 void for_each_path(const InstalledDist& d, const std::function<void(std::string_view)>& fn) {
+  for_each_file(d, [&](const FileEntry& f) { fn(f.path); });
+}
+
+void for_each_file(const InstalledDist& d, const std::function<void(const FileEntry&)>& fn) {
   if (d.files_json.empty() || !d.files.empty()) {
-    for (const auto& f : d.files) fn(f.path);
+    for (const auto& f : d.files) fn(f);
     return;
   }
   // files_json was checked by this reader when it was read: it cannot fail here.

@@ -75,6 +75,10 @@ Status load_files(InstalledDist& d);
 /// Call fn(path) for each file of `d` in order, from `files` or, not yet loaded, from
 /// `files_json` (no FileEntry is built).
 void for_each_path(const InstalledDist& d, const std::function<void(std::string_view)>& fn);
+/// Call fn(entry) for each file of `d` in order, as for_each_path; read from `files_json`, one
+/// FileEntry is reused and its sha256 and link_target are left empty (what a stat check needs,
+/// without building the list).
+void for_each_file(const InstalledDist& d, const std::function<void(const FileEntry&)>& fn);
 
 /// The digest of one distribution ("lavabuild.dist-digest.v1"): SHA-256 (hex) over the
 /// (path, mode, content digest) of its files sorted by path, one line each:

@@ -476,6 +476,17 @@ TEST_CASE("manifest round-trip and location-independent digest") {
     for_each_path(lazy->dists.at(0), [&](std::string_view p) { paths.emplace_back(p); });
     REQUIRE(paths.size() == back->dists.at(0).files.size());
     for (size_t k = 0; k < paths.size(); ++k) CHECK(paths[k] == back->dists.at(0).files[k].path);
+    // for_each_file gives what a stat check needs (no sha256 or link target from the text).
+    size_t n = 0;
+    for_each_file(lazy->dists.at(0), [&](const FileEntry& f) {
+      const FileEntry& want = back->dists.at(0).files.at(n++);
+      CHECK(f.path == want.path);
+      CHECK(f.mode == want.mode);
+      CHECK(f.size == want.size);
+      CHECK(f.per_env == want.per_env);
+      CHECK(f.sha256.empty());
+    });
+    CHECK(n == paths.size());
     REQUIRE(load_files(lazy->dists.at(0)).ok());
     CHECK(lazy->dists.at(0).files == back->dists.at(0).files);
     // The text stays (it is what put_files gives): a manifest written again copies it.
