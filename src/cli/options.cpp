@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -295,7 +296,11 @@ const CommandHelp* command_help(const std::string& command) {
          "no-compile",
          "remote-cache",
          "trusted-key",
-         "signing-key"},
+         "signing-key",
+         "database",
+         "db-admin",
+         "user",
+         "verify"},
         with(net_vars, {"LAVABUILD_ROOT", "LAVABUILD_JOBS", "LAVABUILD_REMOTE_CACHE"})}},
       {"cache keygen",
        {"lavabuild cache keygen --name NAME --secret-key FILE --public-key FILE",
@@ -533,6 +538,37 @@ Status take_command(Options& o, std::vector<std::string>& args) {
                           (near.empty() ? "" : "; did you mean '" + near + "'?"),
                       "run `lavabuild --help`");
   }
+  return {};
+}
+
+/// Options that mean the same for every command: accepted by all of them.
+const std::vector<std::string> kGlobalOptions = {"help",      "quiet",  "verbose",
+                                                 "cache-dir", "config", "no-config"};
+
+/// An option given on the command line that the command does not take is a usage error (it
+/// would do nothing), as are words left over after what the command takes.
+Status check_options_apply(const Options& o, const po::variables_map& vm) {
+  const bool keygen = o.command == "cache" && o.cache_action == "keygen";
+  const std::string name = keygen ? "cache keygen" : o.command;
+  const CommandHelp* help = command_help(name);
+  if (!help) return {};
+  std::set<std::string> allowed(help->options.begin(), help->options.end());
+  allowed.insert(kGlobalOptions.begin(), kGlobalOptions.end());
+  if (o.command == "instance")  // create and upgrade take env's options for the generation
+    for (const auto& opt : command_help("env")->options) allowed.insert(opt);
+  for (const auto& [opt, value] : vm) {
+    if (opt == "args" || value.defaulted() || allowed.count(opt)) continue;
+    return make_error("usage: --" + opt + " does not apply to `lavabuild " + name + "`",
+                      o.command == "plan" && opt == "json"
+                          ? "`lavabuild plan --format json` gives the plan as JSON"
+                          : "`lavabuild " + name + " --help` lists its options");
+  }
+  const bool takes_no_words =
+      o.command == "cache" && o.cache_action != "push" && o.cache_action != "pull";
+  if (takes_no_words && !o.inputs.empty())
+    return make_error("usage: lavabuild cache " + o.cache_action + " takes no argument, not '" +
+                          o.inputs.front() + "'",
+                      "`lavabuild " + name + " --help` lists its options");
   return {};
 }
 
@@ -816,6 +852,7 @@ Result<Options> parse_options(int argc, char** argv, std::string& help_text) {
   LB_TRY(apply_run_defaults(o, raw, vm, cfg));
   apply_index_defaults(o, cfg);
   LB_TRY(validate(o, raw, vm));
+  LB_TRY(check_options_apply(o, vm));
   return o;
 }
 

@@ -97,6 +97,27 @@ def test_mistyped_command_gets_a_suggestion(lb):
     assert "unknown command 'frobnicate'" in far.stderr and "did you mean" not in far.stderr
 
 
+@pytest.mark.parametrize("argv, option", [
+    (["verify", "ENV", "--repair"], "--repair"),
+    (["env", "req.txt", "--format", "dot"], "--format"),
+    (["env", "req.txt", "--max-size", "1"], "--max-size"),
+    (["plan", "req.txt", "--json"], "--json"),
+    (["cache", "stats", "--locked", "pylock.toml"], "--locked"),
+])
+def test_an_option_another_command_takes_is_a_usage_error(lb, tmp_path, argv, option):
+    """An option the command does not take would do nothing: refused, as a misspelt one is."""
+    argv = [str(tmp_path / a) if a in ("ENV", "req.txt") else a for a in argv]
+    write(tmp_path / "req.txt", "alpha==1.0\n")
+    r = lb.run(*argv).fails(2)
+    assert f"{option} does not apply to `lavabuild {argv[0]}" in r.stderr, r.describe()
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_words_a_cache_action_does_not_take_are_a_usage_error(lb):
+    r = lb.run("cache", "stats", "extra").fails(2)
+    assert "lavabuild cache stats takes no argument, not 'extra'" in r.stderr, r.describe()
+
+
 # --- -j / LAVABUILD_JOBS ------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["0", "-2", "many", "1025", "99999999999"])

@@ -203,6 +203,30 @@ TEST_CASE("cli options: per-command requirements", "[cli]") {
   CHECK_FALSE(parse({"cache"}).ok());
 }
 
+TEST_CASE("cli options: an option another command takes is a usage error", "[cli]") {
+  CleanEnv env;
+  auto repair = parse({"verify", "myenv", "--repair"});
+  REQUIRE_FALSE(repair.ok());
+  CHECK_THAT(repair.error().message, Catch::Contains("--repair does not apply"));
+  auto json = parse({"plan", "r.txt", "--json"});
+  REQUIRE_FALSE(json.ok());
+  CHECK_THAT(json.error().hint, Catch::Contains("--format json"));
+  CHECK_FALSE(parse({"env", "r.txt", "--format", "dot"}).ok());
+  CHECK_FALSE(parse({"env", "r.txt", "--max-size", "1"}).ok());
+  CHECK_FALSE(parse({"cache", "stats", "extra"}).ok());
+  CHECK_FALSE(parse({"cache", "keygen", "--name", "n", "--secret-key", "s", "--public-key", "p",
+                     "--repair"})
+                  .ok());
+  // What every command takes, and env's options for an instance's generation.
+  CHECK(parse({"verify", "myenv", "-q", "--cache-dir", "c", "--no-config"}).ok());
+  CHECK(parse({"cache", "keygen", "--name", "n", "--secret-key", "s", "--public-key", "p",
+               "--cache-dir", "c"})
+            .ok());
+  CHECK(parse({"instance", "create", "web", "-r", "r.txt", "--pre", "--link-mode", "copy"}).ok());
+  CHECK(parse({"instance", "backup", "web", "--verify"}).ok());
+  CHECK(parse({"cache", "verify", "--repair"}).ok());
+}
+
 TEST_CASE("cli options: cache keygen takes its three options", "[cli]") {
   CleanEnv env;
   auto k = parse(
