@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 
+#include "util/cancel.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/process.hpp"
@@ -191,7 +192,9 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
     auto run = run_process({ctx.python.executable, "-I", "-S", "-c", kScript}, opt);
     std::vector<std::string> results;
     if (run.ok()) results = split(run->out, '\n');
-    if (!run.ok() || run->exit_code != 0)
+    // Ctrl-C reaches the compiler too (one process group): that is no failure to report; the
+    // run stops after this step.
+    if ((!run.ok() || run->exit_code != 0) && !cancel::cancelled())
       ctx.out->warn("compiling bytecode with " + ctx.python.executable + " failed (" +
                     (run.ok() ? "exit " + std::to_string(run->exit_code) + ": " +
                                     std::string(trim(run->err)).substr(0, 300)

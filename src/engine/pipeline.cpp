@@ -1,6 +1,7 @@
 #include "engine/pipeline.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 
@@ -455,10 +456,29 @@ Result<DirectDist> Pipeline::direct_source(const reqfile::Entry& e, const std::s
   return d;
 }
 
+namespace {
+/// Whether `text` has `word` with no name character (letter, digit, '-', '_', '.') on either
+/// side: "six" in "six==1.0", not in "sixty".
+bool names_word(const std::string& text, const std::string& word) {
+  auto name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  };
+  for (size_t at = text.find(word); !word.empty() && at != std::string::npos;
+       at = text.find(word, at + 1)) {
+    bool before = at > 0 && name_char(text[at - 1]);
+    bool after = at + word.size() < text.size() && name_char(text[at + word.size()]) &&
+                 text[at + word.size()] != '.';
+    if (!before && !after) return true;
+  }
+  return false;
+}
+}  // namespace
+
 Result<Resolved> Pipeline::resolve_requirements() {
   std::vector<pep::Requirement> roots;
   std::map<std::string, std::set<std::string>> hashes;
   std::map<std::string, std::string> origins;
+  std::vector<std::string> root_origins;  // file:line of each of `roots` from the files
   bool hash_mode = ctx_.reqs.hash_checking();
   if (hash_mode) LB_TRY(reqfile::check_hash_mode(ctx_.reqs));
 
@@ -521,6 +541,7 @@ Result<Resolved> Pipeline::resolve_requirements() {
     std::string name = pep::normalize_name(req.name);
     for (const auto& h : e.hashes) hashes[name].insert(h);
     origins.emplace(name, where);
+    root_origins.push_back(where);
     roots.push_back(std::move(req));
   }
   // pip accepts the pin and hash of a requirement from a constraints file.
@@ -532,8 +553,13 @@ Result<Resolved> Pipeline::resolve_requirements() {
     LB_ASSIGN(auto seeds, provider_.seed_requirements(already));
     roots.insert(roots.end(), seeds.begin(), seeds.end());
   }
-  if (roots.empty() && ctx_.opt.no_build) return Resolved{};  // a build env needing nothing
-  if (roots.empty()) return make_error("no requirements given", "pass a requirements file");
+  if (roots.empty()) {       // as `uv pip sync`: an env without packages (pip installs nothing)
+    if (!ctx_.opt.no_build)  // (not a build env that needs nothing)
+      ctx_.out->warn(join(ctx_.opt.inputs, ", ") +
+                     (ctx_.opt.inputs.size() == 1 ? " names" : " name") +
+                     " no requirements: the result has no packages");
+    return Resolved{};
+  }
   provider_.set_hashes(hashes);
   fetcher_.set_pins(hashes, origins);  // checked before a file enters the store
 
@@ -559,6 +585,13 @@ Result<Resolved> Pipeline::resolve_requirements() {
       if (auto why = provider_.unavailable(r, origins[pep::normalize_name(r.name)])) return *why;
     Error e = resolution_or.error();
     e.message += provider_.notes_for(e.message, roots);
+    // Where the requirements the explanation names come from.
+    std::string from;
+    for (size_t k = 0; k < roots.size() && k < root_origins.size(); ++k)
+      if (names_word(e.message, roots[k].name) ||
+          names_word(e.message, pep::normalize_name(roots[k].name)))
+        from += "\n  " + roots[k].to_string() + " (" + root_origins[k] + ")";
+    if (!from.empty()) e.message += "\nthe requirements involved:" + from;
     return e;
   }
   auto& resolution = *resolution_or;
@@ -595,6 +628,15 @@ Result<Resolved> Pipeline::resolve_requirements() {
         "pin every dependency with == and --hash=sha256:... (pip's rule), e.g. "
         "with `lavabuild lock`");
   std::sort(out.dists.begin(), out.dists.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  // A name -P or --reinstall-package gives that nothing resolved to is most likely mistyped.
+  for (const auto& [option, given] :
+       {std::pair{"-P/--upgrade-package", &ctx_.opt.upgrade_packages},
+        std::pair{"--reinstall-package", &ctx_.opt.reinstall_packages}})
+    for (const auto& n : *given)
+      if (std::none_of(out.dists.begin(), out.dists.end(),
+                       [&](const Planned& d) { return d.name == pep::normalize_name(n); }))
+        ctx_.out->warn(std::string(option) + " " + n +
+                       ": no distribution of that name is in the requirements; ignored");
   return out;
 }
 

@@ -271,9 +271,10 @@ Result<Entry> parse_editable(std::string_view text) {
     }
   }
   if (!is_vcs_scheme(scheme_of(url)))
-    return make_error(lb::quoted(text) + " is not a valid editable requirement",
-                      "-e takes a path to a local project directory (relative to the current "
-                      "directory) or a VCS URL beginning with git+, hg+, svn+ or bzr+");
+    return make_error(
+        lb::quoted(text) + " is not a valid editable requirement",
+        "-e takes a path to a local project directory (relative to the current "
+        "directory) or a VCS URL beginning with git+ or bzr+ (hg+ and svn+ are not supported)");
   std::string egg = url_param(url, "egg");
   if (egg.empty())
     return make_error("cannot tell the project name of editable " + lb::quoted(text),

@@ -65,6 +65,22 @@ def test_add_and_remove_a_package_in_place(lb, basic, tmp_path):
     verify_ok(lb, env)
 
 
+def test_a_requirements_file_naming_nothing_gives_an_env_without_packages(lb, basic, tmp_path):
+    """As `uv pip sync`: the env is synced to nothing (pip installs nothing); the file is named."""
+    env = tmp_path / "env"
+    req = write(tmp_path / "req.txt", "delta==0.5\n")
+    lb.env_json(req, "-o", env, "-i", basic.index_url)
+    empty = write(tmp_path / "empty.txt", "# nothing yet\n")
+    r = lb.run("env", empty, "-o", env, "-i", basic.index_url, "--json").ok()
+    assert f"{empty} names no requirements" in r.stderr, r.describe()
+    assert r.json()["removed"] == [{"name": "delta", "version": "0.5"}] and r.json()["packages"] == []
+    assert not list(site_packages(env).glob("delta*"))
+    verify_ok(lb, env)
+    run([env / "bin" / "python", "-c", "import sys"]).ok()
+    lock = lb.run("lock", empty, "-o", "-", "-i", basic.index_url).ok()
+    assert "[[packages]]" not in lock.stdout and 'lock-version = "1.0"' in lock.stdout, lock.describe()
+
+
 def test_killed_change_is_finished_by_the_next_run(lb, basic, tmp_path, environ):
     env = tmp_path / "env"
     lb.env_json(basic_req(tmp_path, basic), "-o", env, "-i", basic.index_url)

@@ -200,3 +200,18 @@ def test_seed_from_the_bundled_wheels(lb, tmp_path, environ, test_python):
     assert r.returncode == 0, r.describe()
     assert_working_pip(tmp_path / "venv", environ, seed_names(test_python))
     assert sorted(os.listdir(links)) == ["plain-1.0-py3-none-any.whl"]
+
+
+def test_a_conflict_names_the_requirements_and_their_lines(lb, index, tmp_path):
+    req = write(tmp_path / "req.txt", "# pinned twice\nhashed==1.0\nhashed<1\n")
+    r = lb.run("env", req, "-o", tmp_path / "env", "-i", index).fails(1)
+    assert "the requirements involved:" in r.stderr, r.describe()
+    assert f"hashed==1.0 ({req}:2)" in r.stderr and f"hashed<1 ({req}:3)" in r.stderr, r.describe()
+
+
+def test_a_mistyped_upgrade_or_reinstall_package_is_a_warning(lb, index, tmp_path):
+    req = write(tmp_path / "req.txt", "hashed==1.0\n")
+    r = lb.run("env", req, "-o", tmp_path / "env", "-i", index, "-P", "hahsed",
+               "--reinstall-package", "Hashed").ok()
+    assert "-P/--upgrade-package hahsed: no distribution of that name" in r.stderr, r.describe()
+    assert "--reinstall-package Hashed" not in r.stderr, r.describe()
