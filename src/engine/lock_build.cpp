@@ -1,5 +1,8 @@
 #include "engine/lock_build.hpp"
 
+#include <map>
+#include <set>
+
 #include "engine/cache_gc.hpp"
 #include "engine/lock_files.hpp"
 #include "graph/graph.hpp"
@@ -145,6 +148,7 @@ Result<LockReport> build_lock(Context& ctx, Pipeline& pipe) {
   ctx.flush_or_warn();
   rep.text = lock::write_pylock(l);
   if (!to_stdout) {
+    LB_TRY(fs::create_dirs(fs::dirname(fs::absolute(ctx.opt.output))));  // as env's -o does
     LB_TRY(fs::write_file_atomic(ctx.opt.output, rep.text));
     record_lock_root(*ctx.store, rep.path, l, *ctx.out);  // a gc root while the file names them
   }
@@ -181,6 +185,29 @@ Status check_locked(Context& ctx, const std::string& lock_path) {
       if (!pins.count(pep::normalize_name(dep)))
         problems.push_back("the lock's " + p.name + " depends on " + dep +
                            ", which it does not pin");
+  // A lock lavabuild wrote lists every package's dependencies: what the requirements do not
+  // reach through them is left over (as `uv sync --locked`, a lock that would change fails).
+  if (l.created_by == "lavabuild") {
+    std::map<std::string, const lock::Package*> by_name;
+    for (const auto& p : l.packages)
+      if (lock::selected(l, p, ctx.python.markers)) by_name[pep::normalize_name(p.name)] = &p;
+    std::set<std::string> reached;
+    std::vector<std::string> todo;
+    for (const auto& e : ctx.reqs.requirements)
+      if (!e.req.name.empty() && (!e.req.marker || e.req.marker->evaluate(ctx.python.markers)))
+        todo.push_back(pep::normalize_name(e.req.name));
+    while (!todo.empty()) {
+      std::string name = std::move(todo.back());
+      todo.pop_back();
+      auto it = by_name.find(name);
+      if (!reached.insert(name).second || it == by_name.end()) continue;
+      for (const auto& dep : it->second->dependencies) todo.push_back(pep::normalize_name(dep));
+    }
+    for (const auto& [name, p] : by_name)
+      if (!reached.count(name))
+        problems.push_back("the lock pins " + p->name + " " + p->version +
+                           ", which the requirements no longer need");
+  }
   if (!problems.empty())
     return make_error(
         "the requirements no longer match " + lock_path + ":\n  " + join(problems, "\n  "),

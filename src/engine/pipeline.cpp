@@ -807,7 +807,7 @@ Status Pipeline::build_graph(Resolved& r, const std::string& final_dir, const st
     fetch.run = [this, &d]() -> Status {
       bool ran = false;
       auto sha = fetcher_.fetch(d.file, ran);
-      if (!sha.ok()) return sha.error();
+      if (!sha.ok()) return lock_ ? sha.error().context(d.origin) : sha.error();  // names the lock
       d.sha256 = *sha;
       return {};
     };

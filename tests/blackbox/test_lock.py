@@ -138,6 +138,11 @@ def test_env_locked_checks_requirements(lb, basic, tmp_path, environ):
     r.fails(1)
     assert "eta" in r.stderr or "pylock" in r.stderr, r.describe()
     assert not (tmp_path / "env2").exists()
+    # A lock with packages the requirements no longer reach would change: refused too.
+    fewer = write(tmp_path / "fewer.txt", "beta==1.0\n")
+    r = lb.run("env", fewer, "--locked", out, "-o", tmp_path / "env3", "-i", basic.index_url).fails(1)
+    assert "the lock pins alpha" in r.stderr and "no longer need" in r.stderr, r.describe()
+    assert not (tmp_path / "env3").exists()
 
 
 @pytest.mark.parametrize("groups, installed", [("[]", False), ('["dev"]', True)])
