@@ -20,11 +20,23 @@ namespace lb::engine {
 
 namespace {
 
-bool safe_rel(const std::string& p) {
-  if (p.empty() || p.front() == '/' || p.find('\n') != std::string::npos) return false;
-  for (const auto& part : split(p, '/'))
-    if (part.empty() || part == "." || part == "..") return false;
-  return true;
+/// Every directory the journal writes in or deletes from (and .lavabuild/) is a real
+/// directory of the env: a symlink planted there (or in a parent) would send a delete or a
+/// rename outside it. Checked before the journal is written, and before one found is replayed.
+Status check_env_dirs(const std::string& env_dir, const Journal& j) {
+  std::set<std::string> checked, parents{".lavabuild"};
+  for (const auto* list : {&j.deletes, &j.moves})
+    for (const auto& rel : *list)
+      if (auto slash = rel.rfind('/'); slash != std::string::npos)
+        parents.insert(rel.substr(0, slash));
+  for (const auto& dir : parents)
+    if (std::string bad = fs::non_dir_component(env_dir, dir, checked); !bad.empty())
+      return make_error(
+          env_dir + "/" + bad + " is not a directory (" +
+              (fs::stat_path(env_dir + "/" + bad).is_symlink ? "a symlink" : "a file") +
+              ") where lavabuild keeps one; nothing was changed",
+          "remove it and run again (the env is then repaired from the store)");
+  return {};
 }
 
 /// Remove the bytecode Python wrote for the deleted modules `stems` ("mod." for "mod.py") of
@@ -32,6 +44,7 @@ bool safe_rel(const std::string& p) {
 void remove_bytecode_of(const std::string& env_dir, const std::string& dir,
                         const std::vector<std::string>& stems) {
   std::string cache = env_dir + "/" + dir + "/__pycache__";
+  if (!fs::stat_path(cache).is_dir) return;  // (lstat: not through a symlink)
   auto names = fs::list_dir(cache);
   if (!names.ok()) return;
   for (const auto& n : *names)
@@ -193,7 +206,7 @@ Result<Journal> parse_journal(const std::string& text, const std::string& where)
     if (l.empty()) continue;
     auto sp = l.find(' ');
     std::string op = l.substr(0, sp), arg = sp == std::string::npos ? "" : l.substr(sp + 1);
-    bool ok = op == "staging" ? (!arg.empty() && arg.front() == '/') : safe_rel(arg);
+    bool ok = op == "staging" ? (!arg.empty() && arg.front() == '/') : fs::is_safe_rel(arg);
     if (!ok || (op != "staging" && op != "keep" && op != "delete" && op != "move"))
       return make_error(where + ":" + std::to_string(i + 1) + ": malformed line",
                         "remove the journal and run again");
@@ -207,6 +220,7 @@ Result<Journal> parse_journal(const std::string& text, const std::string& where)
 }
 
 Status commit_journal(const std::string& env_dir, const Journal& j) {
+  LB_TRY(check_env_dirs(env_dir, j));
   std::string path = env_dir + "/" + kJournalRel;
   LB_TRY(fs::create_dirs(fs::dirname(path)));  // a venv being taken over has no .lavabuild yet
   LB_TRY(fs::write_file_atomic(path, render_journal(j)));
@@ -220,11 +234,21 @@ Result<std::string> recover_journal(const std::string& env_dir) {
   auto text = fs::read_file(path);
   if (!text.ok()) return std::string();
   auto j = parse_journal(*text, path);
-  if (!j.ok() || !fs::is_dir(j->staging)) {
+  // Its staging dir must be what this env's runs make: "<env>.tmp-<hex>" beside it, a real
+  // directory. A journal naming another (planted, or an env moved since) is not replayed:
+  // nothing is moved out of or removed with a directory lavabuild did not make here.
+  if (j.ok() && (fs::dirname(j->staging) != fs::dirname(env_dir) ||
+                 !fs::is_temp_name_of(fs::basename(j->staging), fs::basename(env_dir)) ||
+                 !fs::stat_path(j->staging).is_dir))
+    j = make_error("its staging directory is not this env's");
+  if (j.ok()) LB_TRY(check_env_dirs(env_dir, *j));
+  if (!j.ok()) {
     // The decided change cannot be finished: make the env count as not built by lavabuild's
     // stamp, so this run rebuilds it whole.
-    (void)fs::remove_all(env_dir + "/.lavabuild/stamp");
-    (void)fs::remove_all(path);
+    if (fs::stat_path(env_dir + "/.lavabuild").is_dir) {  // (lstat: not through a symlink)
+      (void)fs::remove_all(env_dir + "/.lavabuild/stamp");
+      (void)fs::remove_all(path);
+    }
     return "an interrupted change of " + env_dir + " could not be finished; rebuilding it";
   }
   LB_TRY(apply_journal(env_dir, *j));

@@ -35,6 +35,8 @@ Result<FileEntry> parse_file(const json& a) {
     return make_error("malformed file entry " + a.dump().substr(0, 200));
   FileEntry f;
   f.path = a[0].get<std::string>();
+  if (!fs::is_safe_rel(f.path))  // an env's manifest is read (and acted on) like any input
+    return make_error("file path " + lb::quoted(f.path) + " leaves the env");
   std::string mode = a[1].get<std::string>();
   char* end = nullptr;
   f.mode = static_cast<uint32_t>(std::strtoul(mode.c_str(), &end, 8));
@@ -173,7 +175,8 @@ class FastReader {
         i_ += 9;
         if (!str(&d.digest) || !lit(",")) return std::nullopt;
       }
-      if (!lit("\"dist_info\":") || !str(&d.dist_info_rel) || !lit(",\"files\":"))
+      if (!lit("\"dist_info\":") || !str(&d.dist_info_rel) || !fs::is_safe_rel(d.dist_info_rel) ||
+          !lit(",\"files\":"))
         return std::nullopt;
       const size_t files_start = i_;
       if (!files(lazy_files_ ? nullptr : &d.files)) return std::nullopt;
@@ -205,7 +208,7 @@ class FastReader {
     const bool keep = out != nullptr;
     for (bool first = true; !peek(']'); first = false) {
       uint64_t per_env = 0;
-      if ((!first && !lit(",")) || !lit("[") || !str(keep || on_entry ? &f.path : nullptr) ||
+      if ((!first && !lit(",")) || !lit("[") || !str(&f.path) || !fs::is_safe_rel(f.path) ||
           !lit(",") || !str(&mode_) || !lit(",") || !str(keep ? &f.sha256 : nullptr) || !lit(",") ||
           !num(f.size) || !lit(",") || !num(per_env) || per_env > 1)
         return false;
@@ -367,6 +370,9 @@ Result<Manifest> parse_manifest_json(std::string_view text) {
       dist.link_key = str(d, "link_key");
       dist.bytecode_tag = str(d, "bytecode");
       dist.digest = str(d, "digest");
+      if (!fs::is_safe_rel(dist.dist_info_rel))
+        return make_error("env manifest: dist " + dist.name + ": dist-info path " +
+                          lb::quoted(dist.dist_info_rel) + " leaves the env");
       auto f = d.find("files");
       if (f == d.end()) return make_error("env manifest: dist " + dist.name + " has no files");
       auto files = parse_files(*f);

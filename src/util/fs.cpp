@@ -183,6 +183,35 @@ Status create_dirs(const std::string& path, uint32_t mode) {
   return {};
 }
 
+bool is_safe_rel(std::string_view p) {
+  if (p.empty() || p.front() == '/' || p.find('\n') != std::string_view::npos ||
+      p.find('\0') != std::string_view::npos)
+    return false;
+  size_t start = 0;
+  while (true) {
+    size_t slash = p.find('/', start);
+    std::string_view part =
+        p.substr(start, slash == std::string_view::npos ? p.npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
+std::string non_dir_component(const std::string& dir, const std::string& rel,
+                              std::set<std::string>& checked) {
+  for (size_t end = 0; end != std::string::npos;) {
+    end = rel.find('/', end + 1);
+    std::string part = rel.substr(0, end);
+    if (checked.count(part)) continue;
+    struct stat st;
+    if (::lstat((dir + "/" + part).c_str(), &st) != 0) return "";  // missing: made by us
+    if (!S_ISDIR(st.st_mode)) return part;
+    checked.insert(std::move(part));
+  }
+  return "";
+}
+
 Status remove_all(const std::string& path) {
   std::error_code ec;
   // Read-only directories (the store's trees) must be made writable before removal.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,6 +113,15 @@ bool remove_if_abandoned(const std::string& path);
 bool is_abandoned(const std::string& path);
 /// Bytes of the regular files under `path` (or of the file itself).
 uint64_t tree_size(const std::string& path);
+/// True when `p` is a path relative to a directory that stays below it: not empty, no leading
+/// '/', no empty, "." or ".." component, no newline or NUL.
+bool is_safe_rel(std::string_view p);
+/// The first directory of `dir`/`rel` below `dir` (rel's components, then rel itself) that
+/// exists and is not a real directory (a symlink, a file), relative to `dir`; "" when every
+/// existing one is a directory. One lstat per component not checked before: `checked` holds
+/// the components found to be directories (shared across calls).
+std::string non_dir_component(const std::string& dir, const std::string& rel,
+                              std::set<std::string>& checked);
 /// True when `name` is exactly "<base_name>.tmp-<16 hex digits>" (a temp_sibling name).
 bool is_temp_name_of(std::string_view name, std::string_view base_name);
 /// Temp entries temp_sibling(base) may have made, beside `base` (exact names only, so a

@@ -216,7 +216,7 @@ TEST_CASE("engine: a journal a killed run left is finished by the next run", "[e
   e.build_ok();
 
   // A killed run had decided to move one file into the env and delete another.
-  std::string staging = e.t / "staging";
+  std::string staging = fs::temp_sibling(e.env);  // where runs stage: "<env>.tmp-<hex>"
   REQUIRE(fs::create_dirs(staging + "/extra").ok());
   REQUIRE(fs::write_file(staging + "/extra/moved.txt", "moved\n").ok());
   REQUIRE(fs::write_file(e.env + "/stale.txt", "stale\n").ok());
@@ -235,6 +235,30 @@ TEST_CASE("engine: a journal a killed run left is finished by the next run", "[e
   CHECK_FALSE(fs::exists(staging));
   INFO(join(e.out.lines(), "\n"));
   CHECK(e.out.saw("info: finished an interrupted change"));
+}
+
+TEST_CASE("engine: a journal naming a staging dir that is not the env's is not replayed",
+          "[engine]") {
+  Engine e;
+  e.add_wheel("alpha", "1.0", {{"alpha/__init__.py", "A = 1\n"}});
+  e.require("alpha==1.0\n");
+  e.build_ok();
+  // A planted journal (a repository shipping .venv/): its "staging" is someone's directory.
+  std::string victim = e.t / "victim";
+  REQUIRE(fs::create_dirs(victim + "/pub").ok());
+  REQUIRE(fs::write_file(victim + "/pub/secret.txt", "mine\n").ok());
+  engine::Journal j;
+  j.staging = victim;
+  j.moves = {"pub/secret.txt"};
+  REQUIRE(fs::write_file(e.env + "/" + engine::kJournalRel, engine::render_journal(j)).ok());
+  auto r = e.build_env();
+  INFO((r.ok() ? "" : r.error().to_string()));
+  REQUIRE(r.ok());
+  CHECK(text(victim + "/pub/secret.txt") == "mine\n");  // neither moved nor removed
+  CHECK_FALSE(fs::exists(e.env + "/pub"));
+  CHECK(text(e.site("alpha/__init__.py")) == "A = 1\n");
+  INFO(join(e.out.lines(), "\n"));
+  CHECK(e.out.saw("could not be finished; rebuilding it"));
 }
 
 TEST_CASE("engine: a new package directory moves in one rename, shared ones file by file",

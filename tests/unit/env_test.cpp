@@ -495,6 +495,17 @@ TEST_CASE("manifest round-trip and location-independent digest") {
     REQUIRE(load_files(lazy->dists.at(0)).ok());  // loading again changes nothing
     CHECK(lazy->dists.at(0).files == back->dists.at(0).files);
     CHECK(dist_digest(lazy->dists.at(0)) == back->dists.at(0).digest);
+    // A path that leaves the env (an env is input: a repository may ship one) is refused, by
+    // the fast reader and the general one alike.
+    std::string text_out = serialize_manifest(m);
+    for (const char* bad : {"../outside.txt", "/etc/passwd", "a/../../b"}) {
+      std::string evil = text_out;
+      const std::string first = m.dists.at(0).files.at(0).path;
+      evil.replace(evil.find("\"" + first + "\""), first.size() + 2,
+                   "\"" + std::string(bad) + "\"");
+      CHECK_FALSE(parse_manifest(evil).ok());
+      CHECK_FALSE(parse_manifest(evil, /*lazy_files=*/true).ok());
+    }
     // A v1 manifest (no per-dist digest) is still read; its digest is computed from the files.
     std::string v1 = serialize_manifest(m);
     v1.replace(v1.find(kManifestFormat), std::string(kManifestFormat).size(), kManifestFormatV1);

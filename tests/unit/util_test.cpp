@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "test_support.hpp"
@@ -44,6 +45,25 @@ TEST_CASE("string helpers") {
   CHECK(percent_decode("a%20b%2") == "a b%2");
   CHECK(replace_all("aXbXc", "X", "--") == "a--b--c");
   CHECK(quoted("a\"b\n") == "\"a\\\"b\\n\"");
+}
+
+TEST_CASE("relative paths that stay below their directory, and symlinked components") {
+  for (const char* ok : {"a", "a/b.py", "lib/python3.11/site-packages/x-1.0.dist-info/RECORD"})
+    CHECK(fs::is_safe_rel(ok));
+  for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "a\nb"})
+    CHECK_FALSE(fs::is_safe_rel(bad));
+  CHECK_FALSE(fs::is_safe_rel(std::string_view("a\0b", 3)));
+  TempDir tmp("util");
+  REQUIRE(fs::create_dirs(tmp.path + "/real/sub").ok());
+  REQUIRE(fs::create_dirs(tmp.path + "/elsewhere").ok());
+  REQUIRE(::symlink((tmp.path + "/elsewhere").c_str(), (tmp.path + "/real/link").c_str()) == 0);
+  REQUIRE(fs::write_file(tmp.path + "/real/file", "x").ok());
+  std::set<std::string> checked;
+  CHECK(fs::non_dir_component(tmp.path, "real/sub", checked).empty());
+  CHECK(fs::non_dir_component(tmp.path, "real/missing/deeper", checked).empty());  // made later
+  CHECK(fs::non_dir_component(tmp.path, "real/link/pkg", checked) == "real/link");
+  CHECK(fs::non_dir_component(tmp.path, "real/file/x", checked) == "real/file");
+  CHECK(checked.count("real") == 1);
 }
 
 TEST_CASE("atomic writes, links and listing") {
