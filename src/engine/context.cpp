@@ -48,7 +48,7 @@ Status Context::init(const Options& options, Output& output) {
   store::StoreOptions so;
   so.warn = [&output](const std::string& w) { output.warn(w); };
   auto s = store::Store::open(options.cache_dir, so);
-  if (!s.ok()) return s.error().context("cache " + options.cache_dir);
+  if (!s.ok()) return s.error();  // (its messages name the cache)
   LB_ASSIGN(std::string py, interp::find_interpreter(options.python));
   LB_ASSIGN(auto probed, interp::probe(py, options.cache_dir));
   init_with(options, output, std::move(*s), std::move(probed));

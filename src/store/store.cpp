@@ -1,6 +1,11 @@
 #include "store/local_store.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <tuple>
 
 #include "store/index_db.hpp"
@@ -33,10 +38,39 @@ LocalStore::~LocalStore() {
   }
 }
 
+namespace {
+/// A stored blob counts as intact by its mode, size and mtime: whoever can write the cache
+/// decides what is linked into envs. So the cache (and its blobs/) must be this user's, and
+/// not writable by others.
+Status check_owner(const std::string& dir) {
+  for (const std::string& path : {dir, fs::join_path(dir, "blobs")}) {
+    struct stat st;
+    // The cache itself may be a symlink to a directory of one's own; blobs/ is one we made.
+    if ((path == dir ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0)
+      return make_error("cannot read " + path + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+      return make_error(path + " is not a directory", "use another --cache-dir");
+    if (st.st_uid != ::geteuid())
+      return make_error(
+          "the cache " + path + " belongs to uid " + std::to_string(st.st_uid) +
+              ", not to this user (uid " + std::to_string(::geteuid()) +
+              "): its owner could put files there that lavabuild would link into your envs",
+          "use a cache of your own (--cache-dir, LAVABUILD_CACHE_DIR), or chown it");
+    if (st.st_mode & S_IWOTH)
+      return make_error("the cache " + path +
+                            " is writable by every user: any of them could put files there that "
+                            "lavabuild would link into your envs",
+                        "chmod o-w " + path);
+  }
+  return {};
+}
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOptions options) {
   std::string dir = fs::absolute(cache_dir);
   for (const char* sub : {"blobs", "tmp", "journal"})
     LB_TRY(fs::create_dirs(fs::join_path(dir, sub)));
+  LB_TRY(check_owner(dir));
   std::string version_path = fs::join_path(dir, "VERSION");
   if (fs::exists(version_path)) {
     LB_ASSIGN(auto text, fs::read_file(version_path));

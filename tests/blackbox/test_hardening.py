@@ -229,3 +229,69 @@ def test_full_disk_leaves_no_half_written_files_in_the_store(lb, basic, tmp_path
         assert not any((cache / "tmp").iterdir()), "temp files left in the store"
         assert not (tmp_path / "env").exists()
         lb.run("cache", "verify", cache_dir=cache).ok()
+
+
+# ------------------------------------------------------------------ what an env or cache holds is input too
+# A repository may ship a .venv/, a cache directory may be someone else's: lavabuild acts on
+# neither beyond the env and the cache.
+
+def test_a_planted_journal_never_touches_the_directory_it_names(lb, basic, tmp_path):
+    target = tmp_path / "repo" / ".venv"
+    (target / ".lavabuild").mkdir(parents=True)
+    victim = tmp_path / "otherproj"
+    write(victim / "pub" / "secret.txt", "mine\n")
+    write(target / ".lavabuild" / "journal",
+          f"lavabuild.journal.v1\nstaging {tmp_path}/repo/../otherproj\nmove pub/secret.txt\n")
+    r = build(lb, basic, tmp_path, target)
+    assert "could not be finished" in r.stderr, r.describe()
+    assert (victim / "pub" / "secret.txt").read_text() == "mine\n"
+    assert not (target / "pub").exists()
+    lb.run("verify", target).ok()
+
+
+def test_a_manifest_path_out_of_the_env_is_never_acted_on(lb, basic, tmp_path):
+    target = tmp_path / "env"
+    build(lb, basic, tmp_path, target)
+    outside = write(tmp_path / "outside.txt", "keep me\n")
+    manifest = target / ".lavabuild" / "manifest.json"
+    text = manifest.read_text()
+    manifest.unlink()  # (a link to a store blob: not edited in place)
+    assert '"dist_info":"lib/' in text
+    manifest.write_text(text.replace('"files":[[', '"files":[["../outside.txt","100644","' + "0" * 64 +
+                                     '",8,0],[', 1))
+    build(lb, basic, tmp_path, target, "zeta\n", name="fewer.txt")  # removes delta
+    assert outside.read_text() == "keep me\n"
+    lb.run("verify", target).ok()
+
+
+def test_a_symlink_planted_for_a_directory_of_the_env_is_never_written_through(lb, basic, tmp_path):
+    target = tmp_path / "env"
+    build(lb, basic, tmp_path, target)
+    victim = tmp_path / "victim"
+    write(victim / "keep.txt", "mine\n")
+    pkg = site_packages(target) / "zeta"
+    subprocess.run(["rm", "-rf", str(pkg)], check=True)
+    pkg.symlink_to(victim, target_is_directory=True)
+    r = lb.run("env", write(tmp_path / "more.txt", REQS + "Mixed_Case.Name\n"), "-o", target,
+               "--no-index", "-f", basic.files).fails(1)
+    assert f"{pkg} is not a directory (a symlink)" in r.stderr and "nothing was changed" in r.stderr, r.describe()
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"], "lavabuild wrote through the symlink"
+    pkg.unlink()
+    build(lb, basic, tmp_path, target, REQS + "Mixed_Case.Name\n", name="more.txt")
+    lb.run("verify", target).ok()
+
+
+@pytest.mark.parametrize("how", ["another user's", "world-writable"])
+def test_a_cache_others_can_write_is_refused(lb, basic, tmp_path, how):
+    need_root()
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    if how == "another user's":
+        os.chown(cache, 65534, 65534)
+    else:
+        os.chmod(cache, 0o777)
+    r = lb.run("env", write(tmp_path / "req.txt", REQS), "-o", tmp_path / "env", "--no-index",
+               "-f", basic.files, "--cache-dir", cache).fails(1)
+    want = "belongs to uid 65534" if how == "another user's" else "is writable by every user"
+    assert f"the cache {cache} {want}" in r.stderr, r.describe()
+    assert not (tmp_path / "env").exists()
