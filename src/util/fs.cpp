@@ -295,10 +295,16 @@ Status clone_file(const std::string& from, const std::string& to) {
 }
 
 Status copy_file(const std::string& from, const std::string& to) {
-  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in its place must not block the open (then it is refused below).
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) return errno_error("cannot open", from);
   struct stat st;
-  ::fstat(in, &st);
+  if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(in);
+    return make_error(from + " is not a regular file",
+                      "name a file (a FIFO, device or directory cannot be installed)");
+  }
+  ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) & ~O_NONBLOCK);
   int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
   if (out < 0) {
     int err = errno;

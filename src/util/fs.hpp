@@ -60,7 +60,8 @@ Status hard_link(const std::string& existing, const std::string& link);
 Status symlink(const std::string& target, const std::string& link);
 /// Copy-on-write clone (FICLONE); error when the filesystem cannot.
 Status clone_file(const std::string& from, const std::string& to);
-/// Plain copy preserving permission bits.
+/// Plain copy preserving permission bits; anything but a regular file is refused (a FIFO is
+/// not waited on).
 Status copy_file(const std::string& from, const std::string& to);
 Status set_mode(const std::string& path, uint32_t mode);
 

@@ -295,3 +295,12 @@ def test_a_cache_others_can_write_is_refused(lb, basic, tmp_path, how):
     want = "belongs to uid 65534" if how == "another user's" else "is writable by every user"
     assert f"the cache {cache} {want}" in r.stderr, r.describe()
     assert not (tmp_path / "env").exists()
+
+
+def test_a_fifo_named_like_a_wheel_is_refused_not_waited_on(lb, basic, tmp_path):
+    links = tmp_path / "links"
+    links.mkdir()
+    os.mkfifo(links / "delta-0.5-py3-none-any.whl")
+    r = lb.run("env", write(tmp_path / "req.txt", "delta==0.5\n"), "-o", tmp_path / "env", "--no-index",
+               "-f", links, timeout=60).fails(1)
+    assert "delta-0.5-py3-none-any.whl is not a regular file" in r.stderr, r.describe()

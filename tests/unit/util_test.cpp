@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -64,6 +65,13 @@ TEST_CASE("relative paths that stay below their directory, and symlinked compone
   CHECK(fs::non_dir_component(tmp.path, "real/link/pkg", checked) == "real/link");
   CHECK(fs::non_dir_component(tmp.path, "real/file/x", checked) == "real/file");
   CHECK(checked.count("real") == 1);
+  // copy_file refuses what is not a regular file, and does not wait on a FIFO.
+  REQUIRE(::mkfifo((tmp.path + "/fifo.whl").c_str(), 0644) == 0);
+  auto fifo = fs::copy_file(tmp.path + "/fifo.whl", tmp.path + "/copy");
+  REQUIRE_FALSE(fifo.ok());
+  CHECK_THAT(fifo.error().message, Catch::Contains("is not a regular file"));
+  CHECK_FALSE(fs::copy_file(tmp.path + "/real", tmp.path + "/copy").ok());
+  CHECK_FALSE(fs::exists(tmp.path + "/copy"));
 }
 
 TEST_CASE("atomic writes, links and listing") {
