@@ -39,6 +39,9 @@ struct Ctx {
   std::vector<Frame> stack;    // the chain of files being read (cycle detection)
   bool error_located = false;  // the pending error already names its file:line
   std::unordered_set<std::string> seen_files, seen_extra_index, seen_find_links, seen_hosts;
+  // Files read whole, as -r (first) or -c (second): included again, they add nothing; read
+  // again, diamond-shaped includes would take time exponential in their depth.
+  std::unordered_set<std::string> done[2];
 };
 
 Status parse_lines(Ctx& ctx, std::string_view bytes, const Frame& file, bool constraint);
@@ -94,6 +97,7 @@ Status include(Ctx& ctx, const std::string& name, bool constraint, const Locatio
                           " includes itself (" + chain + display + ")",
                       "remove the -r/-c line that closes the loop");
   }
+  if (ctx.done[constraint].count(frame.abs)) return {};
   std::error_code ec;
   if (!std::filesystem::exists(frame.abs, ec))
     return make_error(
@@ -104,7 +108,9 @@ Status include(Ctx& ctx, const std::string& name, bool constraint, const Locatio
                       "name a requirements file, not a directory");
   LB_ASSIGN(std::string bytes, fs::read_file(frame.abs));
   push_unique(ctx.out.files_read, ctx.seen_files, frame.abs);
-  return parse_lines(ctx, bytes, frame, constraint);
+  LB_TRY(parse_lines(ctx, bytes, frame, constraint));
+  ctx.done[constraint].insert(frame.abs);
+  return {};
 }
 
 /// pip's handle_mutual_excludes for --no-binary / --only-binary.
@@ -294,14 +300,14 @@ Status parse_lines(Ctx& ctx, std::string_view bytes, const Frame& file, bool con
 }  // namespace
 
 Result<Parsed> parse_files(const std::vector<std::string>& paths, const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}, {}};
   for (const std::string& path : paths) LB_TRY(include(ctx, path, false, nullptr));
   return std::move(ctx.out);
 }
 
 Result<Parsed> parse_files(const std::vector<std::string>& paths,
                            const std::vector<std::string>& constraint_paths, const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}, {}};
   for (const std::string& path : paths) LB_TRY(include(ctx, path, false, nullptr));
   for (const std::string& path : constraint_paths) LB_TRY(include(ctx, path, true, nullptr));
   return std::move(ctx.out);
@@ -309,7 +315,7 @@ Result<Parsed> parse_files(const std::vector<std::string>& paths,
 
 Result<Parsed> parse_text(std::string_view text, const std::string& filename,
                           const Getenv& getenv) {
-  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}};
+  Ctx ctx{getenv, {}, {}, false, {}, {}, {}, {}, {}};
   Frame frame{fs::absolute(filename), filename};
   ctx.out.files_read.push_back(frame.abs);
   LB_TRY(parse_lines(ctx, text, frame, false));

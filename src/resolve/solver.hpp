@@ -63,6 +63,7 @@ class Solver {
   std::multimap<std::string, const pep::Requirement*> constraints_;
   /// The user's requirements (roots whose markers hold, and constraints), by normalised name.
   std::multimap<std::string, const pep::Requirement*> user_;
+  mutable std::map<std::string, bool> wants_pre_;  ///< user_wants_pre, by name
   /// A release that matched a requirement's specifier but was left out by a rule.
   struct Excluded {
     size_t version;

@@ -46,13 +46,18 @@ bool Solver::user_pins(const std::string& name, const pep::Version& v) const {
 }
 
 bool Solver::user_wants_pre(const std::string& name) const {
+  // Asked once per requirement on `name`: remembered, or many requirements on one name would
+  // take quadratic time.
+  if (auto known = wants_pre_.find(name); known != wants_pre_.end()) return known->second;
+  bool wants = false;
   auto [from, to] = user_.equal_range(name);
-  for (auto it = from; it != to; ++it)
+  for (auto it = from; it != to && !wants; ++it)
     for (const auto& s : it->second->specifier.specifiers())
       if (s.ready && !s.wildcard && s.parsed.is_prerelease() &&
           (s.op != "===" || pep::Version::parse(s.version).ok()))
-        return true;
-  return false;
+        wants = true;
+  wants_pre_.emplace(name, wants);
+  return wants;
 }
 
 Status Solver::load_versions(const std::string& name) {

@@ -334,13 +334,22 @@ TEST_CASE("include errors") {
   CHECK(contains(inner.error().message, dir.path + "/inner.txt:2: "));
   CHECK_FALSE(contains(inner.error().message, "bad.txt"));
 
-  // A file included twice (not a cycle) is fine.
-  std::string d = dir.write("d.txt", "-r c.txt\n-r c.txt\n");
+  // A file included twice (not a cycle) is fine, and read once: again it would add the same
+  // lines (diamond-shaped includes 20 deep would otherwise read the last file a million times).
+  std::string d = dir.write("d.txt", "-r c.txt\n-r c.txt\n-c c.txt\n");
   dir.write("c.txt", "c\n");
   auto diamond = parse_files({d}, env());
   REQUIRE(diamond.ok());
-  CHECK(diamond->requirements.size() == 2);
+  CHECK(diamond->requirements.size() == 1);
+  CHECK(diamond->constraints.size() == 1);  // as a constraints file it is read (once) too
   CHECK(diamond->files_read.size() == 2);
+  for (int i = 0; i < 40; ++i)
+    dir.write("l" + std::to_string(i) + ".txt",
+              "-r l" + std::to_string(i + 1) + ".txt\n-r l" + std::to_string(i + 1) + ".txt\n");
+  dir.write("l40.txt", "deep\n");
+  auto deep = parse_files({dir.path + "/l0.txt"}, env());
+  REQUIRE(deep.ok());
+  CHECK(deep->requirements.size() == 1);
 }
 
 TEST_CASE("constraints files take named requirements only") {
