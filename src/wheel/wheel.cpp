@@ -398,7 +398,10 @@ Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, const std::str
                                    BlobSink& sink) {
   LB_ASSIGN(WheelLimits limits, WheelLimits::from_env());
   LB_ASSIGN(auto map, detail::MappedFile::open(wheel_path));
-  return Unpacker(map.bytes(), wheel_path, wheel_filename, &sink, limits).run();
+  // Errors name the wheel, not the store blob it is kept in.
+  const std::string& label =
+      fs::basename(wheel_path) == wheel_filename ? wheel_path : wheel_filename;
+  return Unpacker(map.bytes(), label, wheel_filename, &sink, limits).run();
 }
 
 Result<UnpackedWheel> unpack_wheel(const std::string& wheel_path, BlobSink& sink) {
