@@ -102,8 +102,12 @@ Result<UnpackedWheel> unpack_wheel_from_memory(std::string_view bytes,
 /// `wheel_path` is a wheel file name).
 Result<std::string> read_wheel_metadata(const std::string& wheel_path);
 
+inline constexpr size_t kMaxMemberPath = 4096;  ///< bytes of a member path (PATH_MAX)
+inline constexpr size_t kMaxMemberName = 255;   ///< bytes of one component (NAME_MAX)
+inline constexpr size_t kMaxMemberDepth = 128;  ///< components of a member path
 /// OK when `path` is a safe relative member path: '/'-separated, no empty, "." or ".."
-/// components, not absolute, no backslash, no drive letter, no NUL or control characters.
+/// components, not absolute, no backslash, no drive letter, no NUL or control characters,
+/// within kMaxMemberPath, kMaxMemberName and kMaxMemberDepth.
 /// A trailing '/' (directory entry) is allowed when `allow_dir`.
 Status check_member_path(std::string_view path, bool allow_dir = false);
 

@@ -249,6 +249,18 @@ TEST_CASE("check_member_path") {
   CHECK_FALSE(check_member_path("").ok());
   CHECK_FALSE(check_member_path("a/\x01").ok());
   CHECK_FALSE(check_member_path("a/./b").ok());
+  // What a file system takes: a path of 4096 bytes, a name of 255, 128 components.
+  std::string deep;
+  for (size_t i = 0; i < kMaxMemberDepth; ++i) deep += (i ? "/d" : "d");
+  CHECK(check_member_path(deep).ok());
+  CHECK_FALSE(check_member_path(deep + "/d").ok());
+  CHECK(check_member_path("a/" + std::string(kMaxMemberName, 'n')).ok());
+  CHECK_FALSE(check_member_path("a/" + std::string(kMaxMemberName + 1, 'n')).ok());
+  std::string long_path;
+  while (long_path.size() + 201 <= kMaxMemberPath) long_path += std::string(200, 'p') + "/";
+  long_path += std::string(kMaxMemberPath - long_path.size(), 'q');
+  CHECK(check_member_path(long_path).ok());
+  CHECK_FALSE(check_member_path(long_path + "q").ok());
 }
 
 TEST_CASE("unpack from a file, read_wheel_metadata, manifest round trip") {
