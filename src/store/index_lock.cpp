@@ -28,6 +28,7 @@ IndexLock& IndexLock::operator=(IndexLock&& o) noexcept {
 namespace {
 
 constexpr std::chrono::milliseconds kLongestPause{20};
+constexpr std::chrono::milliseconds kWarnAfter{1000};  // a wait shorter than this is not said
 
 }  // namespace
 
@@ -55,13 +56,20 @@ Result<IndexLock> IndexLock::acquire(const std::string& path, std::chrono::milli
     return make_error("cannot lock " + path + ": " + std::strerror(e));
   }
   // flock has no timeout: try again, backing off from 1 to 20 ms, until the deadline (no
-  // waiting thread of our own: the graph executor is the only place threads are made).
-  if (on_wait) on_wait();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // waiting thread of our own: the graph executor is the only place threads are made). The
+  // index is held for milliseconds at a time: only a wait that lasts is worth a warning.
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  bool said = false;
   for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, kLongestPause)) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
       ::close(fd);
       return IndexLock();
+    }
+    if (!said && now - start >= kWarnAfter) {
+      said = true;
+      if (on_wait) on_wait();
     }
     std::this_thread::sleep_for(pause);
     if (::flock(fd, op | LOCK_NB) == 0) break;
