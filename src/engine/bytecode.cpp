@@ -1,5 +1,7 @@
 #include "engine/bytecode.hpp"
 
+#include <unistd.h>
+
 #include <map>
 #include <optional>
 
@@ -20,10 +22,17 @@ constexpr int64_t kSourceMtime = 1;  // store::kBlobMtime: what every stored sou
 // optimisation), then importlib's own timestamp pyc writer. Bytes in, bytes out: file names
 // are passed through undecoded.
 constexpr const char* kScript = R"PY(
-import sys, warnings
+import os, sys, warnings
 import importlib.util
 from importlib import _bootstrap_external as be
 warnings.simplefilter("ignore")
+try:  # die with lavabuild (a SIGKILLed run must not leave a compiler writing into its temp dir)
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # it died before prctl
 def timestamp_pyc(code, mtime, size):
     if hasattr(be, "_code_to_timestamp_pyc"):
         return be._code_to_timestamp_pyc(code, mtime, size)
@@ -189,7 +198,8 @@ std::vector<std::shared_ptr<env::Bytecode>> compile_bytecode(
   if (!pending.empty()) {
     ProcessOptions opt;
     opt.stdin_data = std::move(input);
-    auto run = run_process({ctx.python.executable, "-I", "-S", "-c", kScript}, opt);
+    auto run = run_process(
+        {ctx.python.executable, "-I", "-S", "-c", kScript, std::to_string(::getpid())}, opt);
     std::vector<std::string> results;
     if (run.ok()) results = split(run->out, '\n');
     // Ctrl-C reaches the compiler too (one process group): that is no failure to report; the

@@ -478,7 +478,23 @@ bool abandoned_impl(const std::string& path, bool remove) {
   struct stat held, now;
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 &&
       ::lstat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-    dead = !remove || remove_all(path).ok();
+    if (!remove) {
+      dead = true;
+    } else {
+      // Renamed first (within its family of temp names, so that a cleaner killed now leaves
+      // a leftover the next one finds): a process the dead one started may still be writing
+      // into it by path (a compiler, a build backend); it then fails instead of putting a file
+      // back while the tree is being removed.
+      std::string target = path;
+      std::string name = basename(path);
+      const size_t tail = kTempInfix.size() + 16;
+      if (name.size() > tail && is_temp_name_of(name, name.substr(0, name.size() - tail))) {
+        std::string moved =
+            temp_sibling(join_path(dirname(path), name.substr(0, name.size() - tail)));
+        if (::rename(path.c_str(), moved.c_str()) == 0) target = moved;
+      }
+      dead = remove_all(target).ok();
+    }
   }
   ::close(fd);
   return dead;
