@@ -192,16 +192,16 @@ Status check_locked(Context& ctx, const std::string& lock_path) {
     for (const auto& p : l.packages)
       if (lock::selected(l, p, ctx.python.markers)) by_name[pep::normalize_name(p.name)] = &p;
     std::set<std::string> reached;
-    std::vector<std::string> todo;
+    std::vector<std::string> pending;  // names reached, not yet followed
     for (const auto& e : ctx.reqs.requirements)
       if (!e.req.name.empty() && (!e.req.marker || e.req.marker->evaluate(ctx.python.markers)))
-        todo.push_back(pep::normalize_name(e.req.name));
-    while (!todo.empty()) {
-      std::string name = std::move(todo.back());
-      todo.pop_back();
+        pending.push_back(pep::normalize_name(e.req.name));
+    while (!pending.empty()) {
+      std::string name = std::move(pending.back());
+      pending.pop_back();
       auto it = by_name.find(name);
       if (!reached.insert(name).second || it == by_name.end()) continue;
-      for (const auto& dep : it->second->dependencies) todo.push_back(pep::normalize_name(dep));
+      for (const auto& dep : it->second->dependencies) pending.push_back(pep::normalize_name(dep));
     }
     for (const auto& [name, p] : by_name)
       if (!reached.count(name))

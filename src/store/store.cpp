@@ -42,35 +42,35 @@ namespace {
 /// A stored blob counts as intact by its mode, size and mtime: whoever can write the cache
 /// decides what is linked into envs. So the cache (and its blobs/) must be this user's, and
 /// not writable by others.
-Status check_owner(const std::string& dir) {
-  for (const std::string& path : {dir, fs::join_path(dir, "blobs")}) {
-    struct stat st;
-    // The cache itself may be a symlink to a directory of one's own; blobs/ is one we made.
-    if ((path == dir ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0)
-      return make_error("cannot read " + path + ": " + std::strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-      return make_error(path + " is not a directory", "use another --cache-dir");
-    if (st.st_uid != ::geteuid())
-      return make_error(
-          "the cache " + path + " belongs to uid " + std::to_string(st.st_uid) +
-              ", not to this user (uid " + std::to_string(::geteuid()) +
-              "): its owner could put files there that lavabuild would link into your envs",
-          "use a cache of your own (--cache-dir, LAVABUILD_CACHE_DIR), or chown it");
-    if (st.st_mode & S_IWOTH)
-      return make_error("the cache " + path +
-                            " is writable by every user: any of them could put files there that "
-                            "lavabuild would link into your envs",
-                        "chmod o-w " + path);
-  }
+Status check_owner(const std::string& path, bool follow) {
+  struct stat st;
+  // The cache itself may be a symlink to a directory of one's own; blobs/ is one we made.
+  if ((follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0)
+    return make_error("cannot read " + path + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return make_error(path + " is not a directory", "use another --cache-dir");
+  if (st.st_uid != ::geteuid())
+    return make_error(
+        "the cache " + path + " belongs to uid " + std::to_string(st.st_uid) +
+            ", not to this user (uid " + std::to_string(::geteuid()) +
+            "): its owner could put files there that lavabuild would link into your envs",
+        "use a cache of your own (--cache-dir, LAVABUILD_CACHE_DIR), or chown it");
+  if (st.st_mode & S_IWOTH)
+    return make_error("the cache " + path +
+                          " is writable by every user: any of them could put files there that "
+                          "lavabuild would link into your envs",
+                      "chmod o-w " + path);
   return {};
 }
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& cache_dir, StoreOptions options) {
   std::string dir = fs::absolute(cache_dir);
+  LB_TRY(fs::create_dirs(dir));
+  LB_TRY(check_owner(dir, true));  // before anything is made in another user's directory
   for (const char* sub : {"blobs", "tmp", "journal"})
     LB_TRY(fs::create_dirs(fs::join_path(dir, sub)));
-  LB_TRY(check_owner(dir));
+  LB_TRY(check_owner(fs::join_path(dir, "blobs"), false));
   std::string version_path = fs::join_path(dir, "VERSION");
   if (fs::exists(version_path)) {
     LB_ASSIGN(auto text, fs::read_file(version_path));
@@ -109,14 +109,6 @@ std::string LocalStore::tmp_dir() const {
   return tmp_->path();
 }
 
-namespace {
-// "<anything>.tmp-<16 hex>": a temp name of fs::temp_sibling.
-bool is_temp_name(std::string_view name) {
-  size_t at = name.rfind(fs::kTempInfix);
-  return at != std::string_view::npos && fs::is_temp_name_of(name, name.substr(0, at));
-}
-}  // namespace
-
 std::pair<uint64_t, uint64_t> LocalStore::clean_leftovers(bool dry_run, bool tmp_only) const {
   uint64_t entries = 0, bytes = 0;
   std::string mine;
@@ -133,7 +125,7 @@ std::pair<uint64_t, uint64_t> LocalStore::clean_leftovers(bool dry_run, bool tmp
     if (!names) continue;
     for (const auto& n : *names) {
       std::string path = fs::join_path(root, n);
-      if (path == mine || (sub != std::string_view("tmp") && !is_temp_name(n))) continue;
+      if (path == mine || (sub != std::string_view("tmp") && !fs::temp_base(n))) continue;
       if (!fs::is_abandoned(path)) continue;
       uint64_t size = fs::tree_size(path);
       if (dry_run || fs::remove_if_abandoned(path)) {

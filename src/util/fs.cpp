@@ -486,11 +486,9 @@ bool abandoned_impl(const std::string& path, bool remove) {
       // into it by path (a compiler, a build backend); it then fails instead of putting a file
       // back while the tree is being removed.
       std::string target = path;
-      std::string name = basename(path);
-      const size_t tail = kTempInfix.size() + 16;
-      if (name.size() > tail && is_temp_name_of(name, name.substr(0, name.size() - tail))) {
-        std::string moved =
-            temp_sibling(join_path(dirname(path), name.substr(0, name.size() - tail)));
+      const std::string name = basename(path);
+      if (auto base = temp_base(name)) {
+        std::string moved = temp_sibling(join_path(dirname(path), *base));
         if (::rename(path.c_str(), moved.c_str()) == 0) target = moved;
       }
       dead = remove_all(target).ok();
@@ -520,6 +518,13 @@ uint64_t tree_size(const std::string& path) {
     if (::lstat(it->path().c_str(), &e) == 0 && S_ISREG(e.st_mode)) total += uint64_t(e.st_size);
   }
   return total;
+}
+
+std::optional<std::string_view> temp_base(std::string_view name) {
+  const size_t at = name.rfind(kTempInfix);
+  if (at == std::string_view::npos || !is_temp_name_of(name, name.substr(0, at)))
+    return std::nullopt;
+  return name.substr(0, at);
 }
 
 bool is_temp_name_of(std::string_view name, std::string_view base_name) {

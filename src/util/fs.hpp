@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -125,6 +126,8 @@ std::string non_dir_component(const std::string& dir, const std::string& rel,
                               std::set<std::string>& checked);
 /// True when `name` is exactly "<base_name>.tmp-<16 hex digits>" (a temp_sibling name).
 bool is_temp_name_of(std::string_view name, std::string_view base_name);
+/// The "<base>" of a temp_sibling name "<base>.tmp-<16 hex digits>"; nullopt for other names.
+std::optional<std::string_view> temp_base(std::string_view name);
 /// Temp entries temp_sibling(base) may have made, beside `base` (exact names only, so a
 /// user's own "<base>.tmp-old" is never taken for one).
 std::vector<std::string> temp_siblings_of(const std::string& base);
